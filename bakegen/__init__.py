@@ -1,0 +1,1 @@
+"""bakegen: docker-bake.hcl for cached multi-image monorepo builds."""

@@ -1,0 +1,202 @@
+"""The `bakegen` command: thin Click wiring over config, plan, render and run."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+
+from bakegen import dockerignore
+from bakegen.changes import changed_paths
+from bakegen.config import CONFIG_FILE, load_project
+from bakegen.discover import discover
+from bakegen.model import BakegenError, CacheBackend, Project
+from bakegen.names import TAG
+from bakegen.plan import affected_targets, make_plan, target_links
+from bakegen.render import GRAPH_FORMATS, render_bake, render_graph, render_init_toml
+
+BAKE_FILE = "docker-bake.hcl"
+EXIT_CHECK_FAILED = 1
+
+project_root = click.argument(
+    "root", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[PATH]"
+)
+config_option = click.option(
+    "-c", "--config", type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Config file (default: PATH/{CONFIG_FILE} when it exists).",
+)
+
+
+class BakegenGroup(click.Group):
+    """Turns bad input into one line on stderr and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BakegenError as e:
+            click.echo(f"bakegen: error: {e}", err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(cls=BakegenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version("bakegen"), prog_name="bakegen")
+def main() -> None:
+    """Generate docker-bake.hcl for a monorepo of base images and services.
+
+    Every folder with a Dockerfile is a target; folders under docker/ are base images. A
+    service whose Dockerfile says `FROM <base>` is linked to that base through a bake named
+    context, and every target gets its own build cache. Typical use:
+
+    \b
+      bakegen emit && docker buildx bake -f docker-bake.hcl
+
+    Exit codes: 0 ok, 1 check failed (emit --check), 2 bad input.
+    """
+
+
+def _load(root: Path, config: Path | None, warn: bool = False) -> Project:
+    project = load_project(root, config)
+    if warn:
+        for warning in project.warnings:
+            click.echo(f"bakegen: warning: {warning}", err=True)
+    return project
+
+
+@main.command()
+@project_root
+@config_option
+@click.option("-o", "--output", help=f"Where to write (default: PATH/{BAKE_FILE}); - for stdout.")
+@click.option("--cache", type=click.Choice([b.value for b in CacheBackend]),
+              help="Cache backend (overrides the config; default registry).")
+@click.option("--registry", help="Default of the REGISTRY variable, e.g. ghcr.io/acme/app.")
+@click.option("--tag", help="Default of the TAG variable.")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 with a diff when the file on disk is not current.")
+def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
+         registry: str | None, tag: str | None, check: bool) -> None:
+    """Write the bake file for the monorepo at PATH (default: here).
+
+    The file is replaced atomically: a failed run leaves the old one as it was. Run bake from
+    PATH, since bake resolves context paths from where it runs.
+    """
+    project = _load(root, config, warn=True)
+    if cache:
+        project.cache.backend = CacheBackend(cache)
+    if registry is not None:
+        project.registry = registry
+    if tag is not None:
+        if not TAG.match(tag):
+            raise BakegenError(f"--tag {tag!r}: not a valid image tag (letters, digits, _ . -)")
+        project.tag = tag
+    text = render_bake(make_plan(project))
+    if output == "-":
+        if check:
+            raise BakegenError("--check compares with a file; it cannot be used with -o -")
+        click.echo(text, nl=False)
+        return
+    target = Path(output) if output else root / BAKE_FILE
+    if check:
+        _check_current(target, text)
+        return
+    write_atomically(target, text)
+    click.echo(f"wrote {target} ({len(project.targets)} targets)", err=True)
+
+
+def _check_current(path: Path, text: str) -> None:
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        click.echo(f"{path}: missing; run `bakegen emit`", err=True)
+        sys.exit(EXIT_CHECK_FAILED)
+    if current == text:
+        click.echo(f"{path} is current", err=True)
+        return
+    diff = difflib.unified_diff(
+        current.splitlines(keepends=True), text.splitlines(keepends=True),
+        fromfile=f"{path} (on disk)", tofile=f"{path} (bakegen emit)",
+    )
+    click.echo("".join(diff), nl=False)
+    click.echo(f"{path} is out of date; run `bakegen emit`", err=True)
+    sys.exit(EXIT_CHECK_FAILED)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename over it."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise BakegenError(f"{path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise BakegenError(f"{path}: cannot write ({e.strerror})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@main.command()
+@project_root
+@config_option
+@click.option("--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="text",
+              show_default=True, help="Indented text, a Mermaid graph or Graphviz DOT.")
+def graph(root: Path, config: Path | None, fmt: str) -> None:
+    """Show which target is built on which (bases above what builds on them)."""
+    project = _load(root, config)
+    click.echo(render_graph(project, target_links(project), fmt), nl=False)
+
+
+@main.command()
+@project_root
+@config_option
+@click.option("--since", required=True, metavar="GIT_REF",
+              help="Compare the work tree (and untracked files) with this commit.")
+@click.option("--format", "fmt", type=click.Choice(["lines", "json"]), default="lines",
+              show_default=True, help="One target a line, or a JSON list.")
+def affected(root: Path, config: Path | None, since: str, fmt: str) -> None:
+    """List the targets to rebuild after the changes since GIT_REF.
+
+    A target is affected when a file of its context changed that its .dockerignore does not
+    leave out, or its Dockerfile or a local named context did; every target built on an
+    affected one is affected too. A change to bakegen.toml or docker-bake.hcl affects all.
+    Feed the list to bake: `docker buildx bake $(bakegen affected --since origin/main)`.
+    """
+    project = _load(root, config)
+    links = target_links(project)
+    rules = {t.context: dockerignore.read(root / t.context) for t in project.targets.values()}
+    names = affected_targets(project, links, changed_paths(root, since), rules)
+    if fmt == "json":
+        click.echo(json.dumps(names))
+    else:
+        for name in names:
+            click.echo(name)
+
+
+@main.command()
+@project_root
+@click.option("--force", is_flag=True, help=f"Replace an existing {CONFIG_FILE}.")
+def init(root: Path, force: bool) -> None:
+    """Write a starter bakegen.toml stating what discovery found."""
+    path = root / CONFIG_FILE
+    if path.exists() and not force:
+        raise BakegenError(f"{path}: exists; use --force to replace it")
+    project = discover(root)
+    if not project.targets:
+        raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
+    write_atomically(path, render_init_toml(project))
+    click.echo(f"wrote {path} ({len(project.targets)} targets)", err=True)

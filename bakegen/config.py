@@ -1,0 +1,246 @@
+"""Read `bakegen.toml` and lay it over what discovery found. Errors name the key path or line."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from bakegen import dockerignore
+from bakegen.discover import BASES_DIR, discover, join_path
+from bakegen.dockerfile import read_dockerfile
+from bakegen.model import BakegenError, CacheBackend, Kind, Project, Target
+from bakegen.names import TAG, TARGET_NAME
+
+CONFIG_FILE = "bakegen.toml"
+
+# A schema is a dict of key -> checker; a checker returns the cleaned value or raises _Invalid.
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a string, got {_type_name(value)}")
+    return value
+
+
+def _scalar(value: Any) -> str:
+    """Build args and labels: strings, or numbers written as such in TOML."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _Invalid(f"expected a string or number, got {_type_name(value)}")
+    return str(value)
+
+
+def _string_list(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(f"expected a list of strings, got {_type_name(value)}")
+    return list(value)
+
+
+def _choice(*allowed: str):
+    def check(value: Any) -> str:
+        if _string(value) not in allowed:
+            raise _Invalid(f"expected one of {', '.join(allowed)}, got '{value}'")
+        return value
+
+    return check
+
+
+def _tag(value: Any) -> str:
+    if not TAG.match(_string(value)):
+        raise _Invalid(f"'{value}' is not a valid image tag (letters, digits, _ . -, at most 128)")
+    return value
+
+
+TARGET_SCHEMA = {
+    "context": _string,
+    "dockerfile": _string,
+    "stage": _string,
+    "kind": _choice(*(k.value for k in Kind)),
+    "args": _scalar,  # tables: each value checked
+    "labels": _scalar,
+    "platforms": _string_list,
+    "secrets": _string_list,
+    "contexts": _string,
+    "groups": _string_list,
+}
+_TABLES_IN_TARGET = {"args", "labels", "contexts"}
+SCHEMA = {
+    "project": {
+        "registry": _string, "tag": _tag, "source": _string, "default_branch": _string,
+    },
+    "cache": {
+        "backend": _choice(*(b.value for b in CacheBackend)),
+        "repository": _string, "directory": _string, "mode": _choice("min", "max"),
+    },
+}
+_TOP_TABLES = {"images", "groups", "targets"}
+
+
+def load_config(path: Path, shown: str) -> dict[str, Any]:
+    """Parse and validate; the result holds only known keys with checked types."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = f"{shown}:{m.group(1)}" if m else shown
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise BakegenError(f"{where}: malformed TOML: {reason}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BakegenError(f"{shown}: cannot read ({e})") from None
+    try:
+        return _validate(raw)
+    except _InvalidAt as e:
+        raise BakegenError(f"{shown}: {e.key}: {e.reason}") from None
+
+
+class _InvalidAt(Exception):
+    def __init__(self, key: str, reason: str):
+        self.key, self.reason = key, reason
+
+
+def _check(key: str, checker, value: Any) -> Any:
+    try:
+        return checker(value)
+    except _Invalid as e:
+        raise _InvalidAt(key, str(e)) from None
+
+
+def _table(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _InvalidAt(key, f"expected a table, got {_type_name(value)}")
+    return value
+
+
+def _known(key: str, table: dict[str, Any], known: set[str]) -> None:
+    for k in table:
+        if k not in known:
+            where = f"{key}.{k}" if key else k
+            raise _InvalidAt(where, f"unknown key (known: {', '.join(sorted(known))})")
+
+
+def _validate(raw: dict[str, Any]) -> dict[str, Any]:
+    _known("", raw, set(SCHEMA) | _TOP_TABLES)
+    out: dict[str, Any] = {}
+    for section, fields in SCHEMA.items():
+        table = _table(section, raw.get(section, {}))
+        _known(section, table, set(fields))
+        out[section] = {k: _check(f"{section}.{k}", fields[k], v) for k, v in table.items()}
+    images = _table("images", raw.get("images", {}))
+    out["images"] = {k: _check(f"images.{k}", _string, v) for k, v in images.items()}
+    groups = _table("groups", raw.get("groups", {}))
+    out["groups"] = {}
+    for name, members in groups.items():
+        _check_name(f"groups.{name}", name)
+        out["groups"][name] = _check(f"groups.{name}", _string_list, members)
+    out["targets"] = {}
+    for name, fields in _table("targets", raw.get("targets", {})).items():
+        key = f"targets.{name}"
+        _check_name(key, name)
+        fields = _table(key, fields)
+        _known(key, fields, set(TARGET_SCHEMA))
+        clean: dict[str, Any] = {}
+        for field_name, value in fields.items():
+            checker = TARGET_SCHEMA[field_name]
+            if field_name in _TABLES_IN_TARGET:
+                table = _table(f"{key}.{field_name}", value)
+                clean[field_name] = {
+                    k: _check(f"{key}.{field_name}.{k}", checker, v) for k, v in table.items()
+                }
+            else:
+                clean[field_name] = _check(f"{key}.{field_name}", checker, value)
+        out["targets"][name] = clean
+    return out
+
+
+def _check_name(key: str, name: str) -> None:
+    if not TARGET_NAME.match(name):
+        raise _InvalidAt(key, f"'{name}' is not a valid bake name (letters, digits, _ and - only)")
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
+             dict: "table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
+    """Lay the validated config over the discovered project (in place)."""
+    settings = config["project"]
+    project.registry = settings.get("registry", project.registry)
+    project.tag = settings.get("tag", project.tag)
+    project.source = settings.get("source", project.source)
+    cache = config["cache"]
+    if "backend" in cache:
+        project.cache.backend = CacheBackend(cache["backend"])
+    project.cache.repository = cache.get("repository", project.cache.repository)
+    project.cache.directory = cache.get("directory", project.cache.directory)
+    project.cache.mode = cache.get("mode", project.cache.mode)
+    project.cache.default_branch = settings.get("default_branch", project.cache.default_branch)
+    project.image_replacements.update(config["images"])
+    project.groups.update(config["groups"])
+    for name, fields in config["targets"].items():
+        _apply_target(project, name, fields, f"{shown}: targets.{name}")
+
+
+def _apply_target(project: Project, name: str, fields: dict[str, Any], where: str) -> None:
+    target = project.targets.get(name)
+    if target is None:
+        if "context" not in fields:
+            raise BakegenError(f"{where}: no folder makes this target; set 'context' to add one")
+        context = fields["context"]
+        kind = Kind.BASE if context.split("/", 1)[0] == BASES_DIR else Kind.SERVICE
+        target = project.targets[name] = Target(name=name, kind=kind, context=context)
+    for field_name in ("context", "dockerfile", "stage", "platforms", "secrets", "groups"):
+        if field_name in fields:
+            setattr(target, field_name, fields[field_name])
+    if "kind" in fields:
+        target.kind = Kind(fields["kind"])
+    target.args.update(fields.get("args", {}))
+    target.labels.update(fields.get("labels", {}))
+    target.contexts.update(fields.get("contexts", {}))
+    if target.parsed is None or "context" in fields or "dockerfile" in fields:
+        shown = join_path(target.context, target.dockerfile)
+        path = project.root / shown
+        if not path.is_file():
+            raise BakegenError(f"{where}: Dockerfile '{shown}' not found")
+        target.parsed = read_dockerfile(path, shown)
+        if "stage" not in fields:
+            target.stage = "runtime" if "runtime" in target.parsed.stage_names() else None
+    if target.stage and target.stage not in target.parsed.stage_names():
+        stages = ", ".join(sorted(target.parsed.stage_names())) or "none"
+        raise BakegenError(f"{where}.stage: no stage '{target.stage}' in the Dockerfile (stages: {stages})")
+
+
+def load_project(root: Path, config_path: Path | None = None) -> Project:
+    """Discovery, then `bakegen.toml` (the given one, or the one at the root if present)."""
+    if not root.is_dir():
+        raise BakegenError(f"{root}: not a folder")
+    project = discover(root)
+    path = config_path if config_path is not None else root / CONFIG_FILE
+    if config_path is not None or path.exists():
+        shown = str(config_path) if config_path is not None else CONFIG_FILE
+        if not path.is_file():
+            raise BakegenError(f"{shown}: no such file")
+        apply_config(project, load_config(path, shown), shown)
+    if not project.targets:
+        raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
+    project.warnings.extend(dockerignore_warnings(project))
+    return project
+
+
+def dockerignore_warnings(project: Project) -> list[str]:
+    warnings = []
+    for context in sorted({t.context for t in project.targets.values()}):
+        shown = join_path(context, ".dockerignore")
+        if not (project.root / shown).is_file():
+            warnings.append(f"{shown}: missing; every file of the context is sent to the build")
+            continue
+        missing = dockerignore.missing_recommended(dockerignore.read(project.root / context))
+        if missing:
+            warnings.append(f"{shown}: lacks {' '.join(missing)}")
+    return warnings

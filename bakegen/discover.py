@@ -1,0 +1,92 @@
+"""Find the targets of a monorepo: every folder with a Dockerfile."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pathspec
+
+from bakegen.dockerfile import read_dockerfile
+from bakegen.model import BakegenError, Kind, Project, Target
+from bakegen.names import target_name
+
+# Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
+SKIPPED_DIRS = frozenset({
+    ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".buildx-cache", "dist", "build",
+})
+BASES_DIR = "docker"
+
+
+def find_dockerfile_dirs(root: Path) -> list[str]:
+    """Folders (posix, relative to root, "." for root) holding a `Dockerfile`, minus ignored ones."""
+    found = []
+    ignores: dict[str, pathspec.PathSpec] = {}  # folder -> its .gitignore
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = Path(dirpath).relative_to(root).as_posix()
+        if ".gitignore" in filenames:
+            ignores[rel] = _read_gitignore(Path(dirpath) / ".gitignore")
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in SKIPPED_DIRS
+            and not (Path(dirpath) / d / "pyvenv.cfg").exists()
+            and not _ignored(join_path(rel, d) + "/", ignores)
+        )
+        if "Dockerfile" in filenames and not _ignored(join_path(rel, "Dockerfile"), ignores):
+            found.append(rel)
+    return sorted(found)
+
+
+def discover(root: Path) -> Project:
+    """Targets from the tree alone: bases under docker/, services elsewhere."""
+    targets: dict[str, Target] = {}
+    origin: dict[str, str] = {}
+    for folder in find_dockerfile_dirs(root):
+        folder_name = root.resolve().name if folder == "." else folder.rsplit("/", 1)[-1]
+        name = target_name(folder_name)
+        if name in origin:
+            raise BakegenError(
+                f"folders '{origin[name]}' and '{folder}' both make target name '{name}'; "
+                f"rename one or set [targets.<name>] context in bakegen.toml"
+            )
+        origin[name] = folder
+        shown = join_path(folder, "Dockerfile")
+        parsed = read_dockerfile(root / shown, shown)
+        kind = Kind.BASE if folder.split("/", 1)[0] == BASES_DIR and folder != BASES_DIR else Kind.SERVICE
+        targets[name] = Target(
+            name=name,
+            kind=kind,
+            context=folder,
+            stage="runtime" if "runtime" in parsed.stage_names() else None,
+            parsed=parsed,
+        )
+    return Project(root=root, targets=targets, registry=default_registry(root))
+
+
+def default_registry(root: Path) -> str:
+    return f"localhost:5000/{root.resolve().name.lower()}"
+
+
+def _read_gitignore(path: Path) -> pathspec.PathSpec:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def join_path(folder: str, name: str) -> str:
+    """A path relative to the project root, from a folder ("." for the root) and a name."""
+    return name if folder in (".", "") else f"{folder.rstrip('/')}/{name}"
+
+
+def _ignored(path: str, ignores: dict[str, pathspec.PathSpec]) -> bool:
+    """Whether the .gitignore of any folder above `path` matches it."""
+    parts = path.rstrip("/").split("/")
+    for depth in range(len(parts)):
+        folder = "/".join(parts[:depth]) or "."
+        spec = ignores.get(folder)
+        if spec is not None and spec.match_file(path[len(folder) + 1:] if depth else path):
+            return True
+    return False

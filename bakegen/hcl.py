@@ -1,0 +1,74 @@
+"""HCL text for bake: the one escaping function for strings, and values written as HCL."""
+
+from __future__ import annotations
+
+import json
+
+from bakegen.plan import Conditional, Expr, Template, Value
+
+_SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str) -> str:
+    """Body of an HCL quoted string that bake reads back as exactly `text`.
+
+    Backslash, quote and line breaks get backslash escapes; `${` and `%{` are doubled into
+    `$${` and `%%{` so bake does not interpolate them; other non-printables become \\uNNNN.
+    """
+    out = []
+    for i, ch in enumerate(text):
+        if ch in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[ch])
+        elif ch in "$%" and text[i + 1 : i + 2] == "{":
+            out.append(ch + ch)
+        elif not ch.isprintable() and ch != " ":
+            code = ord(ch)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def quote(text: str) -> str:
+    return f'"{escape(text)}"'
+
+
+def template(value: Template) -> str:
+    return '"' + "".join(
+        f"${{{part.code}}}" if isinstance(part, Expr) else escape(part) for part in value.parts
+    ) + '"'
+
+
+def value(v: Value, indent: str = "  ") -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return quote(v)
+    if isinstance(v, Template):
+        return template(v)
+    if isinstance(v, Expr):
+        return v.code
+    if isinstance(v, Conditional):
+        return f"{v.condition} ? {value(v.value, indent)} : []"
+    if isinstance(v, list):
+        if not v:
+            return "[]"
+        if len(v) == 1 and isinstance(v[0], str) and len(v[0]) < 60:
+            return f"[{value(v[0])}]"
+        inner = indent + "  "
+        return "[\n" + "".join(f"{inner}{value(x, inner)},\n" for x in v) + indent + "]"
+    if isinstance(v, dict):
+        if not v:
+            return "{}"
+        inner = indent + "  "
+        return "{\n" + "".join(
+            f"{inner}{quote(k)} = {value(x, inner)}\n" for k, x in v.items()
+        ) + indent + "}"
+    raise TypeError(f"no HCL form for {type(v).__name__}")
+
+
+def block(kind: str, name: str, attrs: dict[str, Value]) -> str:
+    lines = [f"{kind} {json.dumps(name)} {{"]
+    lines += [f"  {k} = {value(v)}" for k, v in attrs.items()]
+    lines.append("}")
+    return "\n".join(lines) + "\n"

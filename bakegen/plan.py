@@ -1,0 +1,351 @@
+"""Pure decisions over the model: links between targets, groups, image tags, cache refs.
+
+The result, a `BakePlan`, is what the renderer writes: blocks of attributes whose values are
+literal strings, lists, maps, booleans, or `Template`s that mix literal text with bake
+expressions (`${REGISTRY}`). Literal text is escaped once, by the renderer.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+
+from bakegen import dockerignore
+from bakegen.discover import join_path
+from bakegen.dockerfile import normalize_image_ref
+from bakegen.model import BakegenError, CacheBackend, Project, Target
+from bakegen.names import TAG, repository_name
+
+COMMON_TARGET = "_common"
+LOCAL_NEXT_SUFFIX = ".next"  # local cache: written here, then swapped in by `bakegen cache rotate`
+BUILTIN_GROUPS = ("default", "bases", "services")
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A bake (HCL) expression, written inside `${...}` in a string or bare as a value."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string made of literal parts and expressions."""
+
+    parts: tuple[str | Expr, ...]
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """`COND ? value : []` in bake: a list that is empty unless a boolean variable is true."""
+
+    condition: str
+    value: list[Template]
+
+
+Value = str | bool | Template | Expr | Conditional | list["Value"] | dict[str, "Value"]
+
+
+@dataclass
+class Variable:
+    name: str
+    default: Value
+    description: str
+
+
+@dataclass
+class BakePlan:
+    variables: list[Variable]
+    groups: dict[str, list[str]]
+    targets: dict[str, dict[str, Value]]  # name -> attributes in output order
+    links: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> {FROM key: base}
+
+
+# --- links between targets -------------------------------------------------------------------
+
+
+def target_links(project: Project) -> dict[str, dict[str, str]]:
+    """For each target, the FROM references that name another target: {context key: target}."""
+    by_ref = {normalize_image_ref(name): name for name in project.targets}
+    links: dict[str, dict[str, str]] = {}
+    for name, target in sorted(project.targets.items()):
+        found: dict[str, str] = {}
+        for image, _line in target.parsed.external_images() if target.parsed else []:
+            key = normalize_image_ref(image)
+            base = by_ref.get(key)
+            if base is not None and base != name:
+                found[key] = base
+        links[name] = found
+    _check_cycles(links)
+    return links
+
+
+def _check_cycles(links: dict[str, dict[str, str]]) -> None:
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for base in sorted(set(links.get(name, {}).values())):
+            if state.get(base) == 1:
+                cycle = [*path[path.index(base):], base] if base in path else [name, base]
+                raise BakegenError(f"cycle between targets: {' -> '.join(cycle)}")
+            if state.get(base) is None:
+                visit(base, [*path, base])
+        state[name] = 2
+
+    for name in sorted(links):
+        if name not in state:
+            visit(name, [name])
+
+
+def dependents(links: dict[str, dict[str, str]], names: set[str]) -> set[str]:
+    """`names` plus every target that builds on one of them, transitively."""
+    result = set(names)
+    changed = True
+    while changed:
+        changed = False
+        for target, bases in links.items():
+            if target not in result and result.intersection(bases.values()):
+                result.add(target)
+                changed = True
+    return result
+
+
+# --- groups ------------------------------------------------------------------------------------
+
+
+def plan_groups(project: Project) -> dict[str, list[str]]:
+    names = sorted(project.targets)
+    groups: dict[str, list[str]] = {
+        "default": names,
+        "bases": [n for n in names if project.targets[n].kind == "base"],
+        "services": [n for n in names if project.targets[n].kind == "service"],
+    }
+    for group, members in project.groups.items():
+        if group in BUILTIN_GROUPS:
+            raise BakegenError(f"group '{group}' is made by bakegen; choose another name")
+        groups[group] = list(members)
+    for name in names:
+        for group in project.targets[name].groups:
+            if group in BUILTIN_GROUPS:
+                raise BakegenError(f"targets.{name}.groups: '{group}' is made by bakegen")
+            groups.setdefault(group, [])
+            if name not in groups[group]:
+                groups[group].append(name)
+    for group, members in groups.items():
+        if group in project.targets or group == COMMON_TARGET:
+            raise BakegenError(f"'{group}' names both a group and a target; rename one")
+        for member in members:
+            if member not in project.targets and member not in groups:
+                raise BakegenError(f"groups.{group}: no target or group named '{member}'")
+    return {g: sorted(set(m)) for g, m in sorted(groups.items())}
+
+
+# --- cache -------------------------------------------------------------------------------------
+
+_BRANCH_SLUG = 'regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-")'
+
+
+def branch_slug(branch: str) -> str:
+    """What the bake file computes from BRANCH, computed here for the default branch."""
+    return re.sub(r"[^a-z0-9_.-]+", "-", branch.lower())
+
+
+def _cache_tag_prefix(target: Target) -> str:
+    prefix = repository_name(target.name)
+    if len(prefix) > 100:
+        raise BakegenError(f"target '{target.name}': name too long for a cache tag (over 100)")
+    return prefix
+
+
+def cache_from(target: Target, project: Project) -> list[Template]:
+    cache = project.cache
+    name = target.name
+    if cache.backend == CacheBackend.REGISTRY:
+        prefix = _cache_tag_prefix(target)
+        room = 127 - len(prefix)
+        default = f"{prefix}-{branch_slug(cache.default_branch)}"[:128]
+        return [
+            Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), f":{prefix}-",
+                      Expr(f"substr({_BRANCH_SLUG}, 0, {room})"))),
+            Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), f":{default}")),
+        ]
+    if cache.backend == CacheBackend.LOCAL:
+        return [Template(("type=local,src=", Expr("CACHE_DIR"), f"/{name}"))]
+    if cache.backend == CacheBackend.GHA:
+        return [Template((f"type=gha,scope={name}",))]
+    if cache.backend == CacheBackend.INLINE:
+        return [Template(("type=registry,ref=", *image_tag(target).parts))]
+    return []
+
+
+def cache_to(target: Target, project: Project) -> list[Template]:
+    cache = project.cache
+    name = target.name
+    mode = f"mode={cache.mode}"
+    if cache.backend == CacheBackend.REGISTRY:
+        ref = cache_from(target, project)[0].parts
+        return [Template((*ref, f",{mode},image-manifest=true,oci-mediatypes=true,ignore-error=true"))]
+    if cache.backend == CacheBackend.LOCAL:
+        # Written beside the one read, then swapped in by `bakegen cache rotate`: a local cache
+        # exported over itself keeps every old blob and grows without bound.
+        return [Template(("type=local,dest=", Expr("CACHE_DIR"), f"/{name}{LOCAL_NEXT_SUFFIX},{mode}"))]
+    if cache.backend == CacheBackend.GHA:
+        return [Template((f"type=gha,scope={name},{mode},ignore-error=true",))]
+    if cache.backend == CacheBackend.INLINE:
+        return [Template(("type=inline",))]
+    return []
+
+
+# --- tags and the whole plan ----------------------------------------------------------------
+
+
+def image_tag(target: Target) -> Template:
+    return Template((Expr("lower(REGISTRY)"), f"/{repository_name(target.name)}:", Expr("TAG")))
+
+
+def plan_variables(project: Project) -> list[Variable]:
+    if not TAG.match(project.tag):
+        raise BakegenError(f"tag '{project.tag}' is not a valid image tag")
+    variables = [
+        Variable("REGISTRY", project.registry, "Registry and namespace the images are tagged for."),
+        Variable("TAG", project.tag, "Tag of every image."),
+        Variable("SOURCE", project.source, "org.opencontainers.image.source label."),
+        Variable("REVISION", "", "org.opencontainers.image.revision label (the commit)."),
+    ]
+    backend = project.cache.backend
+    if backend == CacheBackend.REGISTRY:
+        repo = project.cache.repository
+        variables.append(Variable(
+            "CACHE_REPO",
+            repo if repo is not None else Template((Expr("REGISTRY"), "/build-cache")),
+            "Repository whose tags hold the build cache, one tag per target and branch.",
+        ))
+        variables.append(Variable(
+            "BRANCH", project.cache.default_branch,
+            "Branch whose cache is written; the default branch's cache is read too.",
+        ))
+    if backend == CacheBackend.LOCAL:
+        variables.append(Variable("CACHE_DIR", project.cache.directory,
+                                  "Folder of the local build cache, one folder per target."))
+    if backend in (CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA):
+        variables.append(Variable("CACHE_EXPORT", True,
+                                  "Write the cache (set false for pull requests)."))
+    return variables
+
+
+def replacement_contexts(target: Target, project: Project) -> dict[str, str]:
+    """Configured stand-ins for the upstream images this target's Dockerfile names."""
+    if not project.image_replacements or target.parsed is None:
+        return {}
+    wanted = {normalize_image_ref(image) for image, _ in target.parsed.external_images()}
+    return {
+        image: replacement for image, replacement in sorted(project.image_replacements.items())
+        if normalize_image_ref(image) in wanted
+    }
+
+
+def plan_target(target: Target, project: Project, links: dict[str, str]) -> dict[str, Value]:
+    attrs: dict[str, Value] = {"inherits": [COMMON_TARGET], "context": target.context}
+    if target.dockerfile != "Dockerfile":
+        attrs["dockerfile"] = target.dockerfile
+    if target.stage:
+        attrs["target"] = target.stage
+    contexts: dict[str, Value] = {key: f"target:{base}" for key, base in sorted(links.items())}
+    contexts.update(replacement_contexts(target, project))
+    contexts.update(sorted(target.contexts.items()))
+    if contexts:
+        attrs["contexts"] = dict(sorted(contexts.items()))
+    if target.args:
+        attrs["args"] = dict(sorted(target.args.items()))
+    if target.labels:
+        attrs["labels"] = dict(sorted(target.labels.items()))
+    if target.platforms:
+        attrs["platforms"] = list(target.platforms)
+    if target.secrets:
+        attrs["secret"] = list(target.secrets)
+    attrs["tags"] = [image_tag(target)]
+    from_refs = cache_from(target, project)
+    if from_refs:
+        attrs["cache-from"] = from_refs
+    to_refs = cache_to(target, project)
+    if to_refs:
+        if project.cache.backend in (CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA):
+            attrs["cache-to"] = Conditional("CACHE_EXPORT", to_refs)
+        else:
+            attrs["cache-to"] = to_refs
+    return attrs
+
+
+def make_plan(project: Project) -> BakePlan:
+    repos: dict[str, str] = {}
+    for name in sorted(project.targets):
+        repo = repository_name(name)
+        if repo in repos:
+            raise BakegenError(f"targets '{repos[repo]}' and '{name}' share image repository '{repo}'")
+        repos[repo] = name
+    if COMMON_TARGET in project.targets:
+        raise BakegenError(f"'{COMMON_TARGET}' is reserved for the common target bakegen emits")
+    links = target_links(project)
+    common: dict[str, Value] = {
+        "labels": {
+            "org.opencontainers.image.source": Expr("SOURCE"),
+            "org.opencontainers.image.revision": Expr("REVISION"),
+        }
+    }
+    targets: dict[str, dict[str, Value]] = {COMMON_TARGET: common}
+    for name in sorted(project.targets):
+        targets[name] = plan_target(project.targets[name], project, links[name])
+    return BakePlan(
+        variables=plan_variables(project), groups=plan_groups(project), targets=targets, links=links
+    )
+
+
+# --- affected targets ------------------------------------------------------------------------
+
+# A change to these changes what every target's build is told to do.
+PROJECT_WIDE_FILES = ("bakegen.toml", "docker-bake.hcl")
+
+
+def affected_targets(
+    project: Project,
+    links: dict[str, dict[str, str]],
+    changed: list[str],
+    ignore_rules: dict[str, list[dockerignore.Rule]],
+) -> list[str]:
+    """Targets whose build input changed, plus every target built on them.
+
+    `changed` holds posix paths relative to the project root; `ignore_rules` maps each context
+    folder to its `.dockerignore` rules (files they leave out do not reach the build).
+    """
+    if any(path in PROJECT_WIDE_FILES for path in changed):
+        return sorted(project.targets)
+    hit = set()
+    for name, target in project.targets.items():
+        dockerfile = posixpath.normpath(join_path(target.context, target.dockerfile))
+        local_contexts = [target.context] + [
+            posixpath.normpath(v) for v in target.contexts.values() if "://" not in v
+            and not v.startswith("target:")
+        ]
+        for path in changed:
+            if path == dockerfile:
+                hit.add(name)
+                break
+            inside = _relative_to(path, target.context)
+            rules = ignore_rules.get(target.context, [])
+            if inside is not None and not dockerignore.is_ignored(rules, inside):
+                hit.add(name)
+                break
+            if any(_relative_to(path, folder) is not None for folder in local_contexts[1:]):
+                hit.add(name)
+                break
+    return sorted(dependents(links, hit))
+
+
+def _relative_to(path: str, folder: str) -> str | None:
+    if folder in (".", ""):
+        return path
+    if path.startswith(folder.rstrip("/") + "/"):
+        return path[len(folder.rstrip("/")) + 1 :]
+    return None
