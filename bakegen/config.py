@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ class _Invalid(Exception):
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid(f"expected a string, got {_type_name(value)}")
+    if not unicodedata.is_normalized("NFC", value):
+        raise _Invalid("text not in Unicode NFC form; bake would silently change it")
     return value
 
 
@@ -32,13 +35,13 @@ def _scalar(value: Any) -> str:
     """Build args and labels: strings, or numbers written as such in TOML."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise _Invalid(f"expected a string or number, got {_type_name(value)}")
-    return str(value)
+    return _string(str(value))
 
 
 def _string_list(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _Invalid(f"expected a list of strings, got {_type_name(value)}")
-    return list(value)
+    return [_string(v) for v in value]
 
 
 def _choice(*allowed: str):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
+from bakegen.model import BakegenError
 from bakegen.plan import Conditional, Expr, Template, Value
 
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -14,7 +16,10 @@ def escape(text: str) -> str:
 
     Backslash, quote and line breaks get backslash escapes; `${` and `%{` are doubled into
     `$${` and `%%{` so bake does not interpolate them; other non-printables become \\uNNNN.
+    Text not in Unicode NFC form is refused: HCL normalises every string, escaped or not.
     """
+    if not unicodedata.is_normalized("NFC", text):
+        raise BakegenError(f"{text!r} is not in Unicode NFC form, which bake would silently change")
     out = []
     for i, ch in enumerate(text):
         if ch in _SIMPLE_ESCAPES:

@@ -1,0 +1,3 @@
+from bakegen.cli import main
+
+main(prog_name="bakegen")

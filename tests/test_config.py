@@ -1,0 +1,112 @@
+import pytest
+
+from bakegen.config import load_project
+from bakegen.model import BakegenError, CacheBackend
+
+from .helpers import write_tree
+
+TREE = {
+    "docker/base-python-pose/Dockerfile": "FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04\n",
+    "pose-service/Dockerfile": "FROM base-python-pose AS deps\nFROM deps AS build\nFROM deps AS runtime\n",
+    "tools/Dockerfile.lint": "FROM python:3.11\n",
+}
+
+
+def load(tmp_path, toml: str):
+    write_tree(tmp_path, {**TREE, "bakegen.toml": toml})
+    return load_project(tmp_path)
+
+
+def test_overrides_and_additions(tmp_path):
+    project = load(tmp_path, """
+[project]
+registry = "ghcr.io/acme/pose"
+tag = "v1"
+source = "https://github.com/acme/pose"
+default_branch = "trunk"
+
+[cache]
+backend = "local"
+directory = "/tmp/cache"
+
+[images]
+"nvidia/cuda:12.1.1-runtime-ubuntu22.04" = "docker-image://mirror/cuda:12.1.1"
+
+[groups]
+gpu = ["pose-service"]
+
+[targets.pose-service]
+stage = "build"
+args = { PORT = 8080, NAME = "x" }
+labels = { team = "ml" }
+platforms = ["linux/amd64"]
+secrets = ["id=hf,env=HF_TOKEN"]
+contexts = { smpl = "./data/smpl" }
+groups = ["ml"]
+
+[targets.lint]
+context = "tools"
+dockerfile = "Dockerfile.lint"
+""")
+    assert project.registry == "ghcr.io/acme/pose"
+    assert project.tag == "v1"
+    assert project.cache.backend == CacheBackend.LOCAL
+    assert project.cache.default_branch == "trunk"
+    pose = project.targets["pose-service"]
+    assert pose.stage == "build"
+    assert pose.args == {"PORT": "8080", "NAME": "x"}
+    assert pose.secrets == ["id=hf,env=HF_TOKEN"]
+    assert pose.contexts == {"smpl": "./data/smpl"}
+    assert pose.groups == ["ml"]
+    lint = project.targets["lint"]
+    assert (lint.context, lint.dockerfile) == ("tools", "Dockerfile.lint")
+    assert lint.parsed.stages[0].image == "python:3.11"
+    assert project.groups == {"gpu": ["pose-service"]}
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[project]\nregistry = \n", r"^bakegen\.toml:2: malformed TOML: "),
+        ("[projekt]\n", r"^bakegen\.toml: projekt: unknown key \(known: cache, groups, images"),
+        ("[cache]\nbackend = \"s3\"\n", r"^bakegen\.toml: cache\.backend: expected one of registry, local"),
+        ("[project]\ntag = 5\n", r"^bakegen\.toml: project\.tag: expected a string, got integer"),
+        ("[project]\ntag = \"a:b\"\n", r"project\.tag: 'a:b' is not a valid image tag"),
+        ("[targets.pose-service]\nargz = {}\n", r"^bakegen\.toml: targets\.pose-service\.argz: unknown key"),
+        ("[targets.pose-service]\nargs = { A = [1] }\n",
+         r"^bakegen\.toml: targets\.pose-service\.args\.A: expected a string or number, got array"),
+        ("[targets.pose-service]\nplatforms = \"linux/amd64\"\n",
+         r"targets\.pose-service\.platforms: expected a list of strings, got string"),
+        ("[targets.pose-service]\nstage = \"nope\"\n",
+         r"targets\.pose-service\.stage: no stage 'nope' in the Dockerfile \(stages: build, deps, runtime\)"),
+        ("[targets.new]\nstage = \"x\"\n", r"targets\.new: no folder makes this target; set 'context'"),
+        ("[targets.new]\ncontext = \"nowhere\"\n", r"targets\.new: Dockerfile 'nowhere/Dockerfile' not found"),
+        ("[targets.\"bad name\"]\ncontext = \"x\"\n", r"targets\.bad name: 'bad name' is not a valid bake name"),
+        ("groups = 3\n", r"^bakegen\.toml: groups: expected a table, got integer"),
+        ("[targets.pose-service]\nlabels = { a = \"e\\u0301\" }\n",
+         r"targets\.pose-service\.labels\.a: text not in Unicode NFC form"),
+    ],
+)
+def test_errors_name_key_or_line(tmp_path, toml, message):
+    with pytest.raises(BakegenError, match=message):
+        load(tmp_path, toml)
+
+
+def test_explicit_config_must_exist(tmp_path):
+    write_tree(tmp_path, TREE)
+    with pytest.raises(BakegenError, match="missing.toml: no such file"):
+        load_project(tmp_path, tmp_path / "missing.toml")
+
+
+def test_no_dockerfile_is_an_error(tmp_path):
+    with pytest.raises(BakegenError, match="no Dockerfile found"):
+        load_project(tmp_path)
+
+
+def test_dockerignore_warnings(tmp_path):
+    write_tree(tmp_path, {**TREE, "pose-service/.dockerignore": "node_modules\n**/__pycache__\n.git/\n"})
+    warnings = load_project(tmp_path).warnings
+    assert "docker/base-python-pose/.dockerignore: missing; every file of the context is sent to the build" in warnings
+    lacking = next(w for w in warnings if w.startswith("pose-service/.dockerignore"))
+    assert "node_modules/" not in lacking and "__pycache__/" not in lacking
+    assert lacking.endswith("lacks .gitignore .env *.log data/ *.pkl .venv/ venv/ dist/ build/")

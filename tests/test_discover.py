@@ -1,0 +1,66 @@
+import pytest
+
+from bakegen.discover import discover, find_dockerfile_dirs
+from bakegen.model import BakegenError, Kind
+
+from .helpers import write_tree
+
+
+def test_targets_bases_services_and_runtime_stage(tmp_path):
+    write_tree(tmp_path, {
+        "docker/base-python/Dockerfile": "FROM python:3.10-slim-bullseye\n",
+        "docker/base-pose/Dockerfile": "FROM base-python\n",
+        "pose-service/Dockerfile": "FROM base-pose AS deps\nFROM deps AS runtime\n",
+        "web/Dockerfile": "FROM node:18-alpine\n",
+    })
+    project = discover(tmp_path)
+    assert sorted(project.targets) == ["base-pose", "base-python", "pose-service", "web"]
+    assert project.targets["base-pose"].kind == Kind.BASE
+    assert project.targets["web"].kind == Kind.SERVICE
+    assert project.targets["pose-service"].stage == "runtime"
+    assert project.targets["web"].stage is None
+    assert project.targets["pose-service"].context == "pose-service"
+
+
+def test_skips_vcs_dependency_venv_build_and_gitignored_folders(tmp_path):
+    dockerfile = "FROM x\n"
+    write_tree(tmp_path, {
+        "svc/Dockerfile": dockerfile,
+        ".git/x/Dockerfile": dockerfile,
+        "svc/node_modules/pkg/Dockerfile": dockerfile,
+        "env/pyvenv.cfg": "",
+        "env/lib/Dockerfile": dockerfile,
+        "dist/Dockerfile": dockerfile,
+        "scratch/Dockerfile": dockerfile,
+        "nested/.gitignore": "ignored-here/\n",
+        "nested/ignored-here/Dockerfile": dockerfile,
+        "nested/kept/Dockerfile": dockerfile,
+        ".gitignore": "scratch/\n",
+    })
+    assert find_dockerfile_dirs(tmp_path) == ["nested/kept", "svc"]
+
+
+def test_nested_gitignore_does_not_leak_to_siblings(tmp_path):
+    write_tree(tmp_path, {
+        "a/.gitignore": "svc/\n",
+        "a/svc/Dockerfile": "FROM x\n",
+        "b/svc2/Dockerfile": "FROM x\n",
+    })
+    assert find_dockerfile_dirs(tmp_path) == ["b/svc2"]
+
+
+def test_names_made_valid_and_collisions_named(tmp_path):
+    write_tree(tmp_path, {"svc.a/Dockerfile": "FROM x\n"})
+    assert list(discover(tmp_path).targets) == ["svc_a"]
+    write_tree(tmp_path, {"svc_a/Dockerfile": "FROM x\n"})
+    with pytest.raises(BakegenError, match="folders 'svc.a' and 'svc_a' both make target name 'svc_a'"):
+        discover(tmp_path)
+
+
+def test_bad_dockerfile_named(tmp_path):
+    write_tree(tmp_path, {"svc/Dockerfile": "RUN x\n"})
+    with pytest.raises(BakegenError, match="^svc/Dockerfile: no FROM instruction$"):
+        discover(tmp_path)
+    (tmp_path / "svc/Dockerfile").write_bytes(b"FROM \xff\n")
+    with pytest.raises(BakegenError, match="^svc/Dockerfile: not UTF-8"):
+        discover(tmp_path)

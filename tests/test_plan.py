@@ -1,0 +1,177 @@
+import pytest
+
+from bakegen import dockerignore
+from bakegen.config import load_project
+from bakegen.model import BakegenError, CacheBackend
+from bakegen.plan import (
+    Conditional,
+    Expr,
+    Template,
+    affected_targets,
+    branch_slug,
+    cache_from,
+    cache_to,
+    make_plan,
+    plan_groups,
+    target_links,
+)
+
+from .helpers import write_tree
+
+TREE = {
+    "docker/base-python/Dockerfile": "FROM python:3.10-slim-bullseye\n",
+    "docker/base-pose/Dockerfile": "FROM base-python AS wheels\nFROM base-python:latest\n",
+    "pose-service/Dockerfile": "FROM base-pose AS deps\nFROM deps AS runtime\n",
+    "pose-service/.dockerignore": "*.md\n!README.md\ndata/\n",
+    "web/Dockerfile": "FROM node:18-alpine\n",
+}
+
+
+@pytest.fixture
+def project(tmp_path):
+    return load_project(write_tree(tmp_path, TREE))
+
+
+def test_links_are_transitive_and_keyed_by_from_name(project):
+    links = target_links(project)
+    assert links["pose-service"] == {"base-pose": "base-pose"}
+    assert links["base-pose"] == {"base-python": "base-python"}  # `:latest` normalised away
+    assert links["web"] == {}
+
+
+def test_cycle_is_named(tmp_path):
+    write_tree(tmp_path, {
+        "docker/a/Dockerfile": "FROM c\n",
+        "docker/b/Dockerfile": "FROM a\n",
+        "docker/c/Dockerfile": "FROM b\n",
+    })
+    with pytest.raises(BakegenError, match=r"^cycle between targets: a -> c -> b -> a$"):
+        target_links(load_project(tmp_path))
+
+
+def test_self_reference_is_not_a_link(tmp_path):
+    # `FROM web` inside web/Dockerfile names the upstream image, not the target itself.
+    write_tree(tmp_path, {"web/Dockerfile": "FROM web:1\n", "web2/Dockerfile": "FROM web2\n"})
+    assert target_links(load_project(tmp_path)) == {"web": {}, "web2": {}}
+
+
+def test_groups(project):
+    project.groups = {"gpu": ["pose-service", "bases"]}
+    project.targets["web"].groups = ["frontend"]
+    assert plan_groups(project) == {
+        "bases": ["base-pose", "base-python"],
+        "default": ["base-pose", "base-python", "pose-service", "web"],
+        "frontend": ["web"],
+        "gpu": ["bases", "pose-service"],
+        "services": ["pose-service", "web"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ({"bases": ["web"]}, "group 'bases' is made by bakegen"),
+        ({"web": ["pose-service"]}, "'web' names both a group and a target"),
+        ({"gpu": ["nope"]}, "groups.gpu: no target or group named 'nope'"),
+    ],
+)
+def test_group_errors(project, groups, message):
+    project.groups = groups
+    with pytest.raises(BakegenError, match=message):
+        plan_groups(project)
+
+
+def test_registry_cache_reads_branch_and_default_writes_branch_only(project):
+    target = project.targets["pose-service"]
+    read = cache_from(target, project)
+    assert read[1] == Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), ":pose-service-main"))
+    assert read[0].parts[:2] == ("type=registry,ref=", Expr("lower(CACHE_REPO)"))
+    (write,) = cache_to(target, project)
+    assert write.parts[:-1] == read[0].parts
+    assert write.parts[-1] == ",mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+
+
+def test_local_cache_one_folder_per_target_written_beside(project):
+    project.cache.backend = CacheBackend.LOCAL
+    target = project.targets["web"]
+    assert cache_from(target, project) == [Template(("type=local,src=", Expr("CACHE_DIR"), "/web"))]
+    assert cache_to(target, project) == [
+        Template(("type=local,dest=", Expr("CACHE_DIR"), "/web.next,mode=max"))
+    ]
+
+
+def test_cache_export_is_switchable_and_none_means_none(project):
+    plan = make_plan(project)
+    assert isinstance(plan.targets["web"]["cache-to"], Conditional)
+    project.cache.backend = CacheBackend.NONE
+    plan = make_plan(project)
+    assert "cache-from" not in plan.targets["web"] and "cache-to" not in plan.targets["web"]
+    assert "CACHE_EXPORT" not in [v.name for v in plan.variables]
+
+
+def test_branch_slug():
+    assert branch_slug("Feature/Foo Bar") == "feature-foo-bar"
+
+
+def test_repository_collision(tmp_path):
+    write_tree(tmp_path, {"Web/Dockerfile": "FROM x\n", "web/Dockerfile": "FROM y\n"})
+    with pytest.raises(BakegenError, match="targets 'Web' and 'web' share image repository 'web'"):
+        make_plan(load_project(tmp_path))
+
+
+def test_image_replacements_only_where_used(tmp_path):
+    write_tree(tmp_path, {**TREE, "bakegen.toml":
+        '[images]\n"python:3.10-slim-bullseye" = "docker-image://mirror/python:3.10"\n'})
+    plan = make_plan(load_project(tmp_path))
+    assert plan.targets["base-python"]["contexts"] == {
+        "python:3.10-slim-bullseye": "docker-image://mirror/python:3.10"
+    }
+    assert "python:3.10-slim-bullseye" not in plan.targets["web"].get("contexts", {})
+
+
+def rules(project):
+    return {t.context: dockerignore.read(project.root / t.context) for t in project.targets.values()}
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["pose-service/app.py"], ["pose-service"]),
+        (["pose-service/notes.md"], []),  # left out by .dockerignore
+        (["pose-service/README.md"], ["pose-service"]),  # brought back by !README.md
+        (["pose-service/data/x.bin"], []),
+        (["docker/base-python/Dockerfile"], ["base-pose", "base-python", "pose-service"]),
+        (["web/src/main.ts", "README.md"], ["web"]),
+        (["bakegen.toml"], ["base-pose", "base-python", "pose-service", "web"]),
+        ([], []),
+    ],
+)
+def test_affected(project, changed, expected):
+    assert affected_targets(project, target_links(project), changed, rules(project)) == expected
+
+
+def test_affected_by_local_named_context(project):
+    project.targets["pose-service"].contexts = {"smpl": "models/smpl", "img": "docker-image://x"}
+    assert affected_targets(project, target_links(project), ["models/smpl/a.pkl"], rules(project)) == [
+        "pose-service"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "ignored"),
+    [
+        ("*.md", "a.md", True),
+        ("*.md", "sub/a.md", False),  # anchored at the context root, unlike .gitignore
+        ("**/*.md", "sub/a.md", True),
+        ("data", "data/deep/file", True),  # a parent folder matching leaves the file out
+        ("/build/", "build/x", True),
+        ("*.md\n!README.md", "README.md", False),
+        ("docs/**\n!docs/keep/**", "docs/keep/a", False),
+        ("te?t", "test", True),
+        ("[a-c].txt", "b.txt", True),
+        ("[!a-c].txt", "b.txt", False),
+        ("# comment\n\n", "x", False),
+    ],
+)
+def test_dockerignore_matching(patterns, path, ignored):
+    assert dockerignore.is_ignored(dockerignore.parse(patterns), path) is ignored
