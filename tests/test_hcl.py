@@ -14,6 +14,7 @@ from bakegen.render import render_bake
 
 from .helpers import bake_print, need_buildx
 
+
 def is_nfc(text: str) -> bool:
     return unicodedata.is_normalized("NFC", text)
 
