@@ -200,3 +200,94 @@ def init(root: Path, force: bool) -> None:
         raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
     write_atomically(path, render_init_toml(project))
     click.echo(f"wrote {path} ({len(project.targets)} targets)", err=True)
+
+
+@main.command()
+@click.option("--registry", default="127.0.0.1:5000", show_default=True,
+              help="Registry (host:port) to check; GHCR is ghcr.io.")
+def doctor(registry: str) -> None:
+    """Report what this machine can build with, and how to fix what is missing.
+
+    Checks the docker CLI, a running engine, buildx (0.13+), the image store, that named
+    contexts and cache export really work (two tiny builds, nothing pulled), a GPU runtime and
+    the registry. Exit 1 when something bake needs is missing.
+    """
+    from bakegen.run.engine import doctor as run_doctor
+
+    checks = run_doctor(registry)
+    for check in checks:
+        mark = "ok  " if check.ok else "MISS"
+        click.echo(f"{mark} {check.name}: {check.detail}")
+        if not check.ok and check.advice:
+            click.echo(f"     -> {check.advice}")
+    optional = {"GPU runtime"}
+    if any(not c.ok and c.name not in optional and not c.name.startswith("registry") for c in checks):
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@main.command()
+@project_root
+@click.argument("targets", nargs=-1)
+@config_option
+@click.option("--bases-first", is_flag=True,
+              help="Bake the `bases` group in its own call, then the rest.")
+@click.option("--quiet", "-q", is_flag=True, help="No line per step, only the summary.")
+def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first: bool, quiet: bool) -> None:
+    """Run `docker buildx bake` on PATH/docker-bake.hcl and say what came from the cache.
+
+    Prints each step as BuildKit finishes it (cached or executed, with its time), then a
+    summary. With the local cache backend, the cache written by the build replaces the one it
+    read (`bakegen cache rotate`), so the cache folder does not grow. Exit 1 if the build fails.
+    """
+    from bakegen.run.bake import run_bake
+    from bakegen.run.cache import rotate_local_cache
+    from bakegen.run.engine import connect
+    from bakegen.run.progress import as_step
+
+    if not (root / BAKE_FILE).is_file():
+        raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
+    project = _load(root, config)
+    connect()
+
+    def show(vertex) -> None:
+        step = as_step(vertex)
+        if step is not None and not quiet:
+            state = "cached" if step.cached else f"{step.seconds:5.1f}s"
+            click.echo(f"  {state:>7}  [{step.target}{' ' + step.stage if step.stage else ''}] "
+                       f"{step.instruction[:100]}", err=True)
+
+    calls = [["bases"], list(targets)] if bases_first else [list(targets)]
+    for call in calls:
+        click.echo(f"bake {' '.join(call) or 'default'}", err=True)
+        result = run_bake(root, call, on_vertex=show)
+        click.echo(f"{len(result.steps)} steps: {len(result.cached())} cached, "
+                   f"{len(result.executed())} executed, {result.seconds:.1f}s", err=True)
+        if not result.ok:
+            click.echo(f"bakegen: build failed: {result.error_line()}", err=True)
+            sys.exit(EXIT_CHECK_FAILED)
+    if project.cache.backend == CacheBackend.LOCAL:
+        rotated = rotate_local_cache(root / os.environ.get("CACHE_DIR", project.cache.directory))
+        click.echo(f"local cache rotated for {len(rotated)} targets", err=True)
+
+
+@main.group()
+def cache() -> None:
+    """Manage build caches."""
+
+
+@cache.command()
+@project_root
+@config_option
+def rotate(root: Path, config: Path | None) -> None:
+    """Swap each <target>.next folder of the local cache in for <target>.
+
+    A local cache exported over itself keeps every blob it ever held; bakegen's bake file
+    writes beside the cache it reads, and this swap keeps only the newest. `bakegen build`
+    does it after every build; run it yourself after a plain `docker buildx bake`.
+    """
+    from bakegen.run.cache import rotate_local_cache
+
+    project = _load(root, config)
+    folder = root / os.environ.get("CACHE_DIR", project.cache.directory)
+    rotated = rotate_local_cache(folder)
+    click.echo(f"{folder}: rotated {len(rotated)} target caches" + (f" ({', '.join(rotated)})" if rotated else ""))

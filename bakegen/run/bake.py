@@ -1,0 +1,94 @@
+"""Run `docker buildx bake` on a generated file and read BuildKit's progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bakegen.model import BakegenError
+from bakegen.run.progress import ProgressReader, Step, Vertex
+
+BAKE_FILE = "docker-bake.hcl"
+
+
+@dataclass
+class BakeResult:
+    returncode: int
+    seconds: float
+    steps: list[Step]
+    messages: list[str] = field(default_factory=list)  # stderr lines that were not progress
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def executed(self, target: str | None = None) -> list[Step]:
+        return [s for s in self.steps if not s.cached and (target is None or s.target == target)]
+
+    def cached(self, target: str | None = None) -> list[Step]:
+        return [s for s in self.steps if s.cached and (target is None or s.target == target)]
+
+    def error_line(self) -> str:
+        """The line that says why a failed bake failed."""
+        errors = [m for m in self.messages if m.startswith("ERROR")] or self.messages
+        return errors[-1] if errors else f"bake exited with {self.returncode}"
+
+
+def _bake_command(bake_file: str, *args: str) -> list[str]:
+    return ["docker", "buildx", "bake", "-f", bake_file, *args]
+
+
+def _environment(env: dict[str, str] | None) -> dict[str, str]:
+    return {**os.environ, **(env or {})}
+
+
+def run_bake(
+    root: Path,
+    targets: Sequence[str] = (),
+    *,
+    bake_file: str = BAKE_FILE,
+    env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+    on_vertex: Callable[[Vertex], None] | None = None,
+) -> BakeResult:
+    """Build `targets` (default group when empty) from `root`, where bake resolves paths."""
+    command = _bake_command(bake_file, "--progress=rawjson", *extra_args, *targets)
+    reader = ProgressReader(on_vertex)
+    start = time.perf_counter()
+    try:
+        process = subprocess.Popen(
+            command, cwd=root, env=_environment(env), text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError:
+        raise BakegenError("the docker CLI is not installed (see `bakegen doctor`)") from None
+    assert process.stderr is not None
+    for line in process.stderr:
+        reader.feed_line(line)
+    returncode = process.wait()
+    seconds = time.perf_counter() - start
+    messages = reader.other_lines + [f"{v.name}: {v.error}" for v in reader.vertices.values() if v.error]
+    return BakeResult(returncode, seconds, reader.steps(), messages)
+
+
+def print_bake(
+    root: Path, targets: Sequence[str] = (), *, bake_file: str = BAKE_FILE,
+    env: dict[str, str] | None = None,
+) -> dict:
+    """What buildx itself reads from the bake file: `docker buildx bake --print` as JSON."""
+    try:
+        done = subprocess.run(
+            _bake_command(bake_file, "--print", *targets), cwd=root, env=_environment(env),
+            capture_output=True, text=True,
+        )
+    except FileNotFoundError:
+        raise BakegenError("the docker CLI is not installed (see `bakegen doctor`)") from None
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.startswith("ERROR")] or ["bake --print failed"]
+        raise BakegenError(f"{bake_file}: {lines[-1]}")
+    return json.loads(done.stdout)
