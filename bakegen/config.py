@@ -38,6 +38,12 @@ def _scalar(value: Any) -> str:
     return _string(str(value))
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {_type_name(value)}")
+    return value
+
+
 def _string_list(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _Invalid(f"expected a list of strings, got {_type_name(value)}")
@@ -75,10 +81,12 @@ _TABLES_IN_TARGET = {"args", "labels", "contexts"}
 SCHEMA = {
     "project": {
         "registry": _string, "tag": _tag, "source": _string, "default_branch": _string,
+        "exclude": _string_list,
     },
     "cache": {
         "backend": _choice(*(b.value for b in CacheBackend)),
         "repository": _string, "directory": _string, "mode": _choice("min", "max"),
+        "export": _boolean,
     },
 }
 _TOP_TABLES = {"images", "groups", "targets"}
@@ -183,6 +191,7 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
     project.cache.repository = cache.get("repository", project.cache.repository)
     project.cache.directory = cache.get("directory", project.cache.directory)
     project.cache.mode = cache.get("mode", project.cache.mode)
+    project.cache.export = cache.get("export", project.cache.export)
     project.cache.default_branch = settings.get("default_branch", project.cache.default_branch)
     project.image_replacements.update(config["images"])
     project.groups.update(config["groups"])
@@ -223,13 +232,16 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
     """Discovery, then `bakegen.toml` (the given one, or the one at the root if present)."""
     if not root.is_dir():
         raise BakegenError(f"{root}: not a folder")
-    project = discover(root)
     path = config_path if config_path is not None else root / CONFIG_FILE
+    shown = str(config_path) if config_path is not None else CONFIG_FILE
+    config = None
     if config_path is not None or path.exists():
-        shown = str(config_path) if config_path is not None else CONFIG_FILE
         if not path.is_file():
             raise BakegenError(f"{shown}: no such file")
-        apply_config(project, load_config(path, shown), shown)
+        config = load_config(path, shown)
+    project = discover(root, config["project"].get("exclude") if config else None)
+    if config is not None:
+        apply_config(project, config, shown)
     if not project.targets:
         raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
     project.warnings.extend(dockerignore_warnings(project))

@@ -19,14 +19,20 @@ SKIPPED_DIRS = frozenset({
 BASES_DIR = "docker"
 
 
-def find_dockerfile_dirs(root: Path) -> list[str]:
-    """Folders (posix, relative to root, "." for root) holding a `Dockerfile`, minus ignored ones."""
+def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[str]:
+    """Folders (posix, relative to root, "." for root) holding a `Dockerfile`, minus ignored ones.
+
+    `exclude` holds gitignore-style patterns relative to root (config `project.exclude`).
+    """
     found = []
     ignores: dict[str, pathspec.PathSpec] = {}  # folder -> its .gitignore
+    if exclude:
+        ignores["."] = pathspec.GitIgnoreSpec.from_lines(exclude)
     for dirpath, dirnames, filenames in os.walk(root):
         rel = Path(dirpath).relative_to(root).as_posix()
         if ".gitignore" in filenames:
-            ignores[rel] = _read_gitignore(Path(dirpath) / ".gitignore")
+            spec = _read_gitignore(Path(dirpath) / ".gitignore")
+            ignores[rel] = spec + ignores[rel] if rel in ignores else spec
         dirnames[:] = sorted(
             d for d in dirnames
             if d not in SKIPPED_DIRS
@@ -38,11 +44,11 @@ def find_dockerfile_dirs(root: Path) -> list[str]:
     return sorted(found)
 
 
-def discover(root: Path) -> Project:
+def discover(root: Path, exclude: list[str] | None = None) -> Project:
     """Targets from the tree alone: bases under docker/, services elsewhere."""
     targets: dict[str, Target] = {}
     origin: dict[str, str] = {}
-    for folder in find_dockerfile_dirs(root):
+    for folder in find_dockerfile_dirs(root, exclude):
         folder_name = root.resolve().name if folder == "." else folder.rsplit("/", 1)[-1]
         name = target_name(folder_name)
         if name in origin:

@@ -78,6 +78,7 @@ class CacheSettings:
     directory: str = ".buildx-cache"  # local
     mode: str = "max"
     default_branch: str = "main"
+    export: bool = False  # default of CACHE_EXPORT: CI turns it on for default-branch pushes
 
 
 @dataclass

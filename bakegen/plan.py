@@ -230,8 +230,10 @@ def plan_variables(project: Project) -> list[Variable]:
         variables.append(Variable("CACHE_DIR", project.cache.directory,
                                   "Folder of the local build cache, one folder per target."))
     if backend in (CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA):
-        variables.append(Variable("CACHE_EXPORT", True,
-                                  "Write the cache (set false for pull requests)."))
+        variables.append(Variable(
+            "CACHE_EXPORT", project.cache.export,
+            "Write the cache: true only where the cache should be updated (CI, default branch).",
+        ))
     return variables
 
 

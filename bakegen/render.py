@@ -88,6 +88,7 @@ def render_init_toml(project: Project) -> str:
         "default <registry>/build-cache",
         f"directory = {q(project.cache.directory)}  # local backend",
         f"mode = {q(project.cache.mode)}",
+        f"export = {str(project.cache.export).lower()}  # default of CACHE_EXPORT; CI sets it per event",
         "",
         "# Upstream images replaced for every target that uses them (mirrors, air-gapped runners):",
         "[images]",

@@ -64,3 +64,14 @@ def test_bad_dockerfile_named(tmp_path):
     (tmp_path / "svc/Dockerfile").write_bytes(b"FROM \xff\n")
     with pytest.raises(BakegenError, match="^svc/Dockerfile: not UTF-8"):
         discover(tmp_path)
+
+
+def test_config_exclude_patterns(tmp_path):
+    from bakegen.config import load_project
+
+    write_tree(tmp_path, {
+        "svc/Dockerfile": "FROM x\n",
+        "tests/e2e/fixture/web/Dockerfile": "FROM y\n",
+        "bakegen.toml": '[project]\nexclude = ["tests/"]\n',
+    })
+    assert list(load_project(tmp_path).targets) == ["svc"]

@@ -22,6 +22,7 @@ class BakeResult:
     seconds: float
     steps: list[Step]
     messages: list[str] = field(default_factory=list)  # stderr lines that were not progress
+    vertices: list[Vertex] = field(default_factory=list)  # every vertex, steps or not
 
     @property
     def ok(self) -> bool:
@@ -73,7 +74,7 @@ def run_bake(
     returncode = process.wait()
     seconds = time.perf_counter() - start
     messages = reader.other_lines + [f"{v.name}: {v.error}" for v in reader.vertices.values() if v.error]
-    return BakeResult(returncode, seconds, reader.steps(), messages)
+    return BakeResult(returncode, seconds, reader.steps(), messages, list(reader.vertices.values()))
 
 
 def print_bake(

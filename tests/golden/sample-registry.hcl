@@ -33,9 +33,9 @@ variable "BRANCH" {
   default = "main"
 }
 
-# Write the cache (set false for pull requests).
+# Write the cache: true only where the cache should be updated (CI, default branch).
 variable "CACHE_EXPORT" {
-  default = true
+  default = false
 }
 
 group "bases" {
