@@ -260,6 +260,8 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
     for call in calls:
         click.echo(f"bake {' '.join(call) or 'default'}", err=True)
         result = run_bake(root, call, on_vertex=show)
+        for problem in result.cache_problems():
+            click.echo(f"bakegen: warning: {problem}", err=True)
         click.echo(f"{len(result.steps)} steps: {len(result.cached())} cached, "
                    f"{len(result.executed())} executed, {result.seconds:.1f}s", err=True)
         if not result.ok:

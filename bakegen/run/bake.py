@@ -34,6 +34,10 @@ class BakeResult:
     def cached(self, target: str | None = None) -> list[Step]:
         return [s for s in self.steps if s.cached and (target is None or s.target == target)]
 
+    def cache_problems(self) -> list[str]:
+        """Cache imports and exports that failed without failing the build (ignore-error)."""
+        return [f"{v.name}: {v.error}" for v in self.vertices if v.error and "cache" in v.name]
+
     def error_line(self) -> str:
         """The line that says why a failed bake failed."""
         errors = [m for m in self.messages if m.startswith("ERROR")] or self.messages

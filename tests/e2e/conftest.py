@@ -72,7 +72,8 @@ def _ensure_busybox(client) -> None:
 class Monorepo:
     """The fixture copied to a temp folder, with a registry namespace of its own."""
 
-    def __init__(self, root: Path, backend: CacheBackend, heavy_seconds: int, registry: str = REGISTRY):
+    def __init__(self, root: Path, backend: CacheBackend, heavy_seconds: int, heavy_mb: int = 200,
+                 registry: str = REGISTRY):
         self.root = root
         self.run_id = uuid.uuid4().hex[:10]
         self.namespace = f"{registry.replace('127.0.0.1', 'localhost')}/e2e-{self.run_id}"
@@ -90,7 +91,7 @@ directory = ".buildx-cache"
 "busybox:stable" = "docker-image://{BUSYBOX_IMAGE}"
 
 [targets.base-heavy]
-args = {{ RUN_ID = "{self.run_id}", HEAVY_SECONDS = "{heavy_seconds}" }}
+args = {{ RUN_ID = "{self.run_id}", HEAVY_SECONDS = "{heavy_seconds}", HEAVY_MB = "{heavy_mb}" }}
 """)
         self.emit()
 
