@@ -1,0 +1,136 @@
+// The API against real HTTP servers: the backend, and a stand-in pose service, both on loopback.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { createServer } from '../src/server.js';
+import { loadConfig } from '../src/config.js';
+
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+
+function listen(server) {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`)));
+}
+
+function close(server) {
+  return new Promise((resolve) => server.close(resolve));
+}
+
+describe('backend API', () => {
+  let pose;
+  let backend;
+  let url;
+  const seen = [];
+
+  before(async () => {
+    // A stand-in pose service: answers per path hint in a header, records what it got.
+    pose = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({ type: req.headers['content-type'], bytes: Buffer.concat(chunks) });
+        const first = Buffer.concat(chunks)[0];
+        if (first === 0x00) return setTimeout(() => res.end('{}'), 2000); // slow
+        if (first === 0x01) { res.writeHead(503, { 'content-type': 'application/json' }); return res.end('{"error":"model not ready"}'); }
+        if (first === 0x02) { res.writeHead(500); return res.end('oops'); }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ people: [{ box: [1, 2, 3, 4] }] }));
+      });
+    });
+    const poseUrl = await listen(pose);
+    backend = createServer({ ...loadConfig({}), poseServiceUrl: poseUrl, maxUploadBytes: 1000, poseTimeoutMs: 300 });
+    url = await listen(backend);
+  });
+
+  after(async () => {
+    await close(backend);
+    await close(pose);
+  });
+
+  test('health', async () => {
+    const res = await fetch(`${url}/api/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'ok' });
+  });
+
+  test('forwards a raw PNG body and returns the answer', async () => {
+    const res = await fetch(`${url}/api/pose`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: PNG });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { people: [{ box: [1, 2, 3, 4] }] });
+    assert.equal(seen.at(-1).type, 'image/png');
+    assert.deepEqual(seen.at(-1).bytes, PNG);
+  });
+
+  test('forwards a multipart upload', async () => {
+    const form = new FormData();
+    form.append('image', new Blob([PNG], { type: 'image/jpeg' }), 'a.jpg');
+    const res = await fetch(`${url}/api/pose`, { method: 'POST', body: form });
+    assert.equal(res.status, 200);
+    assert.equal(seen.at(-1).type, 'image/jpeg');
+    assert.deepEqual(seen.at(-1).bytes, PNG);
+  });
+
+  const bad = [
+    ['no image field', () => { const f = new FormData(); f.append('x', 'y'); return { body: f }; }, 400, "no file in multipart field 'image'"],
+    ['a GIF in the form', () => { const f = new FormData(); f.append('image', new Blob([PNG], { type: 'image/gif' }), 'a.gif'); return { body: f }; }, 415, "unsupported image type 'image/gif': send JPEG or PNG"],
+    ['text body', () => ({ body: 'hello', headers: { 'content-type': 'text/plain' } }), 415, "unsupported content type 'text/plain': send image/jpeg, image/png or multipart/form-data"],
+    ['empty image', () => ({ body: Buffer.alloc(0), headers: { 'content-type': 'image/png' } }), 400, 'empty image'],
+    ['too large', () => ({ body: Buffer.alloc(5000, 7), headers: { 'content-type': 'image/png' } }), 413, 'upload larger than 1000 bytes'],
+    ['pose service slow', () => ({ body: Buffer.from([0]), headers: { 'content-type': 'image/png' } }), 504, 'pose service did not answer within 300 ms'],
+    ['pose service not ready', () => ({ body: Buffer.from([1]), headers: { 'content-type': 'image/png' } }), 503, 'model not ready'],
+    ['pose service broken', () => ({ body: Buffer.from([2]), headers: { 'content-type': 'image/png' } }), 502, 'pose service answered 500 without JSON'],
+  ];
+  for (const [name, make, status, message] of bad) {
+    test(`${name} -> ${status}`, async () => {
+      const res = await fetch(`${url}/api/pose`, { method: 'POST', ...make() });
+      assert.equal(res.status, status);
+      assert.equal(res.headers.get('content-type'), 'application/json');
+      assert.equal((await res.json()).error, message);
+    });
+  }
+
+  test('unknown route and wrong method', async () => {
+    assert.equal((await fetch(`${url}/api/nope`)).status, 404);
+    const res = await fetch(`${url}/api/pose`);
+    assert.equal(res.status, 405);
+    assert.equal((await res.json()).error, 'GET not allowed on /api/pose');
+  });
+
+  test('pose service down -> 502', async () => {
+    const down = createServer({ ...loadConfig({}), poseServiceUrl: 'http://127.0.0.1:9', poseTimeoutMs: 2000 });
+    const downUrl = await listen(down);
+    try {
+      const res = await fetch(`${downUrl}/api/pose`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: PNG });
+      assert.equal(res.status, 502);
+      assert.equal((await res.json()).error, 'pose service unreachable at http://127.0.0.1:9');
+    } finally {
+      await close(down);
+    }
+  });
+});
+
+test('uploads are kept when UPLOAD_DIR is set', async () => {
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'uploads-'));
+  const pose = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end('{"people":[]}')); });
+  const backend = createServer({ ...loadConfig({ UPLOAD_DIR: folder }), poseServiceUrl: await listen(pose) });
+  const url = await listen(backend);
+  try {
+    const res = await fetch(`${url}/api/pose`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: PNG });
+    assert.equal(res.status, 200);
+    const files = readdirSync(folder);
+    assert.equal(files.length, 1);
+    assert.match(files[0], /\.png$/);
+    assert.deepEqual(readFileSync(path.join(folder, files[0])), PNG);
+  } finally {
+    await close(backend);
+    await close(pose);
+  }
+});
+
+test('config rejects bad numbers with the variable name', () => {
+  assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT must be a positive whole number, got 'eighty'/);
+  assert.equal(loadConfig({ POSE_SERVICE_URL: 'http://x:1/' }).poseServiceUrl, 'http://x:1');
+});

@@ -1,0 +1,132 @@
+"""The HTTP layer with Flask's test client. The estimator here is a stand-in with the real
+one's interface; the real HMR2 estimator needs the ML stack and a GPU (GPU runner only)."""
+
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from app import create_app
+from estimator import HMR2Estimator, LazyEstimator
+from PIL import Image
+
+PERSON = {"box": [1.0, 2.0, 30.0, 40.0], "score": 0.98, "joints_3d": [[0.0, 0.1, 0.2]],
+          "camera_translation": [0.0, 0.0, 5.0],
+          "smpl": {"global_orient": [[[1.0]]], "body_pose": [[[1.0]]], "betas": [0.1]}}
+
+
+class FakeModel:
+    def __init__(self, fail: str = "", gate: threading.Event | None = None):
+        self.fail, self.gate, self.seen = fail, gate, []
+
+    def load(self):
+        if self.gate:
+            self.gate.wait(5)
+        if self.fail:
+            raise RuntimeError(self.fail)
+
+    def predict(self, image):
+        self.seen.append(image.shape)
+        return [PERSON]
+
+
+def wait_for(lazy: LazyEstimator, state: str) -> None:
+    for _ in range(200):
+        if lazy.state == state:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"estimator stayed {lazy.state}")
+
+
+def image_bytes(fmt: str, size=(32, 24)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 10, 10)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def ready_client():
+    model = FakeModel()
+    lazy = LazyEstimator(model)
+    app = create_app(lazy, max_bytes=50_000)
+    wait_for(lazy, "ready")
+    return app.test_client(), model
+
+
+def test_health_answers_while_the_model_loads_and_ready_only_after():
+    gate = threading.Event()
+    lazy = LazyEstimator(FakeModel(gate=gate))
+    client = create_app(lazy).test_client()
+    assert client.get("/health").status_code == 200
+    assert client.get("/health").json["model"] == "loading"
+    not_ready = client.get("/ready")
+    assert not_ready.status_code == 503 and not_ready.json["error"] == "model not ready"
+    busy = client.post("/pose", data=image_bytes("PNG"), content_type="image/png")
+    assert busy.status_code == 503 and busy.json["error"] == "model not ready"
+    gate.set()
+    wait_for(lazy, "ready")
+    assert client.get("/ready").status_code == 200
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_pose_from_raw_body_and_multipart(ready_client, fmt):
+    client, model = ready_client
+    raw = client.post("/pose", data=image_bytes(fmt), content_type=f"image/{fmt.lower()}")
+    assert raw.status_code == 200
+    assert raw.json == {"width": 32, "height": 24, "people": [PERSON]}
+    form = client.post("/pose", data={"image": (io.BytesIO(image_bytes(fmt)), "a.img")},
+                       content_type="multipart/form-data")
+    assert form.status_code == 200 and form.json["people"] == [PERSON]
+    assert model.seen == [(24, 32, 3), (24, 32, 3)]  # RGB, height x width
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"", "image/png", "no image"),
+        (b"not an image", "image/png", "not a readable JPEG or PNG image"),
+        (image_bytes("GIF"), "image/gif", "unsupported image format GIF"),
+        (image_bytes("PNG")[:40], "image/png", "not a readable JPEG or PNG image"),
+    ],
+)
+def test_bad_input_is_400_json(ready_client, body, content_type, message):
+    client, model = ready_client
+    response = client.post("/pose", data=body, content_type=content_type)
+    assert response.status_code == 400
+    assert message in response.json["error"]
+    assert model.seen == []
+
+
+def test_multipart_without_image_field(ready_client):
+    client, _ = ready_client
+    response = client.post("/pose", data={"file": (io.BytesIO(b"x"), "x.png")}, content_type="multipart/form-data")
+    assert response.status_code == 400 and "no image" in response.json["error"]
+
+
+def test_oversized_upload_is_413_json(ready_client):
+    client, model = ready_client
+    response = client.post("/pose", data=b"\0" * 60_000, content_type="image/png")
+    assert response.status_code == 413
+    assert response.json == {"error": "image larger than 50000 bytes"}
+    assert model.seen == []
+
+
+def test_load_failure_is_reported_by_ready():
+    lazy = LazyEstimator(FakeModel(fail="CUDA unavailable"))
+    client = create_app(lazy).test_client()
+    wait_for(lazy, "failed")
+    response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.json["reason"] == "RuntimeError: CUDA unavailable"
+    assert client.get("/health").status_code == 200
+
+
+def test_real_estimator_without_the_ml_stack_says_why(tmp_path):
+    """On this machine (no torch/hmr2/detectron2) the real estimator fails to load, clearly."""
+    lazy = LazyEstimator(HMR2Estimator(tmp_path))
+    lazy.start()
+    wait_for(lazy, "failed")
+    assert lazy.reason.startswith(("ModuleNotFoundError", "ImportError", "FileNotFoundError"))
+    with pytest.raises(Exception, match="ModuleNotFoundError|ImportError|FileNotFoundError"):
+        lazy.predict(np.zeros((2, 2, 3), np.uint8))

@@ -1,0 +1,57 @@
+// The web runtime: serves the built assets and passes /api/* to the backend. Node built-ins only.
+import { createReadStream, statSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json' };
+
+// A request path as a file under root, or null when it would leave root.
+export function resolveAsset(root, urlPath) {
+  const decoded = decodeURIComponent(urlPath.split('?')[0]);
+  const file = path.resolve(root, `.${decoded.endsWith('/') ? `${decoded}index.html` : decoded}`);
+  return file === root || file.startsWith(root + path.sep) ? file : null;
+}
+
+export function createWebServer({ root, backendUrl }) {
+  const backend = new URL(backendUrl);
+  return http.createServer((req, res) => {
+    if (req.url.startsWith('/api/')) {
+      const upstream = http.request({ host: backend.hostname, port: backend.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: `backend unreachable at ${backendUrl}` }));
+      });
+      req.pipe(upstream);
+      return;
+    }
+    let file;
+    try {
+      file = resolveAsset(root, req.url);
+    } catch {
+      file = null;
+    }
+    if (file === null) {
+      res.writeHead(400);
+      return res.end('bad path');
+    }
+    let target = file;
+    try {
+      if (!statSync(target).isFile()) throw new Error('not a file');
+    } catch {
+      target = path.join(root, 'index.html'); // single-page app: unknown paths get the page
+    }
+    res.writeHead(200, { 'content-type': TYPES[path.extname(target)] || 'application/octet-stream' });
+    createReadStream(target).pipe(res);
+  });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const port = Number(process.env.PORT || 8080);
+  const root = path.resolve(process.env.WEB_ROOT || 'dist');
+  createWebServer({ root, backendUrl: process.env.BACKEND_URL || 'http://backend:3000' })
+    .listen(port, () => console.log(`web on ${port}, assets ${root}`));
+}
