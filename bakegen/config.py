@@ -245,6 +245,11 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
     if not project.targets:
         raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
     project.warnings.extend(dockerignore_warnings(project))
+    project.warnings.extend(
+        f"{join_path(t.context, t.dockerfile)}:1: `# syntax={t.parsed.syntax}` pulls that frontend image "
+        "at every build (a registry outage or an air-gapped runner fails it); drop it unless needed"
+        for t in sorted(project.targets.values(), key=lambda t: t.name) if t.parsed and t.parsed.syntax
+    )
     return project
 
 

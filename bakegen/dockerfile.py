@@ -33,6 +33,7 @@ def read_dockerfile(path: Path, display: str | None = None) -> Dockerfile:
 def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
     global_args: dict[str, str] = {}
     stages: list[Stage] = []
+    directives = _directives(text.splitlines())
     for line_no, instruction in _instructions(text.splitlines()):
         keyword, _, rest = instruction.partition(" ")
         keyword = keyword.upper()
@@ -43,21 +44,27 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
             stages.append(_parse_from(rest, line_no, shown, global_args))
     if not stages:
         raise BakegenError(f"{shown}: no FROM instruction")
-    return Dockerfile(path=path, stages=tuple(stages))
+    return Dockerfile(path=path, stages=tuple(stages), syntax=directives.get("syntax"))
+
+
+def _directives(lines: list[str]) -> dict[str, str]:
+    """Parser directives: `# key=value` lines before anything else."""
+    found = {}
+    for line in lines:
+        m = _DIRECTIVE.match(line.strip())
+        if not m:
+            break
+        found[m.group(1).lower()] = m.group(2)
+    return found
 
 
 def _instructions(lines: list[str]):
     """Yield (first line number, instruction text) with continuations joined."""
-    escape = "\\"
-    i = 0
-    # Parser directives: only at the very top, before any comment, blank line or instruction.
-    while i < len(lines):
-        m = _DIRECTIVE.match(lines[i].strip())
-        if not m:
-            break
-        if m.group(1).lower() == "escape" and m.group(2) in ("`", "\\"):
-            escape = m.group(2)
-        i += 1
+    directives = _directives(lines)
+    escape = directives.get("escape", "\\")
+    if escape not in ("`", "\\"):
+        escape = "\\"
+    i = len(directives)  # parser directives: only at the very top
     while i < len(lines):
         stripped = lines[i].strip()
         start = i + 1

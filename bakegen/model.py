@@ -39,6 +39,7 @@ class Stage:
 class Dockerfile:
     path: Path
     stages: tuple[Stage, ...]
+    syntax: str | None = None  # a `# syntax=` directive: a frontend image pulled at every build
 
     def stage_names(self) -> set[str]:
         return {s.name for s in self.stages if s.name}

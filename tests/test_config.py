@@ -110,3 +110,9 @@ def test_dockerignore_warnings(tmp_path):
     lacking = next(w for w in warnings if w.startswith("pose-service/.dockerignore"))
     assert "node_modules/" not in lacking and "__pycache__/" not in lacking
     assert lacking.endswith("lacks .gitignore .env *.log data/ *.pkl .venv/ venv/ dist/ build/")
+
+
+def test_syntax_directive_warned(tmp_path):
+    write_tree(tmp_path, {"svc/Dockerfile": "# syntax=docker/dockerfile:1\nFROM x\n"})
+    warnings = load_project(tmp_path).warnings
+    assert any(w.startswith("svc/Dockerfile:1: `# syntax=docker/dockerfile:1` pulls that frontend image") for w in warnings)

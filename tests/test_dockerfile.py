@@ -24,6 +24,7 @@ def stages(text: str) -> list[tuple[str, str | None, int]]:
         ("ARG V=1\nFROM img:$V\n", [("img:1", None, 2)]),
         ("FROM ${UNSET}\n", [("${UNSET}", None, 1)]),
         ("# escape=`\nFROM a `\n  AS b\n", [("a", "b", 2)]),
+        ("# syntax=docker/dockerfile:1\n# escape=`\nFROM a `\n  AS b\n", [("a", "b", 3)]),
         (
             "FROM a\nRUN <<EOF\nFROM not-a-stage\nEOF\nFROM c\n",
             [("a", None, 1), ("c", None, 5)],

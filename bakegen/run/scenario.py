@@ -30,6 +30,10 @@ def forget_everything(client: docker.DockerClient, images: Iterable[str]) -> Non
     done = subprocess.run(["docker", "buildx", "prune", "--all", "--force"], capture_output=True, text=True)
     if done.returncode != 0:
         raise BakegenError(f"docker buildx prune failed: {done.stderr.strip().splitlines()[-1:]}")
+    remove_images(client, images)
+
+
+def remove_images(client: docker.DockerClient, images: Iterable[str]) -> None:
     for ref in images:
         with suppress(docker.errors.ImageNotFound):
             client.images.remove(ref, force=True)
