@@ -87,7 +87,7 @@ class HMR2Estimator:
 
         smpl = self.smpl_dir / "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl"
         if not smpl.is_file():
-            raise FileNotFoundError(f"SMPL model missing: {smpl} (licence-gated; see pose-service/README.md)")
+            raise FileNotFoundError(f"SMPL model missing: {smpl} (licence-gated; see models/smpl/README.md)")
         # Checkpoints go to the model-cache volume at first start, never into the image.
         download_models(CACHE_DIR_4DHUMANS)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
