@@ -19,9 +19,8 @@ from bakegen.discover import discover
 from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import TAG
 from bakegen.plan import affected_targets, make_plan, target_links
-from bakegen.render import GRAPH_FORMATS, render_bake, render_graph, render_init_toml
+from bakegen.render import BAKE_FILE, GRAPH_FORMATS, render_bake, render_graph, render_init_toml
 
-BAKE_FILE = "docker-bake.hcl"
 EXIT_CHECK_FAILED = 1
 
 project_root = click.argument(
@@ -239,6 +238,7 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
     summary. With the local cache backend, the cache written by the build replaces the one it
     read (`bakegen cache rotate`), so the cache folder does not grow. Exit 1 if the build fails.
     """
+    # The run layer is imported where used: emit and the other pure commands never load the SDK.
     from bakegen.run.bake import run_bake
     from bakegen.run.cache import rotate_local_cache
     from bakegen.run.engine import connect
@@ -268,7 +268,7 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
             click.echo(f"bakegen: build failed: {result.error_line()}", err=True)
             sys.exit(EXIT_CHECK_FAILED)
     if project.cache.backend == CacheBackend.LOCAL:
-        rotated = rotate_local_cache(root / os.environ.get("CACHE_DIR", project.cache.directory))
+        rotated = rotate_local_cache(_local_cache_dir(root, project))
         click.echo(f"local cache rotated for {len(rotated)} targets", err=True)
 
 
@@ -290,6 +290,11 @@ def rotate(root: Path, config: Path | None) -> None:
     from bakegen.run.cache import rotate_local_cache
 
     project = _load(root, config)
-    folder = root / os.environ.get("CACHE_DIR", project.cache.directory)
+    folder = _local_cache_dir(root, project)
     rotated = rotate_local_cache(folder)
     click.echo(f"{folder}: rotated {len(rotated)} target caches" + (f" ({', '.join(rotated)})" if rotated else ""))
+
+
+def _local_cache_dir(root: Path, project: Project) -> Path:
+    """Where the bake file's CACHE_DIR points: the environment wins, as in bake itself."""
+    return root / os.environ.get("CACHE_DIR", project.cache.directory)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakegen.model import BakegenError
+from bakegen.render import BAKE_FILE
 from bakegen.run.progress import ProgressReader, Step, Vertex
-
-BAKE_FILE = "docker-bake.hcl"
 
 
 @dataclass

@@ -1,0 +1,57 @@
+"""Pure parts of the run layer: reading BuildKit's progress, rotating local cache folders."""
+
+import json
+
+from bakegen.run.cache import rotate_local_cache
+from bakegen.run.progress import ProgressReader, as_step
+
+
+def rawjson(*messages: dict) -> list[str]:
+    """What buildx writes with --progress=rawjson: pretty-printed objects, one after another."""
+    return [line + "\n" for m in messages for line in json.dumps(m, indent=2).splitlines()]
+
+
+def test_progress_reader_tells_cached_from_executed_and_reports_as_vertices_complete():
+    seen = []
+    lines = [
+        "#0 building with \"default\" instance using docker driver\n",
+        *rawjson({"vertexes": [{"digest": "a", "name": "[pose deps 2/3] RUN pip install -r r.txt",
+                                "started": "2026-01-01T00:00:00.000000001Z"}]}),
+        *rawjson({"vertexes": [{"digest": "a", "name": "[pose deps 2/3] RUN pip install -r r.txt",
+                                "started": "2026-01-01T00:00:00.000000001Z",
+                                "completed": "2026-01-01T00:00:02.500000999Z"},
+                               {"digest": "b", "name": "[base 1/2] RUN make", "cached": True,
+                                "started": "2026-01-01T00:00:00Z", "completed": "2026-01-01T00:00:00Z"},
+                               {"digest": "c", "name": "[pose] exporting cache to registry",
+                                "error": "connection refused", "completed": "2026-01-01T00:00:03Z"}]}),
+    ]
+    reader = ProgressReader(on_vertex=lambda v: seen.append(v.name)).feed(lines)
+    steps = {s.instruction: s for s in reader.steps()}
+    assert steps["RUN pip install -r r.txt"].cached is False
+    assert steps["RUN pip install -r r.txt"].target == "pose" and steps["RUN pip install -r r.txt"].stage == "deps"
+    assert abs(steps["RUN pip install -r r.txt"].seconds - 2.5) < 0.001
+    assert steps["RUN make"].cached and steps["RUN make"].stage is None
+    assert len(reader.steps()) == 2  # the cache export is a vertex, not a Dockerfile step
+    assert seen == ["[pose deps 2/3] RUN pip install -r r.txt", "[base 1/2] RUN make", "[pose] exporting cache to registry"]
+    assert reader.other_lines == ['#0 building with "default" instance using docker driver']
+
+
+def test_step_name_forms():
+    from bakegen.run.progress import Vertex
+
+    assert as_step(Vertex("[internal] load build definition from Dockerfile")) is None
+    step = as_step(Vertex("[odd__HOME_dir runtime 10/12] COPY --from=build /a /b"))
+    assert (step.target, step.stage, step.instruction) == ("odd__HOME_dir", "runtime", "COPY --from=build /a /b")
+
+
+def test_rotation_swaps_finished_caches_only(tmp_path):
+    for name, files in {"web": ["old.blob"], "web.next": ["index.json", "new.blob"],
+                        "api": ["keep.blob"], "api.next": ["partial.blob"], "pose.old": ["stale"]}.items():
+        (tmp_path / name).mkdir()
+        for f in files:
+            (tmp_path / name / f).write_text(f)
+    assert rotate_local_cache(tmp_path) == ["web"]
+    assert sorted(p.name for p in (tmp_path / "web").iterdir()) == ["index.json", "new.blob"]
+    assert (tmp_path / "api" / "keep.blob").exists()  # an unfinished export never replaces a cache
+    assert not (tmp_path / "web.next").exists() and not (tmp_path / "web.old").exists()
+    assert rotate_local_cache(tmp_path / "missing") == []
