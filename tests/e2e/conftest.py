@@ -66,7 +66,7 @@ def _ensure_busybox(client) -> None:
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
             tar.addfile(info)
     repository, tag = BUSYBOX_IMAGE.split(":")
-    client.images.import_image(src=buffer.getvalue(), repository=repository, tag=tag)
+    client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tag)
 
 
 class Monorepo:
