@@ -55,7 +55,7 @@ def main() -> None:
     \b
       bakegen emit && docker buildx bake -f docker-bake.hcl
 
-    Exit codes: 0 ok, 1 check failed (emit --check), 2 bad input.
+    Exit codes: 0 ok, 1 check or build failed, 2 bad input (or no Docker engine).
     """
 
 
@@ -70,7 +70,7 @@ def _load(root: Path, config: Path | None, warn: bool = False) -> Project:
 @main.command()
 @project_root
 @config_option
-@click.option("-o", "--output", help=f"Where to write (default: PATH/{BAKE_FILE}); - for stdout.")
+@click.option("-o", "--output", metavar="FILE", help=f"Where to write (default: PATH/{BAKE_FILE}); - for stdout.")
 @click.option("--cache", type=click.Choice([b.value for b in CacheBackend]),
               help="Cache backend (overrides the config; default registry).")
 @click.option("--registry", help="Default of the REGISTRY variable, e.g. ghcr.io/acme/app.")
@@ -173,7 +173,8 @@ def affected(root: Path, config: Path | None, since: str, fmt: str) -> None:
     A target is affected when a file of its context changed that its .dockerignore does not
     leave out, or its Dockerfile or a local named context did; every target built on an
     affected one is affected too. A change to bakegen.toml or docker-bake.hcl affects all.
-    Feed the list to bake: `docker buildx bake $(bakegen affected --since origin/main)`.
+    Feed the list to bake: `docker buildx bake -f docker-bake.hcl $(bakegen affected --since
+    origin/main)`, but only when it is not empty: bake given no target builds everything.
     """
     project = _load(root, config)
     links = target_links(project)
