@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bakegen import dockerignore
-from bakegen.discover import BASES_DIR, discover, join_path
+from bakegen.discover import default_stage, discover, join_path, kind_of
 from bakegen.dockerfile import read_dockerfile
 from bakegen.model import BakegenError, CacheBackend, Kind, Project, Target
 from bakegen.names import TAG, TARGET_NAME
@@ -205,8 +205,7 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
         if "context" not in fields:
             raise BakegenError(f"{where}: no folder makes this target; set 'context' to add one")
         context = fields["context"]
-        kind = Kind.BASE if context.split("/", 1)[0] == BASES_DIR else Kind.SERVICE
-        target = project.targets[name] = Target(name=name, kind=kind, context=context)
+        target = project.targets[name] = Target(name=name, kind=kind_of(context), context=context)
     for field_name in ("context", "dockerfile", "stage", "platforms", "secrets", "groups"):
         if field_name in fields:
             setattr(target, field_name, fields[field_name])
@@ -222,7 +221,7 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
             raise BakegenError(f"{where}: Dockerfile '{shown}' not found")
         target.parsed = read_dockerfile(path, shown)
         if "stage" not in fields:
-            target.stage = "runtime" if "runtime" in target.parsed.stage_names() else None
+            target.stage = default_stage(target.parsed)
     if target.stage and target.stage not in target.parsed.stage_names():
         stages = ", ".join(sorted(target.parsed.stage_names())) or "none"
         raise BakegenError(f"{where}.stage: no stage '{target.stage}' in the Dockerfile (stages: {stages})")

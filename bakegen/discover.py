@@ -8,8 +8,8 @@ from pathlib import Path
 import pathspec
 
 from bakegen.dockerfile import read_dockerfile
-from bakegen.model import BakegenError, Kind, Project, Target
-from bakegen.names import target_name
+from bakegen.model import BakegenError, Dockerfile, Kind, Project, Target
+from bakegen.names import repository_name, target_name
 
 # Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
 SKIPPED_DIRS = frozenset({
@@ -53,25 +53,30 @@ def discover(root: Path, exclude: list[str] | None = None) -> Project:
         name = target_name(folder_name)
         if name in origin:
             raise BakegenError(
-                f"folders '{origin[name]}' and '{folder}' both make target name '{name}'; "
-                f"rename one or set [targets.<name>] context in bakegen.toml"
+                f"folders '{origin[name]}' and '{folder}' both make target name '{name}'; rename one, or "
+                "leave one out with project.exclude and add it as [targets.<other name>] context"
             )
         origin[name] = folder
         shown = join_path(folder, "Dockerfile")
         parsed = read_dockerfile(root / shown, shown)
-        kind = Kind.BASE if folder.split("/", 1)[0] == BASES_DIR and folder != BASES_DIR else Kind.SERVICE
         targets[name] = Target(
-            name=name,
-            kind=kind,
-            context=folder,
-            stage="runtime" if "runtime" in parsed.stage_names() else None,
-            parsed=parsed,
+            name=name, kind=kind_of(folder), context=folder, stage=default_stage(parsed), parsed=parsed
         )
     return Project(root=root, targets=targets, registry=default_registry(root))
 
 
+def kind_of(folder: str) -> Kind:
+    """Folders under docker/ hold base images; every other folder a service."""
+    return Kind.BASE if folder.split("/", 1)[0] == BASES_DIR and folder != BASES_DIR else Kind.SERVICE
+
+
+def default_stage(parsed: Dockerfile) -> str | None:
+    """The stage a target builds unless told: `runtime` when the Dockerfile has one."""
+    return "runtime" if "runtime" in parsed.stage_names() else None
+
+
 def default_registry(root: Path) -> str:
-    return f"localhost:5000/{root.resolve().name.lower()}"
+    return f"localhost:5000/{repository_name(root.resolve().name)}"
 
 
 def _read_gitignore(path: Path) -> pathspec.PathSpec:
