@@ -238,12 +238,17 @@ def plan_variables(project: Project) -> list[Variable]:
 
 
 def replacement_contexts(target: Target, project: Project) -> dict[str, str]:
-    """Configured stand-ins for the upstream images this target's Dockerfile names."""
+    """Configured stand-ins for the upstream images this target's Dockerfile names.
+
+    Keys are written normalised, as buildx compares them: `docker.io/library/python:latest`
+    would otherwise never match `FROM python` (buildx issue 2328).
+    """
     if not project.image_replacements or target.parsed is None:
         return {}
     wanted = {normalize_image_ref(image) for image, _ in target.parsed.external_images()}
     return {
-        image: replacement for image, replacement in sorted(project.image_replacements.items())
+        normalize_image_ref(image): replacement
+        for image, replacement in sorted(project.image_replacements.items())
         if normalize_image_ref(image) in wanted
     }
 

@@ -119,6 +119,13 @@ def test_repository_collision(tmp_path):
         make_plan(load_project(tmp_path))
 
 
+def test_image_replacement_keys_are_normalised(tmp_path):
+    write_tree(tmp_path, {"web/Dockerfile": "FROM node:latest\n", "bakegen.toml":
+        '[images]\n"docker.io/library/node:latest" = "docker-image://mirror/node:20"\n'})
+    plan = make_plan(load_project(tmp_path))
+    assert plan.targets["web"]["contexts"] == {"node": "docker-image://mirror/node:20"}
+
+
 def test_image_replacements_only_where_used(tmp_path):
     write_tree(tmp_path, {**TREE, "bakegen.toml":
         '[images]\n"python:3.10-slim-bullseye" = "docker-image://mirror/python:3.10"\n'})
