@@ -52,6 +52,16 @@ def buildx_version() -> tuple[int, ...] | None:
     return tuple(int(x) for x in m.groups() if x is not None) if m else None
 
 
+def buildx_builder() -> str:
+    """Name and driver of the builder bake would use, as `docker buildx inspect` says."""
+    done = subprocess.run(["docker", "buildx", "inspect"], capture_output=True, text=True)
+    fields = dict(
+        line.split(":", 1) for line in done.stdout.splitlines()[:3] if ":" in line
+    )
+    name, driver = fields.get("Name", "?").strip(), fields.get("Driver", "?").strip()
+    return f"{name} ({driver} driver)"
+
+
 def registry_reachable(address: str) -> tuple[bool, str]:
     try:
         with urllib.request.urlopen(f"http://{address}/v2/", timeout=3) as response:
@@ -112,6 +122,8 @@ def doctor(registry: str) -> list[Check]:
         ".".join(map(str, bx)) if bx else "not installed",
         "install buildx 0.13 or later (`scripts/engine buildx`); bake needs it",
     ))
+    if client is not None and bx is not None:
+        checks.append(Check("builder", True, buildx_builder()))
     if client is not None:
         store = _driver_status(info)
         snapshotter = "io.containerd.snapshotter" in store
