@@ -14,10 +14,10 @@ import click
 
 from bakegen import dockerignore
 from bakegen.changes import changed_paths
-from bakegen.config import CONFIG_FILE, load_project
+from bakegen.config import CONFIG_FILE, load_project, project_warnings
 from bakegen.discover import discover
 from bakegen.model import BakegenError, CacheBackend, Project
-from bakegen.names import TAG
+from bakegen.names import TAG, TAG_RULE
 from bakegen.plan import affected_targets, make_plan, target_links
 from bakegen.render import BAKE_FILE, GRAPH_FORMATS, render_bake, render_graph, render_init_toml
 
@@ -62,7 +62,7 @@ def main() -> None:
 def _load(root: Path, config: Path | None, warn: bool = False) -> Project:
     project = load_project(root, config)
     if warn:
-        for warning in project.warnings:
+        for warning in project_warnings(project):
             click.echo(f"bakegen: warning: {warning}", err=True)
     return project
 
@@ -91,7 +91,7 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
         project.registry = registry
     if tag is not None:
         if not TAG.match(tag):
-            raise BakegenError(f"--tag {tag!r}: not a valid image tag (letters, digits, _ . -)")
+            raise BakegenError(f"--tag {tag!r}: not a valid image tag ({TAG_RULE})")
         project.tag = tag
     text = render_bake(make_plan(project))
     if output == "-":

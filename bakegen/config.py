@@ -12,7 +12,7 @@ from bakegen import dockerignore
 from bakegen.discover import default_stage, discover, join_path, kind_of
 from bakegen.dockerfile import read_dockerfile
 from bakegen.model import BakegenError, CacheBackend, Kind, Project, Target
-from bakegen.names import TAG, TARGET_NAME
+from bakegen.names import TAG, TAG_RULE, TARGET_NAME
 
 CONFIG_FILE = "bakegen.toml"
 
@@ -61,7 +61,7 @@ def _choice(*allowed: str):
 
 def _tag(value: Any) -> str:
     if not TAG.match(_string(value)):
-        raise _Invalid(f"'{value}' is not a valid image tag (letters, digits, _ . -, at most 128)")
+        raise _Invalid(f"'{value}' is not a valid image tag ({TAG_RULE})")
     return value
 
 
@@ -243,16 +243,22 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
         apply_config(project, config, shown)
     if not project.targets:
         raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
-    project.warnings.extend(dockerignore_warnings(project))
-    project.warnings.extend(
-        f"{join_path(t.context, t.dockerfile)}:1: `# syntax={t.parsed.syntax}` pulls that frontend image "
-        "at every build (a registry outage or an air-gapped runner fails it); drop it unless needed"
-        for t in sorted(project.targets.values(), key=lambda t: t.name) if t.parsed and t.parsed.syntax
-    )
     return project
 
 
-def dockerignore_warnings(project: Project) -> list[str]:
+def project_warnings(project: Project) -> list[str]:
+    """What is worth telling about the inputs: incomplete .dockerignore files, `# syntax=` lines.
+
+    Reads every context's .dockerignore, so only `emit` asks for it.
+    """
+    return _dockerignore_warnings(project) + [
+        f"{join_path(t.context, t.dockerfile)}:1: `# syntax={t.parsed.syntax}` pulls that frontend image "
+        "at every build (a registry outage or an air-gapped runner fails it); drop it unless needed"
+        for t in sorted(project.targets.values(), key=lambda t: t.name) if t.parsed and t.parsed.syntax
+    ]
+
+
+def _dockerignore_warnings(project: Project) -> list[str]:
     warnings = []
     for context in sorted({t.context for t in project.targets.values()}):
         shown = join_path(context, ".dockerignore")

@@ -33,8 +33,10 @@ def read_dockerfile(path: Path, display: str | None = None) -> Dockerfile:
 def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
     global_args: dict[str, str] = {}
     stages: list[Stage] = []
-    directives = _directives(text.splitlines())
-    for line_no, instruction in _instructions(text.splitlines()):
+    lines = text.splitlines()
+    directives, first_line = _directives(lines)
+    escape = directives.get("escape", "\\")
+    for line_no, instruction in _instructions(lines, first_line, escape if escape in ("`", "\\") else "\\"):
         keyword, _, rest = instruction.partition(" ")
         keyword = keyword.upper()
         rest = rest.strip()
@@ -47,24 +49,21 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
     return Dockerfile(path=path, stages=tuple(stages), syntax=directives.get("syntax"))
 
 
-def _directives(lines: list[str]) -> dict[str, str]:
-    """Parser directives: `# key=value` lines before anything else."""
+def _directives(lines: list[str]) -> tuple[dict[str, str], int]:
+    """Parser directives (`# key=value` lines before anything else), and the index after them."""
     found = {}
+    count = 0
     for line in lines:
         m = _DIRECTIVE.match(line.strip())
         if not m:
             break
         found[m.group(1).lower()] = m.group(2)
-    return found
+        count += 1
+    return found, count
 
 
-def _instructions(lines: list[str]):
-    """Yield (first line number, instruction text) with continuations joined."""
-    directives = _directives(lines)
-    escape = directives.get("escape", "\\")
-    if escape not in ("`", "\\"):
-        escape = "\\"
-    i = len(directives)  # parser directives: only at the very top
+def _instructions(lines: list[str], i: int, escape: str):
+    """Yield (first line number, instruction text) from line index i on, continuations joined."""
     while i < len(lines):
         stripped = lines[i].strip()
         start = i + 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
 
 from bakegen.model import BakegenError
@@ -73,7 +72,7 @@ def value(v: Value, indent: str = "  ") -> str:
 
 
 def block(kind: str, name: str, attrs: dict[str, Value]) -> str:
-    lines = [f"{kind} {json.dumps(name)} {{"]
+    lines = [f"{kind} {quote(name)} {{"]
     lines += [f"  {k} = {value(v)}" for k, v in attrs.items()]
     lines.append("}")
     return "\n".join(lines) + "\n"

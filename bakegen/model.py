@@ -44,13 +44,13 @@ class Dockerfile:
     def stage_names(self) -> set[str]:
         return {s.name for s in self.stages if s.name}
 
-    def external_images(self) -> list[tuple[str, int]]:
+    def external_images(self) -> list[str]:
         """Images named in FROM that are not a stage defined earlier in the same file."""
         seen: set[str] = set()
         images = []
         for stage in self.stages:
             if stage.image.lower() not in seen:
-                images.append((stage.image, stage.line))
+                images.append(stage.image)
             if stage.name:
                 seen.add(stage.name.lower())
         return images
@@ -92,4 +92,3 @@ class Project:
     cache: CacheSettings = field(default_factory=CacheSettings)
     image_replacements: dict[str, str] = field(default_factory=dict)
     groups: dict[str, list[str]] = field(default_factory=dict)  # extra groups from the config
-    warnings: list[str] = field(default_factory=list)

@@ -9,6 +9,7 @@ _NOT_IN_TARGET_NAME = re.compile(r"[^a-zA-Z0-9_-]")
 # One path component of an OCI repository name (distribution's reference grammar).
 _REPOSITORY_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+TAG_RULE = "letters, digits, _ . -, at most 128"
 
 
 def target_name(folder_name: str) -> str:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bakegen import dockerignore
 from bakegen.discover import join_path
 from bakegen.dockerfile import normalize_image_ref
 from bakegen.model import BakegenError, CacheBackend, Project, Target
-from bakegen.names import TAG, repository_name
+from bakegen.names import repository_name
 
 COMMON_TARGET = "_common"
+# Backends whose writes the CACHE_EXPORT variable switches (inline and none write nothing to switch).
+EXPORT_SWITCHED = (CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA)
 LOCAL_NEXT_SUFFIX = ".next"  # local cache: written here, then swapped in by `bakegen cache rotate`
 BUILTIN_GROUPS = ("default", "bases", "services")
 
@@ -59,7 +61,6 @@ class BakePlan:
     variables: list[Variable]
     groups: dict[str, list[str]]
     targets: dict[str, dict[str, Value]]  # name -> attributes in output order
-    links: dict[str, dict[str, str]] = field(default_factory=dict)  # target -> {FROM key: base}
 
 
 # --- links between targets -------------------------------------------------------------------
@@ -71,7 +72,7 @@ def target_links(project: Project) -> dict[str, dict[str, str]]:
     links: dict[str, dict[str, str]] = {}
     for name, target in sorted(project.targets.items()):
         found: dict[str, str] = {}
-        for image, _line in target.parsed.external_images() if target.parsed else []:
+        for image in target.parsed.external_images() if target.parsed else []:
             key = normalize_image_ref(image)
             base = by_ref.get(key)
             if base is not None and base != name:
@@ -87,8 +88,8 @@ def _check_cycles(links: dict[str, dict[str, str]]) -> None:
     def visit(name: str, path: list[str]) -> None:
         state[name] = 1
         for base in sorted(set(links.get(name, {}).values())):
-            if state.get(base) == 1:
-                cycle = [*path[path.index(base):], base] if base in path else [name, base]
+            if state.get(base) == 1:  # on the current path: the path from there back to it is the cycle
+                cycle = [*path[path.index(base):], base]
                 raise BakegenError(f"cycle between targets: {' -> '.join(cycle)}")
             if state.get(base) is None:
                 visit(base, [*path, base])
@@ -206,8 +207,6 @@ def image_tag(target: Target) -> Template:
 
 
 def plan_variables(project: Project) -> list[Variable]:
-    if not TAG.match(project.tag):
-        raise BakegenError(f"tag '{project.tag}' is not a valid image tag")
     variables = [
         Variable("REGISTRY", project.registry, "Registry and namespace the images are tagged for."),
         Variable("TAG", project.tag, "Tag of every image."),
@@ -229,7 +228,7 @@ def plan_variables(project: Project) -> list[Variable]:
     if backend == CacheBackend.LOCAL:
         variables.append(Variable("CACHE_DIR", project.cache.directory,
                                   "Folder of the local build cache, one folder per target."))
-    if backend in (CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA):
+    if backend in EXPORT_SWITCHED:
         variables.append(Variable(
             "CACHE_EXPORT", project.cache.export,
             "Write the cache: true only where the cache should be updated (CI, default branch).",
@@ -245,7 +244,7 @@ def replacement_contexts(target: Target, project: Project) -> dict[str, str]:
     """
     if not project.image_replacements or target.parsed is None:
         return {}
-    wanted = {normalize_image_ref(image) for image, _ in target.parsed.external_images()}
+    wanted = {normalize_image_ref(image) for image in target.parsed.external_images()}
     return {
         normalize_image_ref(image): replacement
         for image, replacement in sorted(project.image_replacements.items())
@@ -278,7 +277,7 @@ def plan_target(target: Target, project: Project, links: dict[str, str]) -> dict
         attrs["cache-from"] = from_refs
     to_refs = cache_to(target, project)
     if to_refs:
-        if project.cache.backend in (CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA):
+        if project.cache.backend in EXPORT_SWITCHED:
             attrs["cache-to"] = Conditional("CACHE_EXPORT", to_refs)
         else:
             attrs["cache-to"] = to_refs
@@ -305,7 +304,7 @@ def make_plan(project: Project) -> BakePlan:
     for name in sorted(project.targets):
         targets[name] = plan_target(project.targets[name], project, links[name])
     return BakePlan(
-        variables=plan_variables(project), groups=plan_groups(project), targets=targets, links=links
+        variables=plan_variables(project), groups=plan_groups(project), targets=targets
     )
 
 

@@ -19,7 +19,7 @@ HEADER = """\
 def render_bake(plan: BakePlan) -> str:
     parts = [HEADER]
     for var in plan.variables:
-        parts.append(f"# {var.description}\nvariable {json.dumps(var.name)} {{\n"
+        parts.append(f"# {var.description}\nvariable {hcl.quote(var.name)} {{\n"
                      f"  default = {hcl.value(var.default)}\n}}\n")
     for name, members in plan.groups.items():
         parts.append(hcl.block("group", name, {"targets": list(members)}))

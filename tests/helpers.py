@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+
+from bakegen.dockerignore import RECOMMENDED
+from bakegen.run.bake import print_bake
+from bakegen.run.engine import buildx_version
 
 REQUIRE_ENGINE = os.environ.get("BAKEGEN_REQUIRE_ENGINE") == "1" or os.environ.get("CI") == "true"
 
@@ -26,9 +28,7 @@ def make_monorepo(root: Path, services: int, bases: int = 2) -> Path:
     files = {}
     for b in range(bases):
         files[f"docker/base-{b}/Dockerfile"] = "FROM debian:bookworm-slim\nRUN echo base\n"
-        files[f"docker/base-{b}/.dockerignore"] = "\n".join(
-            ["node_modules/", "__pycache__/", ".git/", ".gitignore", ".env", "*.log", "data/",
-             "*.pkl", ".venv/", "venv/", "dist/", "build/"]) + "\n"
+        files[f"docker/base-{b}/.dockerignore"] = "\n".join(RECOMMENDED) + "\n"
     for s in range(services):
         base = f"base-{s % bases}"
         files[f"services/svc-{s}/Dockerfile"] = (
@@ -40,11 +40,9 @@ def make_monorepo(root: Path, services: int, bases: int = 2) -> Path:
     return write_tree(root, files)
 
 
+@functools.cache
 def buildx_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    done = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True)
-    return done.returncode == 0
+    return buildx_version() is not None
 
 
 def need_buildx() -> None:
@@ -60,9 +58,4 @@ def need_buildx() -> None:
 def bake_print(folder: Path, *targets: str, env: dict[str, str] | None = None) -> dict:
     """What the real `docker buildx bake --print` makes of the bake file in `folder`."""
     need_buildx()
-    done = subprocess.run(
-        ["docker", "buildx", "bake", "-f", "docker-bake.hcl", "--print", *targets],
-        cwd=folder, capture_output=True, text=True, env={**os.environ, **(env or {})},
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return print_bake(folder, targets, env=env)

@@ -1,6 +1,6 @@
 import pytest
 
-from bakegen.config import load_project
+from bakegen.config import load_project, project_warnings
 from bakegen.model import BakegenError, CacheBackend
 
 from .helpers import write_tree
@@ -105,7 +105,7 @@ def test_no_dockerfile_is_an_error(tmp_path):
 
 def test_dockerignore_warnings(tmp_path):
     write_tree(tmp_path, {**TREE, "pose-service/.dockerignore": "node_modules\n**/__pycache__\n.git/\n"})
-    warnings = load_project(tmp_path).warnings
+    warnings = project_warnings(load_project(tmp_path))
     assert "docker/base-python-pose/.dockerignore: missing; every file of the context is sent to the build" in warnings
     lacking = next(w for w in warnings if w.startswith("pose-service/.dockerignore"))
     assert "node_modules/" not in lacking and "__pycache__/" not in lacking
@@ -114,5 +114,5 @@ def test_dockerignore_warnings(tmp_path):
 
 def test_syntax_directive_warned(tmp_path):
     write_tree(tmp_path, {"svc/Dockerfile": "# syntax=docker/dockerfile:1\nFROM x\n"})
-    warnings = load_project(tmp_path).warnings
+    warnings = project_warnings(load_project(tmp_path))
     assert any(w.startswith("svc/Dockerfile:1: `# syntax=docker/dockerfile:1` pulls that frontend image") for w in warnings)

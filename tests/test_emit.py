@@ -5,6 +5,7 @@ import os
 import pytest
 
 from bakegen.config import load_project
+from bakegen.dockerignore import RECOMMENDED
 from bakegen.model import CacheBackend
 from bakegen.plan import make_plan
 from bakegen.render import render_bake
@@ -12,7 +13,7 @@ from bakegen.render import render_bake
 from .helpers import bake_print, write_tree
 
 HOSTILE_ARG = 'say "hi" \\ ${HOME} %{x} \n\t é 😀 \x01'
-IGNORE = "node_modules/\n__pycache__/\n.git/\n.gitignore\n.env\n*.log\ndata/\n*.pkl\n.venv/\nvenv/\ndist/\nbuild/\n"
+IGNORE = "\n".join(RECOMMENDED) + "\n"
 SAMPLE = {
     "docker/base-python-pose/Dockerfile": (
         "ARG CUDA=nvidia/cuda:12.1.1-runtime-ubuntu22.04\nFROM ${CUDA} AS runtime\n"

@@ -11,7 +11,7 @@ import dockerfile
 import pytest
 import yaml
 
-from bakegen.config import load_project
+from bakegen.config import load_project, project_warnings
 from bakegen.dockerfile import read_dockerfile
 
 from .helpers import bake_print, need_buildx
@@ -24,7 +24,7 @@ DOCKERFILES = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("**/Docke
 def test_the_repository_has_the_expected_targets():
     project = load_project(ROOT)
     assert sorted(project.targets) == ["backend", "base-node", "base-python", "base-python-pose", "pose-service", "web"]
-    assert project.warnings == []  # every context has a complete .dockerignore
+    assert project_warnings(project) == []  # every context has a complete .dockerignore
 
 
 def test_committed_bake_file_is_current():

@@ -29,7 +29,3 @@ def rotate_local_cache(cache_dir: Path) -> list[str]:
         shutil.rmtree(old, ignore_errors=True)
         rotated.append(current.name)
     return rotated
-
-
-def folder_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())

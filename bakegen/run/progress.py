@@ -26,7 +26,6 @@ class Step:
     instruction: str
     cached: bool
     seconds: float
-    error: str = ""
 
 
 @dataclass
@@ -43,7 +42,6 @@ class ProgressReader:
 
     def __init__(self, on_vertex: Callable[[Vertex], None] | None = None):
         self.vertices: dict[str, Vertex] = {}
-        self.warnings: list[str] = []
         self._buffer: list[str] = []
         self._on_vertex = on_vertex
         self._reported: set[str] = set()
@@ -79,8 +77,6 @@ class ProgressReader:
                 self._reported.add(raw["digest"])
                 if self._on_vertex:
                     self._on_vertex(vertex)
-        for warning in message.get("warnings") or []:
-            self.warnings.append(str(warning.get("short", "")))
 
     def steps(self) -> list[Step]:
         return [s for v in self.vertices.values() if (s := as_step(v)) is not None]
@@ -92,7 +88,7 @@ def as_step(vertex: Vertex) -> Step | None:
         return None
     return Step(
         target=m.group("target"), stage=m.group("stage"), instruction=m.group("text"),
-        cached=vertex.cached, seconds=_seconds(vertex.started, vertex.completed), error=vertex.error,
+        cached=vertex.cached, seconds=_seconds(vertex.started, vertex.completed),
     )
 
 

@@ -29,7 +29,8 @@ def forget_everything(client: docker.DockerClient, images: Iterable[str]) -> Non
     """What a fresh CI runner has: no build cache and none of these images."""
     done = subprocess.run(["docker", "buildx", "prune", "--all", "--force"], capture_output=True, text=True)
     if done.returncode != 0:
-        raise BakegenError(f"docker buildx prune failed: {done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise BakegenError(f"docker buildx prune failed: {last}")
     remove_images(client, images)
 
 

@@ -10,12 +10,15 @@ import pytest
 
 from bakegen.model import CacheBackend
 from bakegen.run.bake import run_bake
-from bakegen.run.cache import folder_size
 from bakegen.run.scenario import appended, forget_everything
 
 from .conftest import Monorepo
 
 pytestmark = pytest.mark.engine
+
+
+def folder_size(path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def bakegen_build(root, **env) -> subprocess.CompletedProcess:
