@@ -22,6 +22,16 @@ variable "REVISION" {
   default = ""
 }
 
+# Push every image built to REGISTRY (compressed as the cache is).
+variable "PUSH" {
+  default = false
+}
+
+# Load every image built into the Docker engine (needed with a builder of its own; the docker driver loads by default).
+variable "LOAD" {
+  default = false
+}
+
 # Repository whose tags hold the build cache, one tag per target and branch.
 variable "CACHE_REPO" {
   default = "${REGISTRY}/build-cache"
@@ -64,12 +74,17 @@ group "services" {
   ]
 }
 
-# Inherited by every target: OCI labels.
+# Inherited by every target: OCI labels, and where results go (PUSH, LOAD).
 target "_common" {
   labels = {
     "org.opencontainers.image.source" = SOURCE
     "org.opencontainers.image.revision" = REVISION
   }
+  output = concat(PUSH ? [
+    "type=registry,oci-mediatypes=true,compression=zstd,force-compression=true",
+  ] : [], LOAD ? [
+    "type=docker",
+  ] : [])
 }
 
 target "backend" {
@@ -87,7 +102,7 @@ target "backend" {
     "type=registry,ref=${lower(CACHE_REPO)}:backend-main",
   ]
   cache-to = CACHE_EXPORT ? [
-    "type=registry,ref=${lower(CACHE_REPO)}:backend-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 120)},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true",
+    "type=registry,ref=${lower(CACHE_REPO)}:backend-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 120)},mode=max,compression=zstd,image-manifest=true,oci-mediatypes=true,ignore-error=true",
   ] : []
 }
 
@@ -102,7 +117,7 @@ target "base-node" {
     "type=registry,ref=${lower(CACHE_REPO)}:base-node-main",
   ]
   cache-to = CACHE_EXPORT ? [
-    "type=registry,ref=${lower(CACHE_REPO)}:base-node-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 118)},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true",
+    "type=registry,ref=${lower(CACHE_REPO)}:base-node-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 118)},mode=max,compression=zstd,image-manifest=true,oci-mediatypes=true,ignore-error=true",
   ] : []
 }
 
@@ -117,7 +132,7 @@ target "base-python" {
     "type=registry,ref=${lower(CACHE_REPO)}:base-python-main",
   ]
   cache-to = CACHE_EXPORT ? [
-    "type=registry,ref=${lower(CACHE_REPO)}:base-python-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 116)},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true",
+    "type=registry,ref=${lower(CACHE_REPO)}:base-python-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 116)},mode=max,compression=zstd,image-manifest=true,oci-mediatypes=true,ignore-error=true",
   ] : []
 }
 
@@ -134,7 +149,7 @@ target "base-python-pose" {
     "type=registry,ref=${lower(CACHE_REPO)}:base-python-pose-main",
   ]
   cache-to = CACHE_EXPORT ? [
-    "type=registry,ref=${lower(CACHE_REPO)}:base-python-pose-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 111)},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true",
+    "type=registry,ref=${lower(CACHE_REPO)}:base-python-pose-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 111)},mode=max,compression=zstd,image-manifest=true,oci-mediatypes=true,ignore-error=true",
   ] : []
 }
 
@@ -155,7 +170,7 @@ target "pose-service" {
     "type=registry,ref=${lower(CACHE_REPO)}:pose-service-main",
   ]
   cache-to = CACHE_EXPORT ? [
-    "type=registry,ref=${lower(CACHE_REPO)}:pose-service-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 115)},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true",
+    "type=registry,ref=${lower(CACHE_REPO)}:pose-service-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 115)},mode=max,compression=zstd,image-manifest=true,oci-mediatypes=true,ignore-error=true",
   ] : []
 }
 
@@ -174,6 +189,6 @@ target "web" {
     "type=registry,ref=${lower(CACHE_REPO)}:web-main",
   ]
   cache-to = CACHE_EXPORT ? [
-    "type=registry,ref=${lower(CACHE_REPO)}:web-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 124)},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true",
+    "type=registry,ref=${lower(CACHE_REPO)}:web-${substr(regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-"), 0, 124)},mode=max,compression=zstd,image-manifest=true,oci-mediatypes=true,ignore-error=true",
   ] : []
 }

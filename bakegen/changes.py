@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from bakegen import command
 from bakegen.model import BakegenError
 
 
 def _git(root: Path, *args: str) -> list[str]:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise BakegenError("git is not installed; `bakegen affected` needs it") from None
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["git failed"])[-1]
-        raise BakegenError(f"git {' '.join(args)}: {reason}")
+        done = command.run(["git", "-C", str(root), *args])
+    except command.CommandError as e:
+        raise BakegenError(f"git {' '.join(args)}: {e.reason}") from None
     return [line for line in done.stdout.splitlines() if line]
 
 

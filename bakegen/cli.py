@@ -202,25 +202,32 @@ def init(root: Path, force: bool) -> None:
     click.echo(f"wrote {path} ({len(project.targets)} targets)", err=True)
 
 
+builder_option = click.option("--builder", metavar="NAME",
+                              help="buildx builder to use (default: buildx's current one); "
+                                   "see `bakegen builder up`.")
+
+
 @main.command()
 @click.option("--registry", default="127.0.0.1:5000", show_default=True,
               help="Registry (host:port) to check; GHCR is ghcr.io.")
-def doctor(registry: str) -> None:
+@builder_option
+def doctor(registry: str, builder: str | None) -> None:
     """Report what this machine can build with, and how to fix what is missing.
 
-    Checks the docker CLI, a running engine, buildx (0.13+), the image store, that named
-    contexts and cache export really work (two tiny builds, nothing pulled), a GPU runtime and
-    the registry. Exit 1 when something bake needs is missing.
+    Checks the docker CLI, a running engine, buildx (0.13+), the builder (driver, BuildKit
+    version, whether it can use GitHub's gha cache), the image store, that named contexts and
+    cache export really work on that builder (two tiny builds, nothing pulled, nothing kept), a
+    GPU runtime and the registry. Exit 1 when something bake needs is missing.
     """
     from bakegen.run.engine import doctor as run_doctor
 
-    checks = run_doctor(registry)
+    checks = run_doctor(registry, builder)
     for check in checks:
         mark = "ok  " if check.ok else "MISS"
         click.echo(f"{mark} {check.name}: {check.detail}")
         if not check.ok and check.advice:
             click.echo(f"     -> {check.advice}")
-    optional = {"GPU runtime"}
+    optional = {"GPU runtime", "gha cache"}
     if any(not c.ok and c.name not in optional and not c.name.startswith("registry") for c in checks):
         sys.exit(EXIT_CHECK_FAILED)
 
@@ -232,7 +239,13 @@ def doctor(registry: str) -> None:
 @click.option("--bases-first", is_flag=True,
               help="Bake the `bases` group in its own call, then the rest.")
 @click.option("--quiet", "-q", is_flag=True, help="No line per step, only the summary.")
-def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first: bool, quiet: bool) -> None:
+@builder_option
+@click.option("--push", is_flag=True, help="Push the images to REGISTRY (sets PUSH=true in the bake file).")
+@click.option("--load", is_flag=True,
+              help="Load the images into the Docker engine (LOAD=true): a builder of its own keeps "
+                   "results in its cache otherwise.")
+def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first: bool, quiet: bool,
+          builder: str | None, push: bool, load: bool) -> None:
     """Run `docker buildx bake` on PATH/docker-bake.hcl and say what came from the cache.
 
     Prints each step as BuildKit finishes it (cached or executed, with its time), then a
@@ -260,7 +273,9 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
     calls = [["bases"], list(targets)] if bases_first else [list(targets)]
     for call in calls:
         click.echo(f"bake {' '.join(call) or 'default'}", err=True)
-        result = run_bake(root, call, on_vertex=show)
+        outputs = {"PUSH": "true"} if push else {}
+        outputs |= {"LOAD": "true"} if load else {}
+        result = run_bake(root, call, builder=builder, env=outputs, on_vertex=show)
         for problem in result.cache_problems():
             click.echo(f"bakegen: warning: {problem}", err=True)
         click.echo(f"{len(result.steps)} steps: {len(result.cached())} cached, "
@@ -299,3 +314,99 @@ def rotate(root: Path, config: Path | None) -> None:
 def _local_cache_dir(root: Path, project: Project) -> Path:
     """Where the bake file's CACHE_DIR points: the environment wins, as in bake itself."""
     return root / os.environ.get("CACHE_DIR", project.cache.directory)
+
+
+# --- builder ------------------------------------------------------------------------------------
+
+builder_name = click.option("--name", default="bakegen", show_default=True, metavar="NAME",
+                            help="Name of the buildx builder.")
+state_option = click.option(
+    "--state", "state_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+    help="Folder of the builder's state (default: $XDG_STATE_HOME/bakegen/builders/NAME, "
+         "else ~/.local/state/bakegen/builders/NAME).",
+)
+
+
+def _say(message: str) -> None:
+    click.echo(f"bakegen: {message}", err=True)
+
+
+@main.group()
+def builder() -> None:
+    """A BuildKit builder of bakegen's own (BuildKit 0.20+), apart from your default builder.
+
+    `up` makes it (or reuses it), `status` says what runs, `down` stops it. Build on it with
+    `bakegen build --builder NAME` or `docker buildx bake --builder NAME`: its cache is its own,
+    so your default builder's cache is never touched.
+    """
+
+
+@builder.command("up")
+@builder_name
+@click.option("--driver", type=click.Choice(["docker-container", "remote"]),
+              help="docker-container: buildx runs the moby/buildkit image; remote: bakegen starts a local "
+                   "buildkitd. Default: docker-container when the image is in the engine, else remote when a "
+                   "buildkitd binary is found, else docker-container.")
+@click.option("--buildkitd", metavar="PATH",
+              help="buildkitd binary for the remote driver (default: $BAKEGEN_BUILDKITD, then PATH).")
+@state_option
+@click.option("--image", default=None, metavar="IMAGE",
+              help="BuildKit image for docker-container (default: moby/buildkit:v0.26.3; a mirror of it).")
+@click.option("--addr", metavar="ADDR",
+              help="Where the local buildkitd listens: unix:///path (default: DIR/buildkitd.sock) or "
+                   "tcp://127.0.0.1:PORT.")
+@click.option("--max-storage", default="20GB", show_default=True, metavar="SIZE",
+              help="Garbage collection keeps the builder's cache below this size (CUDA images: raise it).")
+def builder_up(name: str, driver: str | None, buildkitd: str | None, state_dir: Path | None,
+               image: str | None, addr: str | None, max_storage: str) -> None:
+    """Make or reuse builder NAME; prints its name as the last line of stdout.
+
+    Idempotent: running it again reuses the builder (and restarts a buildkitd that stopped).
+    Loopback registries (127.0.0.1:5000, localhost:5000) are plain HTTP to it. Use it as
+    `docker buildx bake --builder "$(bakegen builder up)"`.
+    """
+    from bakegen.run import builder as builders
+
+    request = builders.UpRequest(name=name, driver=driver, buildkitd=buildkitd, state_dir=state_dir,
+                                 image=image or builders.BUILDKIT_IMAGE, addr=addr, max_storage=max_storage)
+    info = builders.up(request, _say)
+    click.echo(info.name)
+
+
+@builder.command("status")
+@builder_name
+@state_option
+def builder_status(name: str, state_dir: Path | None) -> None:
+    """Driver, BuildKit version, endpoint, disk used; exit 1 when the builder does not run."""
+    from bakegen.run import builder as builders
+
+    found = builders.status(name, state_dir)
+    info = found.info
+    click.echo(f"name:      {info.name}")
+    click.echo(f"driver:    {info.driver}")
+    click.echo(f"endpoint:  {info.endpoint or '-'}")
+    click.echo(f"status:    {', '.join(n.status for n in info.nodes) or 'no nodes'}")
+    click.echo(f"buildkit:  {info.buildkit}")
+    click.echo(f"disk used: {found.disk}")
+    if found.state is not None:
+        pid = f", buildkitd pid {found.state.pid}" if found.state.pid else ""
+        click.echo(f"state:     {found.state_dir} (made by bakegen{pid})")
+    else:
+        click.echo("state:     none (not made by `bakegen builder up`)")
+    if not info.running:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+@builder.command("down")
+@builder_name
+@state_option
+@click.option("--purge", is_flag=True, help="Also delete the builder's state (its whole build cache).")
+def builder_down(name: str, state_dir: Path | None, purge: bool) -> None:
+    """Remove builder NAME and stop the buildkitd bakegen started for it (by PID).
+
+    Its state (the build cache) is kept for the next `up` unless --purge. A builder bakegen did
+    not make is left alone.
+    """
+    from bakegen.run import builder as builders
+
+    builders.down(name, state_dir, purge, _say)

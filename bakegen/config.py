@@ -11,7 +11,7 @@ from typing import Any
 from bakegen import dockerignore
 from bakegen.discover import default_stage, discover, join_path, kind_of
 from bakegen.dockerfile import read_dockerfile
-from bakegen.model import BakegenError, CacheBackend, Kind, Project, Target
+from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
 from bakegen.names import TAG, TAG_RULE, TARGET_NAME
 
 CONFIG_FILE = "bakegen.toml"
@@ -59,6 +59,12 @@ def _choice(*allowed: str):
     return check
 
 
+def _compression_level(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 22:
+        raise _Invalid(f"expected a whole number from 0 to 22 (gzip: 0 to 9), got {value!r}")
+    return value
+
+
 def _tag(value: Any) -> str:
     if not TAG.match(_string(value)):
         raise _Invalid(f"'{value}' is not a valid image tag ({TAG_RULE})")
@@ -86,7 +92,8 @@ SCHEMA = {
     "cache": {
         "backend": _choice(*(b.value for b in CacheBackend)),
         "repository": _string, "directory": _string, "mode": _choice("min", "max"),
-        "export": _boolean,
+        "export": _boolean, "compression": _choice(*(c.value for c in Compression)),
+        "compression_level": _compression_level,
     },
 }
 _TOP_TABLES = {"images", "groups", "targets"}
@@ -192,6 +199,13 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
     project.cache.directory = cache.get("directory", project.cache.directory)
     project.cache.mode = cache.get("mode", project.cache.mode)
     project.cache.export = cache.get("export", project.cache.export)
+    if "compression" in cache:
+        project.cache.compression = Compression(cache["compression"])
+    project.cache.compression_level = cache.get("compression_level", project.cache.compression_level)
+    if project.cache.compression == Compression.GZIP and (project.cache.compression_level or 0) > 9:
+        raise BakegenError(f"{shown}: cache.compression_level: gzip levels go from 0 to 9")
+    if project.cache.compression == Compression.UNCOMPRESSED and project.cache.compression_level is not None:
+        raise BakegenError(f"{shown}: cache.compression_level: no level for uncompressed layers")
     project.cache.default_branch = settings.get("default_branch", project.cache.default_branch)
     project.image_replacements.update(config["images"])
     project.groups.update(config["groups"])

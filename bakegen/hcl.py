@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from bakegen.model import BakegenError
-from bakegen.plan import Conditional, Expr, Template, Value
+from bakegen.plan import Concat, Conditional, Expr, Template, Value
 
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -54,6 +54,8 @@ def value(v: Value, indent: str = "  ") -> str:
         return v.code
     if isinstance(v, Conditional):
         return f"{v.condition} ? {value(v.value, indent)} : []"
+    if isinstance(v, Concat):
+        return "concat(" + ", ".join(value(part, indent) for part in v.parts) + ")"
     if isinstance(v, list):
         if not v:
             return "[]"

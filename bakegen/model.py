@@ -18,6 +18,12 @@ class Kind(StrEnum):
     SERVICE = "service"
 
 
+class Compression(StrEnum):
+    ZSTD = "zstd"
+    GZIP = "gzip"
+    UNCOMPRESSED = "uncompressed"
+
+
 class CacheBackend(StrEnum):
     REGISTRY = "registry"
     LOCAL = "local"
@@ -80,6 +86,8 @@ class CacheSettings:
     mode: str = "max"
     default_branch: str = "main"
     export: bool = False  # default of CACHE_EXPORT: CI turns it on for default-branch pushes
+    compression: Compression = Compression.ZSTD  # of exported cache and pushed images
+    compression_level: int | None = None  # None: BuildKit's default for the algorithm
 
 
 @dataclass

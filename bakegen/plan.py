@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bakegen import dockerignore
 from bakegen.discover import join_path
 from bakegen.dockerfile import normalize_image_ref
-from bakegen.model import BakegenError, CacheBackend, Project, Target
+from bakegen.model import BakegenError, CacheBackend, CacheSettings, Project, Target
 from bakegen.names import repository_name
 
 COMMON_TARGET = "_common"
@@ -46,7 +46,14 @@ class Conditional:
     value: list[Template]
 
 
-Value = str | bool | Template | Expr | Conditional | list["Value"] | dict[str, "Value"]
+@dataclass(frozen=True)
+class Concat:
+    """`concat(a, b, ...)` of conditional lists in bake."""
+
+    parts: tuple[Conditional, ...]
+
+
+Value = str | bool | Template | Expr | Conditional | Concat | list["Value"] | dict[str, "Value"]
 
 
 @dataclass
@@ -181,10 +188,21 @@ def cache_from(target: Target, project: Project) -> list[Template]:
     return []
 
 
+def compression_params(cache: CacheSettings, *, force: bool) -> str:
+    """`compression=...` options of an export. Forced recompression only where asked: for cache
+    exports it would recompress every layer pulled from upstream at every export."""
+    params = f"compression={cache.compression.value}"
+    if cache.compression_level is not None:
+        params += f",compression-level={cache.compression_level}"
+    if force:
+        params += ",force-compression=true"
+    return params
+
+
 def cache_to(target: Target, project: Project) -> list[Template]:
     cache = project.cache
     name = target.name
-    mode = f"mode={cache.mode}"
+    mode = f"mode={cache.mode},{compression_params(cache, force=False)}"
     if cache.backend == CacheBackend.REGISTRY:
         ref = cache_from(target, project)[0].parts
         return [Template((*ref, f",{mode},image-manifest=true,oci-mediatypes=true,ignore-error=true"))]
@@ -206,12 +224,22 @@ def image_tag(target: Target) -> Template:
     return Template((Expr("lower(REGISTRY)"), f"/{repository_name(target.name)}:", Expr("TAG")))
 
 
+def plan_outputs(project: Project) -> Concat:
+    """Where results go: pushed when PUSH, loaded into the engine when LOAD, else the driver's
+    default (the docker driver loads; a container or remote builder keeps them in its cache)."""
+    push = f"type=registry,oci-mediatypes=true,{compression_params(project.cache, force=True)}"
+    return Concat((Conditional("PUSH", [Template((push,))]), Conditional("LOAD", [Template(("type=docker",))])))
+
+
 def plan_variables(project: Project) -> list[Variable]:
     variables = [
         Variable("REGISTRY", project.registry, "Registry and namespace the images are tagged for."),
         Variable("TAG", project.tag, "Tag of every image."),
         Variable("SOURCE", project.source, "org.opencontainers.image.source label."),
         Variable("REVISION", "", "org.opencontainers.image.revision label (the commit)."),
+        Variable("PUSH", False, "Push every image built to REGISTRY (compressed as the cache is)."),
+        Variable("LOAD", False, "Load every image built into the Docker engine (needed with a builder of "
+                                "its own; the docker driver loads by default)."),
     ]
     backend = project.cache.backend
     if backend == CacheBackend.REGISTRY:
@@ -298,7 +326,8 @@ def make_plan(project: Project) -> BakePlan:
         "labels": {
             "org.opencontainers.image.source": Expr("SOURCE"),
             "org.opencontainers.image.revision": Expr("REVISION"),
-        }
+        },
+        "output": plan_outputs(project),
     }
     targets: dict[str, dict[str, Value]] = {COMMON_TARGET: common}
     for name in sorted(project.targets):

@@ -25,7 +25,7 @@ def render_bake(plan: BakePlan) -> str:
         parts.append(hcl.block("group", name, {"targets": list(members)}))
     for name, attrs in plan.targets.items():
         if name == COMMON_TARGET:
-            parts.append("# Inherited by every target: OCI labels.")
+            parts.append("# Inherited by every target: OCI labels, and where results go (PUSH, LOAD).")
         parts.append(hcl.block("target", name, attrs))
     return "\n".join(parts)
 

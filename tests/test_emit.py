@@ -109,7 +109,7 @@ def test_buildx_reads_what_the_model_intended(sample):
     assert "cache-to" not in pose  # writing the cache is CI's job, switched on there
     pose = bake_print(sample, "pose-service", env={"CACHE_EXPORT": "true"})["target"]["pose-service"]
     assert pose["cache-to"] == [
-        f"type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+        f"type=registry,ref={cache},mode=max,compression=zstd,image-manifest=true,oci-mediatypes=true,ignore-error=true"
     ]
     groups = bake_print(sample, "bases", "services")["group"]
     assert groups["bases"]["targets"] == ["base-node", "base-python", "base-python-pose"]
@@ -142,8 +142,8 @@ def test_long_branch_names_keep_the_cache_tag_valid(sample):
     ("backend", "cache_from", "cache_to"),
     [
         (CacheBackend.LOCAL, ["type=local,src=.buildx-cache/web"],
-         ["type=local,dest=.buildx-cache/web.next,mode=max"]),
-        (CacheBackend.GHA, ["type=gha,scope=web"], ["type=gha,scope=web,mode=max,ignore-error=true"]),
+         ["type=local,dest=.buildx-cache/web.next,mode=max,compression=zstd"]),
+        (CacheBackend.GHA, ["type=gha,scope=web"], ["type=gha,scope=web,mode=max,compression=zstd,ignore-error=true"]),
         (CacheBackend.INLINE, ["type=registry,ref=ghcr.io/acme/pose-app/web:dev"], ["type=inline"]),
         (CacheBackend.NONE, None, None),
     ],
@@ -153,3 +153,24 @@ def test_other_cache_backends(sample, backend, cache_from, cache_to):
     web = bake_print(sample, "web", env={"CACHE_EXPORT": "true"})["target"]["web"]
     assert web.get("cache-from") == cache_from
     assert web.get("cache-to") == cache_to
+
+
+def test_outputs_push_and_load_switched_by_variables(sample):
+    emit(sample)
+    web = bake_print(sample, "web")["target"]["web"]
+    assert "output" not in web  # the driver's default: the docker driver loads, a builder of its own keeps
+    pushed = bake_print(sample, "web", env={"PUSH": "true"})["target"]["web"]
+    assert pushed["output"] == ["type=registry,oci-mediatypes=true,compression=zstd,force-compression=true"]
+    both = bake_print(sample, "web", env={"PUSH": "true", "LOAD": "true"})["target"]["web"]
+    assert both["output"] == [pushed["output"][0], "type=docker"]
+
+
+def test_compression_from_config_reaches_cache_and_pushes(sample):
+    with open(sample / "bakegen.toml", "a", encoding="utf-8") as f:
+        f.write('\n[cache]\ncompression = "gzip"\ncompression_level = 6\n')
+    emit(sample)
+    web = bake_print(sample, "web", env={"PUSH": "true", "CACHE_EXPORT": "true"})["target"]["web"]
+    assert web["output"] == ["type=registry,oci-mediatypes=true,compression=gzip,compression-level=6,"
+                             "force-compression=true"]
+    assert ",mode=max,compression=gzip,compression-level=6,image-manifest=true" in web["cache-to"][0]
+    assert "force-compression" not in web["cache-to"][0]  # upstream layers are not recompressed at every export

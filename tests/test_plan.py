@@ -88,7 +88,7 @@ def test_registry_cache_reads_branch_and_default_writes_branch_only(project):
     assert read[0].parts[:2] == ("type=registry,ref=", Expr("lower(CACHE_REPO)"))
     (write,) = cache_to(target, project)
     assert write.parts[:-1] == read[0].parts
-    assert write.parts[-1] == ",mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+    assert write.parts[-1] == ",mode=max,compression=zstd,image-manifest=true,oci-mediatypes=true,ignore-error=true"
 
 
 def test_local_cache_one_folder_per_target_written_beside(project):
@@ -96,7 +96,7 @@ def test_local_cache_one_folder_per_target_written_beside(project):
     target = project.targets["web"]
     assert cache_from(target, project) == [Template(("type=local,src=", Expr("CACHE_DIR"), "/web"))]
     assert cache_to(target, project) == [
-        Template(("type=local,dest=", Expr("CACHE_DIR"), "/web.next,mode=max"))
+        Template(("type=local,dest=", Expr("CACHE_DIR"), "/web.next,mode=max,compression=zstd"))
     ]
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bakegen import command
 from bakegen.model import BakegenError
 from bakegen.render import BAKE_FILE
 from bakegen.run.progress import ProgressReader, Step, Vertex
@@ -43,12 +42,8 @@ class BakeResult:
         return errors[-1] if errors else f"bake exited with {self.returncode}"
 
 
-def _bake_command(bake_file: str, *args: str) -> list[str]:
-    return ["docker", "buildx", "bake", "-f", bake_file, *args]
-
-
-def _environment(env: dict[str, str] | None) -> dict[str, str]:
-    return {**os.environ, **(env or {})}
+def _bake_command(bake_file: str, builder: str | None, *args: str) -> list[str]:
+    return ["docker", "buildx", "bake", "-f", bake_file, *(["--builder", builder] if builder else []), *args]
 
 
 def run_bake(
@@ -56,21 +51,17 @@ def run_bake(
     targets: Sequence[str] = (),
     *,
     bake_file: str = BAKE_FILE,
+    builder: str | None = None,
     env: dict[str, str] | None = None,
     extra_args: Sequence[str] = (),
     on_vertex: Callable[[Vertex], None] | None = None,
 ) -> BakeResult:
-    """Build `targets` (default group when empty) from `root`, where bake resolves paths."""
-    command = _bake_command(bake_file, "--progress=rawjson", *extra_args, *targets)
+    """Build `targets` (default group when empty) from `root`, where bake resolves paths, on
+    `builder` (default: the current one)."""
+    args = _bake_command(bake_file, builder, "--progress=rawjson", *extra_args, *targets)
     reader = ProgressReader(on_vertex)
     start = time.perf_counter()
-    try:
-        process = subprocess.Popen(
-            command, cwd=root, env=_environment(env), text=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-    except FileNotFoundError:
-        raise BakegenError("the docker CLI is not installed (see `bakegen doctor`)") from None
+    process = command.stream(args, cwd=root, env=env)
     assert process.stderr is not None
     for line in process.stderr:
         reader.feed_line(line)
@@ -86,13 +77,7 @@ def print_bake(
 ) -> dict:
     """What buildx itself reads from the bake file: `docker buildx bake --print` as JSON."""
     try:
-        done = subprocess.run(
-            _bake_command(bake_file, "--print", *targets), cwd=root, env=_environment(env),
-            capture_output=True, text=True,
-        )
-    except FileNotFoundError:
-        raise BakegenError("the docker CLI is not installed (see `bakegen doctor`)") from None
-    if done.returncode != 0:
-        lines = [ln for ln in done.stderr.splitlines() if ln.startswith("ERROR")] or ["bake --print failed"]
-        raise BakegenError(f"{bake_file}: {lines[-1]}")
+        done = command.run(_bake_command(bake_file, None, "--print", *targets), cwd=root, env=env)
+    except command.CommandError as e:
+        raise BakegenError(f"{bake_file}: {e.reason}") from None
     return json.loads(done.stdout)

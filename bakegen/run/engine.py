@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -15,7 +14,9 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from bakegen import command
 from bakegen.model import BakegenError
+from bakegen.run.builder import MIN_BUILDKIT, BuilderInfo, inspect
 
 START_ENGINE = "start one with `scripts/engine start` (installs Debian's docker.io when none is present)"
 MIN_BUILDX = (0, 13)
@@ -47,19 +48,39 @@ def connect() -> docker.DockerClient:
 def buildx_version() -> tuple[int, ...] | None:
     if shutil.which("docker") is None:
         return None
-    done = subprocess.run(["docker", "buildx", "version"], capture_output=True, text=True)
+    done = command.run(["docker", "buildx", "version"], check=False, timeout=30)
     m = re.search(r"v?(\d+)\.(\d+)(?:\.(\d+))?", done.stdout) if done.returncode == 0 else None
     return tuple(int(x) for x in m.groups() if x is not None) if m else None
 
 
-def buildx_builder() -> str:
-    """Name and driver of the builder bake would use, as `docker buildx inspect` says."""
-    done = subprocess.run(["docker", "buildx", "inspect"], capture_output=True, text=True)
-    fields = dict(
-        line.split(":", 1) for line in done.stdout.splitlines()[:3] if ":" in line
-    )
-    name, driver = fields.get("Name", "?").strip(), fields.get("Driver", "?").strip()
-    return f"{name} ({driver} driver)"
+def current_builder() -> str:
+    """Name of the builder bake uses when none is named (buildx's current one)."""
+    done = command.run(["docker", "buildx", "inspect"], timeout=60)
+    for line in done.stdout.splitlines():
+        if line.startswith("Name:"):
+            return line.split(":", 1)[1].strip()
+    raise BakegenError("`docker buildx inspect` named no builder")
+
+
+def builder_checks(info: BuilderInfo, engine_version: str) -> list[Check]:
+    """Which builder, its driver and BuildKit, and what that BuildKit can do."""
+    version = info.buildkit_version
+    if info.driver == "docker":
+        buildkit = f"the engine's own (Docker {engine_version}; dockerd 26 ships BuildKit 0.13)"
+    else:
+        buildkit = info.buildkit
+    checks = [Check("builder", info.running, f"{info.name} ({info.driver} driver), BuildKit {buildkit}",
+                    f"start it: `docker buildx inspect --bootstrap {info.name}` or `bakegen builder up`")]
+    new_enough = info.driver != "docker" and version is not None and version[:2] >= MIN_BUILDKIT
+    need = ".".join(map(str, MIN_BUILDKIT))
+    checks.append(Check(
+        "gha cache", new_enough,
+        f"BuildKit {info.buildkit} can use type=gha (GitHub's cache service, inside GitHub Actions only)"
+        if new_enough else f"needs BuildKit {need}+ and GitHub's cache service; this builder's is older",
+        "`bakegen builder up` makes a builder with BuildKit 0.26; the docker driver's BuildKit is the engine's "
+        "and too old for gha (GitHub retired the old cache service in 2025)",
+    ))
+    return checks
 
 
 def registry_reachable(address: str) -> tuple[bool, str]:
@@ -76,6 +97,7 @@ _PROBE_BAKE = """
 target "probe-base" {
   dockerfile-inline = "FROM scratch\\nCOPY docker-bake.hcl /probe"
   cache-to = ["type=local,dest=CACHE,mode=max"]
+  output = ["type=cacheonly"]
 }
 target "probe-child" {
   dockerfile-inline = "FROM probe-base\\nLABEL bakegen.probe=child"
@@ -85,7 +107,7 @@ target "probe-child" {
 """
 
 
-def probe_bake() -> tuple[bool, bool, str]:
+def probe_bake(builder: str) -> tuple[bool, bool, str]:
     """Build two tiny linked targets (nothing pulled): do named contexts and cache export work?
 
     The base copies a file: a base without any layer cannot be linked (buildx 0.13 says
@@ -94,61 +116,72 @@ def probe_bake() -> tuple[bool, bool, str]:
     with tempfile.TemporaryDirectory(prefix="bakegen-doctor-") as tmp:
         cache = Path(tmp) / "cache"
         (Path(tmp) / "docker-bake.hcl").write_text(_PROBE_BAKE.replace("CACHE", str(cache)))
-        done = subprocess.run(
-            ["docker", "buildx", "bake", "--progress=plain", "probe-child"],
-            cwd=tmp, capture_output=True, text=True, timeout=120,
-        )
-        errors = [ln for ln in done.stderr.splitlines() if "ERROR" in ln or "error" in ln]
-        detail = errors[-1].strip() if errors else ""
+        done = command.run(["docker", "buildx", "bake", "--builder", builder, "--progress=plain", "probe-child"],
+                           cwd=tmp, timeout=120, check=False)
+        detail = command.reason_of(done.stderr, done.returncode) if done.returncode else ""
         return done.returncode == 0, (cache / "index.json").is_file(), detail
 
 
-def doctor(registry: str) -> list[Check]:
+def doctor(registry: str, builder: str | None = None) -> list[Check]:
     checks = []
     docker_cli = shutil.which("docker")
     checks.append(Check("docker CLI", docker_cli is not None, docker_cli or "not found",
                         "install the docker client (Debian: docker.io, or docker-ce-cli)"))
     try:
         client = connect()
-        version = client.version()
-        info = client.info()
-        checks.append(Check("engine", True, f"Docker {version.get('Version')} at {engine_address()}"))
+        engine_version = str(client.version().get("Version"))
+        engine_info = client.info()
+        checks.append(Check("engine", True, f"Docker {engine_version} at {engine_address()}"))
     except BakegenError as e:
         checks.append(Check("engine", False, str(e).split(";")[0], START_ENGINE))
-        client, info = None, {}
+        client, engine_version, engine_info = None, "", {}
     bx = buildx_version()
     checks.append(Check(
         "buildx", bx is not None and bx[:2] >= MIN_BUILDX,
         ".".join(map(str, bx)) if bx else "not installed",
         "install buildx 0.13 or later (`scripts/engine buildx`); bake needs it",
     ))
+    builder_info = None
     if client is not None and bx is not None:
-        checks.append(Check("builder", True, buildx_builder()))
+        builder_info, found = _builder(builder)
+        checks += builder_checks(builder_info, engine_version) if builder_info else found
     if client is not None:
-        store = _driver_status(info)
+        store = _driver_status(engine_info)
         snapshotter = "io.containerd.snapshotter" in store
         checks.append(Check(
             "image store", snapshotter,
-            f"containerd ({info.get('Driver')})" if snapshotter else f"classic ({info.get('Driver')})",
+            f"containerd ({engine_info.get('Driver')})" if snapshotter else f"classic ({engine_info.get('Driver')})",
             'set {"features": {"containerd-snapshotter": true}} in daemon.json: the classic store '
             "cannot export cache with the default docker driver",
         ))
-        if bx is not None:
-            built, exported, detail = probe_bake()
+        if builder_info is not None and builder_info.running:
+            built, exported, detail = probe_bake(builder_info.name)
             checks.append(Check("named contexts (target:)", built, "a linked target built" if built else detail,
                                 "upgrade buildx and the engine (named contexts need BuildKit 0.10+)"))
             checks.append(Check("cache export", exported, "local cache written" if exported else detail,
-                                "use the containerd image store or a docker-container builder"))
-        runtimes = sorted(info.get("Runtimes", {}))
+                                "use the containerd image store or a builder of its own (`bakegen builder up`)"))
+        runtimes = sorted(engine_info.get("Runtimes", {}))
         has_gpu = "nvidia" in runtimes or shutil.which("nvidia-container-runtime") is not None
         checks.append(Check(
             "GPU runtime", has_gpu, "nvidia runtime present" if has_gpu else f"none (runtimes: {', '.join(runtimes)})",
-            "the pose service runs on a GPU runner only; images still build without one",
+            "GPU images still build without one; running the GPU services needs the NVIDIA container toolkit",
         ))
     ok, detail = registry_reachable(registry)
     checks.append(Check(f"registry {registry}", ok, detail,
-                        "start the loopback registry (`scripts/engine start`) or log in to yours"))
+                        "start a registry there or log in to yours (`docker login`)"))
     return checks
+
+
+def _builder(name: str | None) -> tuple[BuilderInfo | None, list[Check]]:
+    """The named builder, or buildx's current one, started if it was stopped."""
+    try:
+        info = inspect(name or current_builder(), bootstrap=True)
+    except BakegenError as e:
+        return None, [Check("builder", False, str(e), "check `docker buildx ls`")]
+    if info is None:
+        return None, [Check("builder", False, f"no builder {name}",
+                            f"make it with `bakegen builder up --name {name}`")]
+    return info, []
 
 
 def _driver_status(info: dict) -> str:

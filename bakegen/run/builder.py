@@ -1,0 +1,497 @@
+"""A BuildKit builder of bakegen's own: made, reused, inspected and stopped through buildx.
+
+Two ways to get one, both BuildKit >= 0.20 and never the user's default builder:
+- `docker-container`: buildx runs the pinned `moby/buildkit` image (where that image can be had);
+- `remote`: bakegen starts a `buildkitd` process with a state folder of its own and buildx
+  reaches it through the remote driver (machines that cannot pull the image).
+What bakegen started is recorded in `<state>/builder.json`, so `down` stops only that, by PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bakegen import command
+from bakegen.model import BakegenError
+
+BUILDKIT_IMAGE = "moby/buildkit:v0.26.3"  # pinned: the version the remote driver path is tested with
+MIN_BUILDKIT = (0, 20)  # type=gha needs it since GitHub retired its old cache service (2025)
+DEFAULT_NAME = "bakegen"
+DEFAULT_MAX_STORAGE = "20GB"
+DRIVERS = ("docker-container", "remote")
+LOOPBACK_REGISTRIES = ("127.0.0.1:5000", "localhost:5000")
+STATE_FILE = "builder.json"
+READY_SECONDS = 20.0
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$|^\d{1,2}%$", re.I)
+
+Say = Callable[[str], None]
+
+
+# --- what buildx says about a builder (pure parsing, unit-tested) -------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    endpoint: str
+    status: str
+    buildkit: str  # as buildx prints it, e.g. "v0.26.3"; "" when the node is not running
+    platforms: str
+
+
+@dataclass(frozen=True)
+class BuilderInfo:
+    name: str
+    driver: str
+    nodes: tuple[Node, ...]
+
+    @property
+    def running(self) -> bool:
+        return bool(self.nodes) and all(n.status == "running" for n in self.nodes)
+
+    @property
+    def buildkit_version(self) -> tuple[int, ...] | None:
+        """The oldest BuildKit among the nodes (None when unknown, e.g. dockerd's own)."""
+        versions = [version_tuple(n.buildkit) for n in self.nodes]
+        known = [v for v in versions if v and v > (0, 0, 0)]
+        return min(known) if known and len(known) == len(versions) else None
+
+    @property
+    def buildkit(self) -> str:
+        return ", ".join(sorted({n.buildkit or "?" for n in self.nodes})) or "?"
+
+    @property
+    def endpoint(self) -> str:
+        return ", ".join(n.endpoint for n in self.nodes)
+
+
+def version_tuple(text: str) -> tuple[int, ...] | None:
+    m = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text or "")
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def parse_inspect(text: str) -> BuilderInfo:
+    """`docker buildx inspect` text: builder fields, then one block of fields per node."""
+    name = driver = ""
+    nodes: list[dict[str, str]] = []
+    in_nodes = False
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "Nodes":
+            in_nodes = True
+        elif not in_nodes and key == "Name":
+            name = value
+        elif not in_nodes and key == "Driver":
+            driver = value
+        elif in_nodes and key == "Name":
+            nodes.append({"name": value})
+        elif in_nodes and nodes and key in ("Endpoint", "Status", "BuildKit version", "BuildKit", "Platforms"):
+            nodes[-1].setdefault(key, value)
+    return BuilderInfo(name, driver, tuple(
+        Node(n["name"], n.get("Endpoint", ""), n.get("Status", ""),
+             n.get("BuildKit version", n.get("BuildKit", "")), n.get("Platforms", ""))
+        for n in nodes
+    ))
+
+
+def inspect(name: str, *, bootstrap: bool = False) -> BuilderInfo | None:
+    """What buildx knows of builder `name`; None when there is no such builder."""
+    args = ["docker", "buildx", "inspect", name] + (["--bootstrap"] if bootstrap else [])
+    done = command.run(args, check=False, timeout=120)
+    if done.returncode != 0:
+        if "no builder" in done.stderr and "found" in done.stderr:
+            return None
+        raise command.CommandError(args, done.returncode, command.reason_of(done.stderr, done.returncode))
+    return parse_inspect(done.stdout)
+
+
+def disk_used(name: str) -> str:
+    """`docker buildx du` total for the builder, as buildx prints it."""
+    done = command.run(["docker", "buildx", "du", "--builder", name], timeout=60)
+    totals = [ln.split(":", 1)[1].strip() for ln in done.stdout.splitlines() if ln.startswith("Total:")]
+    return totals[-1] if totals else "0B"
+
+
+# --- the state bakegen keeps for builders it made ------------------------------------------------
+
+
+@dataclass
+class BuilderState:
+    name: str
+    driver: str
+    endpoint: str = ""
+    buildkitd: str = ""  # remote driver: the binary started
+    pid: int | None = None  # remote driver: the buildkitd process, while it runs
+    image: str = ""  # docker-container driver
+    max_storage: str = DEFAULT_MAX_STORAGE
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def default_state_dir(name: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "bakegen" / "builders" / name
+
+
+def load_state(folder: Path) -> BuilderState | None:
+    path = folder / STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return BuilderState(**data)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as e:
+        raise BakegenError(f"{path}: unreadable builder state ({e}); remove it to start over") from None
+
+
+def save_state(folder: Path, state: BuilderState) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{STATE_FILE}.tmp"
+    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / STATE_FILE)
+
+
+def buildkitd_config(max_storage: str) -> str:
+    """buildkitd.toml: OCI worker with bounded storage; loopback registries over plain HTTP."""
+    registries = "".join(
+        f'\n[registry."{host}"]\n  http = true\n  insecure = true\n' for host in LOOPBACK_REGISTRIES
+    )
+    return (
+        "# Written by `bakegen builder up`.\n"
+        "[worker.oci]\n"
+        "  enabled = true\n"
+        "  # Garbage collection keeps the cache under maxUsedSpace and leaves minFreeSpace on the disk.\n"
+        "  gc = true\n"
+        f'  maxUsedSpace = "{max_storage}"\n'
+        '  minFreeSpace = "10%"\n'
+        "[worker.containerd]\n"
+        "  enabled = false\n"
+        + registries
+    )
+
+
+# --- up, down, status -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpRequest:
+    name: str = DEFAULT_NAME
+    driver: str | None = None  # None: docker-container when its image is at hand, else remote
+    buildkitd: str | None = None  # remote: binary (else $BAKEGEN_BUILDKITD, else PATH)
+    state_dir: Path | None = None
+    image: str = BUILDKIT_IMAGE
+    addr: str | None = None  # remote: unix://... (default in the state folder) or tcp://127.0.0.1:PORT
+    max_storage: str = DEFAULT_MAX_STORAGE
+
+
+def check_request(req: UpRequest) -> None:
+    if not _NAME.match(req.name):
+        raise BakegenError(f"--name {req.name!r}: letters, digits, '_', '.' and '-' only, "
+                           "starting with a letter or digit")
+    if req.driver is not None and req.driver not in DRIVERS:
+        raise BakegenError(f"--driver {req.driver!r}: unknown driver (known: {', '.join(DRIVERS)})")
+    if not _SIZE.match(req.max_storage.strip()):
+        raise BakegenError(f"--max-storage {req.max_storage!r}: expected a size such as 20GB or 500MB")
+    if req.addr is not None:
+        _check_addr(req.addr)
+
+
+def _check_addr(addr: str) -> None:
+    if addr.startswith("unix://") and len(addr) > len("unix://"):
+        return
+    m = re.match(r"^tcp://(127\.0\.0\.1|localhost):(\d{1,5})$", addr)
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise BakegenError(f"--addr {addr!r}: expected unix:///path or tcp://127.0.0.1:PORT "
+                           "(plain TCP only on loopback: it has no TLS)")
+
+
+def find_buildkitd(explicit: str | None) -> str | None:
+    """--buildkitd, then $BAKEGEN_BUILDKITD, then PATH."""
+    for candidate, origin in ((explicit, "--buildkitd"), (os.environ.get("BAKEGEN_BUILDKITD"), "BAKEGEN_BUILDKITD")):
+        if candidate:
+            path = Path(candidate)
+            if not path.is_file() or not os.access(path, os.X_OK):
+                raise BakegenError(f"{origin} {candidate}: not an executable file")
+            return str(path.resolve())
+    return shutil.which("buildkitd")
+
+
+def image_present(image: str) -> bool:
+    return command.run(["docker", "image", "inspect", image], check=False, timeout=30).returncode == 0
+
+
+def choose_driver(req: UpRequest) -> str:
+    if req.driver:
+        return req.driver
+    if req.buildkitd or os.environ.get("BAKEGEN_BUILDKITD"):
+        return "remote"
+    if image_present(req.image):
+        return "docker-container"
+    return "remote" if shutil.which("buildkitd") else "docker-container"
+
+
+def up(req: UpRequest, say: Say) -> BuilderInfo:
+    """Make or reuse builder `req.name`; afterwards it runs BuildKit >= 0.20."""
+    check_request(req)
+    folder = req.state_dir or default_state_dir(req.name)
+    state = load_state(folder)
+    existing = inspect(req.name)
+    if existing is not None:
+        return _reuse(req, existing, state, folder, say)
+    driver = state.driver if state and not req.driver else choose_driver(req)
+    if driver == "remote":
+        return _create_remote(req, folder, state, say)
+    return _create_container(req, folder, say)
+
+
+def _reuse(req: UpRequest, existing: BuilderInfo, state: BuilderState | None, folder: Path,
+           say: Say) -> BuilderInfo:
+    ours = state is not None and state.name == req.name
+    if req.driver and existing.driver != req.driver:
+        raise BakegenError(f"builder {req.name} exists with the {existing.driver} driver; "
+                           f"`bakegen builder down --name {req.name}` first, or choose another --name")
+    if ours and state is not None and state.driver == "remote" and not _buildkitd_alive(state, folder):
+        say(f"builder {req.name}: buildkitd is not running; starting it again")
+        _start_buildkitd(state.buildkitd, folder, state.endpoint, state.max_storage, say)
+        state.pid = _read_pid(folder)
+        save_state(folder, state)
+    info = inspect(req.name, bootstrap=True)
+    if info is None:  # removed between the two looks
+        raise BakegenError(f"builder {req.name} disappeared while starting; run the command again")
+    _check_version(info)
+    if not ours:
+        say(f"builder {req.name} exists and was not made by bakegen: using it as it is "
+            "(`bakegen builder down` will not stop it)")
+    else:
+        say(f"builder {req.name} ({info.driver} driver, BuildKit {info.buildkit}) is up")
+    return info
+
+
+def _check_version(info: BuilderInfo) -> None:
+    version = info.buildkit_version
+    if info.driver == "docker" or version is None or version[:2] < MIN_BUILDKIT:
+        have = f"BuildKit {info.buildkit}" if info.driver != "docker" else "the engine's own BuildKit"
+        raise BakegenError(
+            f"builder {info.name} ({info.driver} driver) runs {have}; bakegen's builder needs BuildKit "
+            f"{'.'.join(map(str, MIN_BUILDKIT))}+; choose another --name"
+        )
+
+
+def _create_container(req: UpRequest, folder: Path, say: Say) -> BuilderInfo:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "buildkitd.toml"
+    config.write_text(buildkitd_config(req.max_storage), encoding="utf-8")
+    say(f"creating builder {req.name}: docker-container driver, image {req.image}")
+    args = ["docker", "buildx", "create", "--name", req.name, "--driver", "docker-container",
+            "--driver-opt", f"image={req.image}",
+            # host network: the loopback registry (127.0.0.1:5000) is the host's, not the container's
+            "--driver-opt", "network=host",
+            "--buildkitd-config", str(config), "--bootstrap"]
+    try:
+        command.run(args, timeout=600)
+        info = inspect(req.name)
+        if info is None:
+            raise BakegenError(f"builder {req.name} was not created")
+        _check_version(info)
+    except BakegenError as e:
+        command.run(["docker", "buildx", "rm", req.name], check=False, timeout=120)
+        hint = (" (the image cannot be pulled here? use --driver remote with a buildkitd binary: "
+                "--buildkitd PATH or BAKEGEN_BUILDKITD)") if "pull" in str(e).lower() else ""
+        raise BakegenError(f"builder {req.name}: {e}{hint}") from None
+    save_state(folder, BuilderState(name=req.name, driver="docker-container", endpoint=info.endpoint,
+                                    image=req.image, max_storage=req.max_storage))
+    say(f"builder {req.name} ({info.driver} driver, BuildKit {info.buildkit}) is up")
+    return info
+
+
+def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, say: Say) -> BuilderInfo:
+    binary = find_buildkitd(req.buildkitd) or (previous.buildkitd if previous else None)
+    if not binary:
+        raise BakegenError("no buildkitd found: pass --buildkitd PATH or set BAKEGEN_BUILDKITD "
+                           f"(or use --driver docker-container where the image {req.image} can be pulled)")
+    if os.geteuid() != 0:
+        raise BakegenError("a buildkitd of bakegen's own needs root here (rootless BuildKit needs rootlesskit); "
+                           "run as root or use --driver docker-container")
+    if shutil.which("runc") is None:
+        raise BakegenError("runc not found on PATH: buildkitd's OCI worker needs it (Debian: apt-get install runc)")
+    endpoint = req.addr or (previous.endpoint if previous else "") or f"unix://{folder / 'buildkitd.sock'}"
+    made_folder = not folder.exists()
+    try:
+        if previous is None or not _buildkitd_alive(previous, folder):
+            _start_buildkitd(binary, folder, endpoint, req.max_storage, say)
+        state = BuilderState(name=req.name, driver="remote", endpoint=endpoint, buildkitd=binary,
+                             pid=_read_pid(folder), max_storage=req.max_storage)
+        command.run(["docker", "buildx", "create", "--name", req.name, "--driver", "remote", endpoint], timeout=60)
+        info = inspect(req.name, bootstrap=True)
+        if info is None:
+            raise BakegenError(f"builder {req.name} was not created")
+        _check_version(info)
+        save_state(folder, state)
+    except BaseException:
+        # Nothing half made: no buildx entry, no process, no folder we created.
+        command.run(["docker", "buildx", "rm", req.name], check=False, timeout=60)
+        _stop_pid(_read_pid(folder), folder)
+        (folder / "buildkitd.pid").unlink(missing_ok=True)
+        if made_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    say(f"builder {req.name} (remote driver, BuildKit {info.buildkit}) is up: buildkitd pid {state.pid}, "
+        f"state in {folder}")
+    return info
+
+
+def _start_buildkitd(binary: str, folder: Path, endpoint: str, max_storage: str, say: Say) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "buildkitd.toml"
+    config.write_text(buildkitd_config(max_storage), encoding="utf-8")
+    if endpoint.startswith("tcp://"):
+        host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
+        if not _port_free(host, int(port)):
+            raise BakegenError(f"{endpoint}: port {port} is in use; choose another --addr")
+    else:
+        sock = Path(endpoint.removeprefix("unix://"))
+        if _unix_answers(sock):
+            raise BakegenError(f"{endpoint}: another process listens there; choose another --addr or --state")
+        sock.unlink(missing_ok=True)
+    log = folder / "buildkitd.log"
+    args = [binary, "--root", str(folder / "root"), "--addr", endpoint, "--config", str(config)]
+    say(f"starting buildkitd ({binary}) on {endpoint}, log in {log}")
+    process = command.start_daemon(args, log)
+    (folder / "buildkitd.pid").write_text(f"{process.pid}\n", encoding="utf-8")
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BakegenError(f"buildkitd exited at start (code {process.returncode}): {_log_reason(log)}")
+        if _endpoint_answers(endpoint):
+            return
+        time.sleep(0.1)
+    process.kill()
+    raise BakegenError(f"buildkitd did not answer on {endpoint} within {READY_SECONDS:.0f} s (log: {log})")
+
+
+def _log_reason(log: Path) -> str:
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+    bad = [ln for ln in lines if "level=fatal" in ln or "level=error" in ln] or lines or ["no output"]
+    m = re.search(r'msg="(.*?)"', bad[-1])
+    return m.group(1) if m else bad[-1].strip()
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def _unix_answers(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(str(path))
+            return True
+        except OSError:
+            return False
+
+
+def _endpoint_answers(endpoint: str) -> bool:
+    if endpoint.startswith("unix://"):
+        return _unix_answers(Path(endpoint.removeprefix("unix://")))
+    host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def _read_pid(folder: Path) -> int | None:
+    try:
+        return int((folder / "buildkitd.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_our_buildkitd(pid: int | None, folder: Path) -> bool:
+    """The PID is a buildkitd whose --root is in this state folder (PIDs get reused)."""
+    if pid is None:
+        return False
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(args) and Path(args[0].decode()).name == "buildkitd" and str(folder / "root").encode() in args
+
+
+def _buildkitd_alive(state: BuilderState, folder: Path) -> bool:
+    return _is_our_buildkitd(_read_pid(folder), folder) and _endpoint_answers(state.endpoint)
+
+
+def _stop_pid(pid: int | None, folder: Path) -> bool:
+    if not _is_our_buildkitd(pid, folder):
+        return False
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if not _is_our_buildkitd(pid, folder):
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def down(name: str, state_dir: Path | None, purge: bool, say: Say) -> None:
+    """Remove builder `name` and stop what bakegen started for it; its state stays unless `purge`."""
+    folder = state_dir or default_state_dir(name)
+    state = load_state(folder)
+    if state is None or state.name != name:
+        if inspect(name) is not None:
+            raise BakegenError(f"builder {name} was not made by `bakegen builder up` (no state in {folder}); "
+                               f"nothing stopped (remove it yourself with `docker buildx rm {name}`)")
+        raise BakegenError(f"no builder {name} (and no state in {folder})")
+    if inspect(name) is not None:
+        keep = [] if purge or state.driver != "docker-container" else ["--keep-state"]
+        command.run(["docker", "buildx", "rm", *keep, name], timeout=120)
+        say(f"removed builder {name}")
+    if state.driver == "remote":
+        if _stop_pid(_read_pid(folder), folder):
+            say(f"stopped buildkitd (pid {state.pid})")
+        (folder / "buildkitd.pid").unlink(missing_ok=True)
+        state.pid = None
+    if purge:
+        shutil.rmtree(folder, ignore_errors=True)
+        say(f"removed its state {folder}")
+    else:
+        save_state(folder, state)
+        say(f"kept its state in {folder} (`--purge` removes it)")
+
+
+@dataclass(frozen=True)
+class Status:
+    info: BuilderInfo
+    disk: str
+    state: BuilderState | None
+    state_dir: Path
+
+
+def status(name: str, state_dir: Path | None) -> Status:
+    folder = state_dir or default_state_dir(name)
+    info = inspect(name)
+    if info is None:
+        raise BakegenError(f"no builder {name}; make it with `bakegen builder up --name {name}`")
+    disk = disk_used(name) if info.running else "unknown (not running)"
+    state = load_state(folder)
+    return Status(info, disk, state if state and state.name == name else None, folder)
