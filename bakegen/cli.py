@@ -18,7 +18,7 @@ from bakegen.config import CONFIG_FILE, load_project, project_warnings
 from bakegen.discover import discover
 from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import TAG, TAG_RULE
-from bakegen.plan import affected_targets, make_plan, target_links
+from bakegen.plan import affected_targets, make_plan, target_links, with_platform_caches
 from bakegen.render import BAKE_FILE, GRAPH_FORMATS, render_bake, render_graph, render_init_toml
 
 EXIT_CHECK_FAILED = 1
@@ -32,8 +32,12 @@ config_option = click.option(
 )
 
 
+EXIT_INTERRUPTED = 130
+
+
 class BakegenGroup(click.Group):
-    """Turns bad input into one line on stderr and exit code 2, never a traceback."""
+    """The one place errors become exit codes: bad input is one line on stderr and exit 2
+    (never a traceback), an interrupt is exit 130."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -41,6 +45,13 @@ class BakegenGroup(click.Group):
         except BakegenError as e:
             click.echo(f"bakegen: error: {e}", err=True)
             sys.exit(e.exit_code)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx else "bakegen"
+            click.echo(f"bakegen: error: {e.format_message()} (see `{where} --help`)", err=True)
+            sys.exit(BakegenError.exit_code)
+        except KeyboardInterrupt:
+            click.echo("bakegen: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=BakegenGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -270,7 +281,8 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
             click.echo(f"  {state:>7}  [{step.target}{' ' + step.stage if step.stage else ''}] "
                        f"{step.instruction[:100]}", err=True)
 
-    calls = [["bases"], list(targets)] if bases_first else [list(targets)]
+    named = with_platform_caches(project, list(targets)) if targets else []  # each platform's cache too
+    calls = [["bases"], named] if bases_first else [named]
     for call in calls:
         click.echo(f"bake {' '.join(call) or 'default'}", err=True)
         outputs = {"PUSH": "true"} if push else {}
@@ -357,8 +369,11 @@ def builder() -> None:
                    "tcp://127.0.0.1:PORT.")
 @click.option("--max-storage", default="20GB", show_default=True, metavar="SIZE",
               help="Garbage collection keeps the builder's cache below this size (CUDA images: raise it).")
+@click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST:PORT",
+              help="Another registry reached over plain HTTP (repeatable); 127.0.0.1:5000 and "
+                   "localhost:5000 always are.")
 def builder_up(name: str, driver: str | None, buildkitd: str | None, state_dir: Path | None,
-               image: str | None, addr: str | None, max_storage: str) -> None:
+               image: str | None, addr: str | None, max_storage: str, insecure_registries: tuple[str, ...]) -> None:
     """Make or reuse builder NAME; prints its name as the last line of stdout.
 
     Idempotent: running it again reuses the builder (and restarts a buildkitd that stopped).
@@ -368,7 +383,8 @@ def builder_up(name: str, driver: str | None, buildkitd: str | None, state_dir: 
     from bakegen.run import builder as builders
 
     request = builders.UpRequest(name=name, driver=driver, buildkitd=buildkitd, state_dir=state_dir,
-                                 image=image or builders.BUILDKIT_IMAGE, addr=addr, max_storage=max_storage)
+                                 image=image or builders.BUILDKIT_IMAGE, addr=addr, max_storage=max_storage,
+                                 insecure_registries=insecure_registries)
     info = builders.up(request, _say)
     click.echo(info.name)
 

@@ -160,18 +160,19 @@ def branch_slug(branch: str) -> str:
     return re.sub(r"[^a-z0-9_.-]+", "-", branch.lower())
 
 
-def _cache_tag_prefix(target: Target) -> str:
-    prefix = repository_name(target.name)
+def _cache_tag_prefix(scope: str) -> str:
+    prefix = repository_name(scope)
     if len(prefix) > 100:
-        raise BakegenError(f"target '{target.name}': name too long for a cache tag (over 100)")
+        raise BakegenError(f"target '{scope}': name too long for a cache tag (over 100)")
     return prefix
 
 
-def cache_from(target: Target, project: Project) -> list[Template]:
+def cache_from(target: Target, project: Project, scope: str | None = None) -> list[Template]:
+    """Where the target reads its cache; `scope` (default: the target's name) names its refs."""
     cache = project.cache
-    name = target.name
+    name = scope or target.name
     if cache.backend == CacheBackend.REGISTRY:
-        prefix = _cache_tag_prefix(target)
+        prefix = _cache_tag_prefix(name)
         room = 127 - len(prefix)
         default = f"{prefix}-{branch_slug(cache.default_branch)}"[:128]
         return [
@@ -199,12 +200,12 @@ def compression_params(cache: CacheSettings, *, force: bool) -> str:
     return params
 
 
-def cache_to(target: Target, project: Project) -> list[Template]:
+def cache_to(target: Target, project: Project, scope: str | None = None) -> list[Template]:
     cache = project.cache
-    name = target.name
+    name = scope or target.name
     mode = f"mode={cache.mode},{compression_params(cache, force=False)}"
     if cache.backend == CacheBackend.REGISTRY:
-        ref = cache_from(target, project)[0].parts
+        ref = cache_from(target, project, scope)[0].parts
         return [Template((*ref, f",{mode},image-manifest=true,oci-mediatypes=true,ignore-error=true"))]
     if cache.backend == CacheBackend.LOCAL:
         # Written beside the one read, then swapped in by `bakegen cache rotate`: a local cache
@@ -217,7 +218,7 @@ def cache_to(target: Target, project: Project) -> list[Template]:
     return []
 
 
-# --- tags and the whole plan ----------------------------------------------------------------
+# --- tags, outputs, variables, targets ----------------------------------------------------------
 
 
 def image_tag(target: Target) -> Template:
@@ -300,16 +301,74 @@ def plan_target(target: Target, project: Project, links: dict[str, str]) -> dict
     if target.secrets:
         attrs["secret"] = list(target.secrets)
     attrs["tags"] = [image_tag(target)]
-    from_refs = cache_from(target, project)
+    attrs.update(plan_cache(target, project))
+    return attrs
+
+
+def plan_cache(target: Target, project: Project, scope: str | None = None) -> dict[str, Value]:
+    attrs: dict[str, Value] = {}
+    from_refs = cache_from(target, project, scope)
     if from_refs:
         attrs["cache-from"] = from_refs
-    to_refs = cache_to(target, project)
+    to_refs = cache_to(target, project, scope)
     if to_refs:
         if project.cache.backend in EXPORT_SWITCHED:
             attrs["cache-to"] = Conditional("CACHE_EXPORT", to_refs)
         else:
             attrs["cache-to"] = to_refs
     return attrs
+
+
+# --- one cache per platform ------------------------------------------------------------------
+
+PLATFORM_CACHE_INFIX = "-cache-"
+
+
+def platform_slug(platform: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", platform.lower()).strip("-")
+
+
+def platform_cache_targets(target: Target, project: Project) -> list[str]:
+    """Names of the cache-only targets, one per platform, of a target built for several."""
+    if len(target.platforms) < 2 or project.cache.backend not in EXPORT_SWITCHED:
+        return []
+    return [f"{target.name}{PLATFORM_CACHE_INFIX}{platform_slug(p)}" for p in target.platforms]
+
+
+def with_platform_caches(project: Project, names: list[str]) -> list[str]:
+    """Target names plus the per-platform cache targets that go with them."""
+    extra = [c for n in names if n in project.targets for c in platform_cache_targets(project.targets[n], project)]
+    return sorted(set(names) | set(extra))
+
+
+def split_cache_by_platform(target: Target, project: Project, attrs: dict[str, Value]) -> dict[str, dict[str, Value]]:
+    """For a target built for several platforms, one cache-only target per platform.
+
+    A builder of several nodes builds each platform on its own node, and each node exports the
+    target's whole cache ref: the last writer wins and the other platforms' cache is lost
+    (buildx issue 1044). Each `<target>-cache-<platform>` target builds one platform (on the
+    same node as the target's build of it, so BuildKit does the work once) and writes its own
+    ref; the target reads them all and writes none. They join every group the target is in,
+    and `affected` and `bakegen build` name them with it. (A `target:` link would force them into
+    every build of the target, but buildx refuses links between targets on different nodes.)
+    """
+    names = platform_cache_targets(target, project)
+    if not names:
+        return {}
+    extra: dict[str, dict[str, Value]] = {}
+    reads: list[Value] = []
+    for name, platform in zip(names, target.platforms, strict=True):
+        child = {k: v for k, v in attrs.items() if k not in ("cache-from", "cache-to", "tags")}
+        child.update({"platforms": [platform], "output": ["type=cacheonly"]})
+        child.update(plan_cache(target, project, name))
+        extra[name] = child
+        reads += cache_from(target, project, name)
+    attrs.pop("cache-to", None)
+    attrs["cache-from"] = reads
+    return extra
+
+
+# --- the whole plan ----------------------------------------------------------------------------
 
 
 def make_plan(project: Project) -> BakePlan:
@@ -330,11 +389,15 @@ def make_plan(project: Project) -> BakePlan:
         "output": plan_outputs(project),
     }
     targets: dict[str, dict[str, Value]] = {COMMON_TARGET: common}
+    groups = plan_groups(project)
     for name in sorted(project.targets):
         targets[name] = plan_target(project.targets[name], project, links[name])
-    return BakePlan(
-        variables=plan_variables(project), groups=plan_groups(project), targets=targets
-    )
+        for extra, attrs in split_cache_by_platform(project.targets[name], project, targets[name]).items():
+            if extra in project.targets or extra in groups:
+                raise BakegenError(f"'{extra}' would name the {name} cache of one platform; rename that target")
+            targets[extra] = attrs
+    groups = {g: with_platform_caches(project, members) for g, members in groups.items()}
+    return BakePlan(variables=plan_variables(project), groups=groups, targets=targets)
 
 
 # --- affected targets ------------------------------------------------------------------------
@@ -355,7 +418,7 @@ def affected_targets(
     folder to its `.dockerignore` rules (files they leave out do not reach the build).
     """
     if any(path in PROJECT_WIDE_FILES for path in changed):
-        return sorted(project.targets)
+        return with_platform_caches(project, sorted(project.targets))
     hit = set()
     for name, target in project.targets.items():
         dockerfile = posixpath.normpath(join_path(target.context, target.dockerfile))
@@ -375,7 +438,7 @@ def affected_targets(
             if any(_relative_to(path, folder) is not None for folder in local_contexts[1:]):
                 hit.add(name)
                 break
-    return sorted(dependents(links, hit))
+    return with_platform_caches(project, sorted(dependents(links, hit)))
 
 
 def _relative_to(path: str, folder: str) -> str | None:

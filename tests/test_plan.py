@@ -182,3 +182,44 @@ def test_affected_by_local_named_context(project):
 )
 def test_dockerignore_matching(patterns, path, ignored):
     assert dockerignore.is_ignored(dockerignore.parse(patterns), path) is ignored
+
+
+@pytest.mark.parametrize("backend", [CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA])
+def test_several_platforms_get_one_cache_target_each(project, backend):
+    """buildx 1044: on a builder of several nodes each node overwrites a shared cache ref."""
+    project.cache.backend = backend
+    project.targets["web"].platforms = ["linux/amd64", "linux/arm/v7"]
+    plan = make_plan(project)
+    web = plan.targets["web"]
+    assert "cache-to" not in web  # the target writes nothing itself
+    caches = ["web-cache-linux-amd64", "web-cache-linux-arm-v7"]
+    reads = [ref for name in caches for ref in cache_from(project.targets["web"], project, name)]
+    assert web["cache-from"] == reads
+    for name, platform in zip(caches, ["linux/amd64", "linux/arm/v7"], strict=True):
+        child = plan.targets[name]
+        assert child["platforms"] == [platform] and child["output"] == ["type=cacheonly"]
+        assert "tags" not in child and child["context"] == "web"
+        assert child["cache-to"] == Conditional("CACHE_EXPORT", cache_to(project.targets["web"], project, name))
+    assert plan.groups["default"] == sorted([*plan.groups["default"]]) and set(caches) <= set(plan.groups["default"])
+    assert set(caches) <= set(plan.groups["services"]) and not set(caches) & set(plan.groups["bases"])
+
+
+def test_one_platform_or_no_cache_export_needs_no_split(project):
+    project.targets["web"].platforms = ["linux/amd64"]
+    assert not [n for n in make_plan(project).targets if "-cache-" in n]
+    project.targets["web"].platforms = ["linux/amd64", "linux/arm64"]
+    project.cache.backend = CacheBackend.INLINE
+    assert not [n for n in make_plan(project).targets if "-cache-" in n]
+
+
+def test_a_platform_cache_name_taken_by_a_target_is_an_error(tmp_path):
+    project = load_project(write_tree(tmp_path, {**TREE, "web-cache-linux-amd64/Dockerfile": "FROM scratch\n"}))
+    project.targets["web"].platforms = ["linux/amd64", "linux/arm64"]
+    with pytest.raises(BakegenError, match="'web-cache-linux-amd64' would name the web cache of one platform"):
+        make_plan(project)
+
+
+def test_affected_names_the_platform_caches_too(project):
+    project.targets["web"].platforms = ["linux/amd64", "linux/arm64"]
+    names = affected_targets(project, target_links(project), ["web/Dockerfile"], {})
+    assert names == ["web", "web-cache-linux-amd64", "web-cache-linux-arm64"]

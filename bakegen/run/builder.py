@@ -16,7 +16,7 @@ import shutil
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ DRIVERS = ("docker-container", "remote")
 LOOPBACK_REGISTRIES = ("127.0.0.1:5000", "localhost:5000")
 STATE_FILE = "builder.json"
 READY_SECONDS = 20.0
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$|^\d{1,2}%$", re.I)
 
@@ -137,7 +138,7 @@ class BuilderState:
     pid: int | None = None  # remote driver: the buildkitd process, while it runs
     image: str = ""  # docker-container driver
     max_storage: str = DEFAULT_MAX_STORAGE
-    extra: dict[str, str] = field(default_factory=dict)
+    insecure_registries: list[str] = field(default_factory=list)  # plain HTTP besides the loopback ones
 
 
 def default_state_dir(name: str) -> Path:
@@ -163,11 +164,10 @@ def save_state(folder: Path, state: BuilderState) -> None:
     os.replace(tmp, folder / STATE_FILE)
 
 
-def buildkitd_config(max_storage: str) -> str:
+def buildkitd_config(max_storage: str, insecure_registries: Iterable[str] = ()) -> str:
     """buildkitd.toml: OCI worker with bounded storage; loopback registries over plain HTTP."""
-    registries = "".join(
-        f'\n[registry."{host}"]\n  http = true\n  insecure = true\n' for host in LOOPBACK_REGISTRIES
-    )
+    hosts = dict.fromkeys([*LOOPBACK_REGISTRIES, *insecure_registries])
+    registries = "".join(f'\n[registry."{host}"]\n  http = true\n  insecure = true\n' for host in hosts)
     return (
         "# Written by `bakegen builder up`.\n"
         "[worker.oci]\n"
@@ -194,6 +194,7 @@ class UpRequest:
     image: str = BUILDKIT_IMAGE
     addr: str | None = None  # remote: unix://... (default in the state folder) or tcp://127.0.0.1:PORT
     max_storage: str = DEFAULT_MAX_STORAGE
+    insecure_registries: tuple[str, ...] = ()  # HOST:PORT reached over plain HTTP
 
 
 def check_request(req: UpRequest) -> None:
@@ -206,6 +207,9 @@ def check_request(req: UpRequest) -> None:
         raise BakegenError(f"--max-storage {req.max_storage!r}: expected a size such as 20GB or 500MB")
     if req.addr is not None:
         _check_addr(req.addr)
+    for host in req.insecure_registries:
+        if not _HOST_PORT.match(host):
+            raise BakegenError(f"--insecure-registry {host!r}: expected HOST:PORT, e.g. 127.0.0.1:5001")
 
 
 def _check_addr(addr: str) -> None:
@@ -264,7 +268,7 @@ def _reuse(req: UpRequest, existing: BuilderInfo, state: BuilderState | None, fo
                            f"`bakegen builder down --name {req.name}` first, or choose another --name")
     if ours and state is not None and state.driver == "remote" and not _buildkitd_alive(state, folder):
         say(f"builder {req.name}: buildkitd is not running; starting it again")
-        _start_buildkitd(state.buildkitd, folder, state.endpoint, state.max_storage, say)
+        _start_buildkitd(state, folder, say)
         state.pid = _read_pid(folder)
         save_state(folder, state)
     info = inspect(req.name, bootstrap=True)
@@ -292,7 +296,7 @@ def _check_version(info: BuilderInfo) -> None:
 def _create_container(req: UpRequest, folder: Path, say: Say) -> BuilderInfo:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "buildkitd.toml"
-    config.write_text(buildkitd_config(req.max_storage), encoding="utf-8")
+    config.write_text(buildkitd_config(req.max_storage, req.insecure_registries), encoding="utf-8")
     say(f"creating builder {req.name}: docker-container driver, image {req.image}")
     args = ["docker", "buildx", "create", "--name", req.name, "--driver", "docker-container",
             "--driver-opt", f"image={req.image}",
@@ -311,7 +315,8 @@ def _create_container(req: UpRequest, folder: Path, say: Say) -> BuilderInfo:
                 "--buildkitd PATH or BAKEGEN_BUILDKITD)") if "pull" in str(e).lower() else ""
         raise BakegenError(f"builder {req.name}: {e}{hint}") from None
     save_state(folder, BuilderState(name=req.name, driver="docker-container", endpoint=info.endpoint,
-                                    image=req.image, max_storage=req.max_storage))
+                                    image=req.image, max_storage=req.max_storage,
+                                    insecure_registries=list(req.insecure_registries)))
     say(f"builder {req.name} ({info.driver} driver, BuildKit {info.buildkit}) is up")
     return info
 
@@ -329,10 +334,11 @@ def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, 
     endpoint = req.addr or (previous.endpoint if previous else "") or f"unix://{folder / 'buildkitd.sock'}"
     made_folder = not folder.exists()
     try:
-        if previous is None or not _buildkitd_alive(previous, folder):
-            _start_buildkitd(binary, folder, endpoint, req.max_storage, say)
         state = BuilderState(name=req.name, driver="remote", endpoint=endpoint, buildkitd=binary,
-                             pid=_read_pid(folder), max_storage=req.max_storage)
+                             max_storage=req.max_storage, insecure_registries=list(req.insecure_registries))
+        if previous is None or not _buildkitd_alive(previous, folder):
+            _start_buildkitd(state, folder, say)
+        state.pid = _read_pid(folder)
         command.run(["docker", "buildx", "create", "--name", req.name, "--driver", "remote", endpoint], timeout=60)
         info = inspect(req.name, bootstrap=True)
         if info is None:
@@ -352,10 +358,11 @@ def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, 
     return info
 
 
-def _start_buildkitd(binary: str, folder: Path, endpoint: str, max_storage: str, say: Say) -> None:
+def _start_buildkitd(state: BuilderState, folder: Path, say: Say) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "buildkitd.toml"
-    config.write_text(buildkitd_config(max_storage), encoding="utf-8")
+    config.write_text(buildkitd_config(state.max_storage, state.insecure_registries), encoding="utf-8")
+    binary, endpoint = state.buildkitd, state.endpoint
     if endpoint.startswith("tcp://"):
         host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
         if not _port_free(host, int(port)):

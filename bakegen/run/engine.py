@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import docker.errors
 from bakegen import command
 from bakegen.model import BakegenError
 from bakegen.run.builder import MIN_BUILDKIT, BuilderInfo, inspect
+from bakegen.run.registry import reachable
 
 START_ENGINE = "start one with `scripts/engine start` (installs Debian's docker.io when none is present)"
 MIN_BUILDX = (0, 13)
@@ -83,21 +83,12 @@ def builder_checks(info: BuilderInfo, engine_version: str) -> list[Check]:
     return checks
 
 
-def registry_reachable(address: str) -> tuple[bool, str]:
-    try:
-        with urllib.request.urlopen(f"http://{address}/v2/", timeout=3) as response:
-            return True, f"HTTP {response.status}"
-    except urllib.error.HTTPError as e:  # 401: there, but wants a login
-        return e.code == 401, f"HTTP {e.code}"
-    except (urllib.error.URLError, OSError) as e:
-        return False, str(getattr(e, "reason", e))
-
-
 _PROBE_BAKE = """
 target "probe-base" {
   dockerfile-inline = "FROM scratch\\nCOPY docker-bake.hcl /probe"
   cache-to = ["type=local,dest=CACHE,mode=max"]
   output = ["type=cacheonly"]
+  labels = { "bakegen.probe" = "1" }
 }
 target "probe-child" {
   dockerfile-inline = "FROM probe-base\\nLABEL bakegen.probe=child"
@@ -119,7 +110,16 @@ def probe_bake(builder: str) -> tuple[bool, bool, str]:
         done = command.run(["docker", "buildx", "bake", "--builder", builder, "--progress=plain", "probe-child"],
                            cwd=tmp, timeout=120, check=False)
         detail = command.reason_of(done.stderr, done.returncode) if done.returncode else ""
+        _remove_probe_images()
         return done.returncode == 0, (cache / "index.json").is_file(), detail
+
+
+def _remove_probe_images() -> None:
+    """The docker driver loads a linked target as an untagged image: the probe's go, by label."""
+    client = connect()
+    for image in client.images.list(all=True, filters={"label": "bakegen.probe"}):
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.images.remove(image.id, force=True)
 
 
 def doctor(registry: str, builder: str | None = None) -> list[Check]:
@@ -166,7 +166,7 @@ def doctor(registry: str, builder: str | None = None) -> list[Check]:
             "GPU runtime", has_gpu, "nvidia runtime present" if has_gpu else f"none (runtimes: {', '.join(runtimes)})",
             "GPU images still build without one; running the GPU services needs the NVIDIA container toolkit",
         ))
-    ok, detail = registry_reachable(registry)
+    ok, detail = reachable(registry)
     checks.append(Check(f"registry {registry}", ok, detail,
                         "start a registry there or log in to yours (`docker login`)"))
     return checks

@@ -36,6 +36,10 @@ class Vertex:
     completed: str | None = None
     error: str = ""
 
+    @property
+    def seconds(self) -> float:
+        return _seconds(self.started, self.completed)
+
 
 class ProgressReader:
     """Feeds on rawjson lines; calls `on_vertex` once for each vertex as it completes."""
@@ -88,7 +92,7 @@ def as_step(vertex: Vertex) -> Step | None:
         return None
     return Step(
         target=m.group("target"), stage=m.group("stage"), instruction=m.group("text"),
-        cached=vertex.cached, seconds=_seconds(vertex.started, vertex.completed),
+        cached=vertex.cached, seconds=vertex.seconds,
     )
 
 

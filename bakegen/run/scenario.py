@@ -1,8 +1,13 @@
-"""The moves of a build scenario: change a file and put it back, forget all cache (a fresh runner)."""
+"""The moves of a build scenario, shared by the tests and `bench`: change a file and put it back,
+list a builder's cache records, forget a builder's whole cache (a fresh runner).
+
+Only a builder of one's own may be pruned. Pruning even one record of the engine's own BuildKit
+(docker driver, dockerd 26) made an unrelated cached step run again on the next build (seen
+here): a selective prune of a shared builder is not harmless, so there is none.
+"""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -10,7 +15,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from bakegen.model import BakegenError
+from bakegen import command
 
 
 @contextmanager
@@ -25,13 +30,30 @@ def appended(path: Path, text: str) -> Iterator[None]:
         path.write_bytes(original)
 
 
-def forget_everything(client: docker.DockerClient, images: Iterable[str]) -> None:
-    """What a fresh CI runner has: no build cache and none of these images."""
-    done = subprocess.run(["docker", "buildx", "prune", "--all", "--force"], capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        raise BakegenError(f"docker buildx prune failed: {last}")
+def cache_records(builder: str) -> dict[str, str]:
+    """Every build cache record of the builder: {id: description}."""
+    done = command.run(["docker", "buildx", "du", "--verbose", "--builder", builder], timeout=120)
+    records: dict[str, str] = {}
+    current = None
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(":")
+        if key == "ID":
+            current = value.strip()
+            records[current] = ""
+        elif key == "Description" and current is not None:
+            records[current] = value.strip()
+    return records
+
+
+def prune(builder: str) -> None:
+    """Empty the builder's whole build cache: call it on a builder of your own only."""
+    command.run(["docker", "buildx", "prune", "--builder", builder, "--all", "--force"], timeout=600)
+
+
+def forget_everything(client: docker.DockerClient, builder: str, images: Iterable[str]) -> None:
+    """What a fresh CI runner has: none of these images and no build cache."""
     remove_images(client, images)
+    prune(builder)
 
 
 def remove_images(client: docker.DockerClient, images: Iterable[str]) -> None:

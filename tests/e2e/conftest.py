@@ -1,28 +1,56 @@
-"""End-to-end fixtures: a real engine, a loopback registry, the fixture monorepo in a temp folder."""
+"""End-to-end fixtures: a real engine, a loopback registry, builders the suite made, and the
+fixture monorepo in a temp folder.
+
+The suite never touches what is not its own. It builds on two builders:
+- `docker`: the engine's own BuildKit (docker driver). It is the user's, so the suite never
+  prunes it: pruning even one record there made an unrelated cached step of the user's run
+  again (seen on dockerd 26). Scenarios that need an empty builder (fresh runner, local cache
+  read after a prune) run on the private builder only. A marker built there before any test is
+  found still cached by the last one; the images and registry repositories the suite made are
+  removed. Its build records stay for the engine's garbage collection.
+- `buildkit`: a BuildKit 0.26 builder made by `bakegen builder up` for this session (remote
+  driver, state in a temp folder), pruned at will and purged at the end.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 from bakegen.config import load_project
 from bakegen.model import BakegenError, CacheBackend
 from bakegen.plan import make_plan
 from bakegen.render import render_bake
-from bakegen.run.engine import connect, registry_reachable
+from bakegen.run import registry
+from bakegen.run.bake import BakeResult, run_bake
+from bakegen.run.engine import connect, current_builder
+from bakegen.run.scenario import cache_records, forget_everything, remove_images
 
 from ..helpers import REQUIRE_ENGINE
 
 FIXTURE = Path(__file__).parent / "fixture"
 REGISTRY = os.environ.get("BAKEGEN_REGISTRY_ADDR", "127.0.0.1:5000")
+SPARE_REGISTRY = "127.0.0.1:5031"  # a registry the fault tests start and kill
 BUSYBOX_IMAGE = "local/busybox:latest"
 HOW = "start one with `scripts/engine start` (or run `scripts/test`)"
+SESSION = uuid.uuid4().hex[:8]
+# Every image and registry repository the suite makes lives under this prefix.
+PREFIX = f"bakegen-test-{SESSION}"
+MARKER_TEXT = f"bakegen-test-marker-{SESSION}"
+# Every image the suite builds carries this label (bakegen's SOURCE), so even the untagged images
+# the docker driver loads for linked bases can be found and removed.
+SOURCE_LABEL = "org.opencontainers.image.source"
 
 
 def _unavailable(message: str):
@@ -31,17 +59,50 @@ def _unavailable(message: str):
     pytest.skip(f"{message}; {HOW}")
 
 
+def bakegen(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bakegen", *args], capture_output=True, text=True, **kwargs)
+
+
+# --- the engine, and what the user had before the suite came --------------------------------------
+
+
+@dataclass
+class UserState:
+    builder: str  # buildx's current builder: the user's
+    records: frozenset[str]  # its cache records before the suite built anything
+    images: frozenset[str]  # image IDs in the engine before the suite
+
+
+def build_marker(builder: str, folder: Path) -> BakeResult:
+    (folder / "Dockerfile").write_text(f"FROM {BUSYBOX_IMAGE}\nRUN echo {MARKER_TEXT} > /marker\n")
+    (folder / "docker-bake.hcl").write_text('target "marker" {\n  output = ["type=cacheonly"]\n}\n')
+    return run_bake(folder, ["marker"], builder=builder)
+
+
 @pytest.fixture(scope="session")
-def engine():
+def engine(tmp_path_factory):
     try:
         client = connect()
     except BakegenError as e:
         _unavailable(str(e).split(";")[0])
-    ok, detail = registry_reachable(REGISTRY)
+    ok, detail = registry.reachable(REGISTRY)
     if not ok:
         _unavailable(f"no registry at {REGISTRY} ({detail})")
     _ensure_busybox(client)
-    return client
+    images_before = frozenset(image.id for image in client.images.list(all=True))
+    # A marker on the user's builder before any test: the last e2e test finds it still cached.
+    builder = current_builder()
+    marker = build_marker(builder, tmp_path_factory.mktemp("marker"))
+    assert marker.ok, marker.error_line()
+    client.user_state = UserState(builder, frozenset(cache_records(builder)), images_before)
+    yield client
+    remove_labelled_images(client)
+    registry.delete_repositories(REGISTRY, PREFIX)
+
+
+@pytest.fixture(scope="session")
+def user_state(engine) -> UserState:
+    return engine.user_state
 
 
 def _ensure_busybox(client) -> None:
@@ -51,6 +112,12 @@ def _ensure_busybox(client) -> None:
         return
     except Exception:  # docker.errors.ImageNotFound
         pass
+    repository, tag = BUSYBOX_IMAGE.split(":")
+    client.api.import_image_from_data(busybox_rootfs(), repository=repository, tag=tag)
+
+
+def busybox_rootfs() -> bytes:
+    """A root file system tarball holding Debian's static busybox and a few applet links."""
     busybox = shutil.which("busybox")
     if busybox is None:
         _unavailable("busybox is not installed (Debian: busybox-static)")
@@ -65,30 +132,94 @@ def _ensure_busybox(client) -> None:
             info = tarfile.TarInfo(folder)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
             tar.addfile(info)
-    repository, tag = BUSYBOX_IMAGE.split(":")
-    client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tag)
+    return buffer.getvalue()
+
+
+def remove_labelled_images(client) -> None:
+    """Every image the suite built (tagged or not), found by the session's source label."""
+    for image in client.images.list(all=True, filters={"label": f"{SOURCE_LABEL}={PREFIX}"}):
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            client.images.remove(image.id, force=True)
+
+
+# --- the builders the scenarios run on ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildEnv:
+    """A builder to run the scenarios on, and how the fixture reaches its base image there."""
+
+    kind: str  # "docker" or "buildkit"
+    builder: str
+    busybox: str  # what the fixture's `busybox:stable` becomes (bakegen's `images` remap)
+    load: dict[str, str]  # environment that brings results into the engine (to run them)
+    owned: bool  # made by the suite, so it may be pruned
+
+    def forget_everything(self, client, images) -> None:
+        assert self.owned, f"{self.builder} is the user's builder: never pruned"
+        forget_everything(client, self.builder, images)
+
+
+@pytest.fixture(scope="session")
+def buildkit_builder(engine, tmp_path_factory):
+    """A BuildKit 0.26 builder of the session's own, made by `bakegen builder up`."""
+    buildkitd = os.environ.get("BAKEGEN_BUILDKITD") or shutil.which("buildkitd")
+    if not buildkitd:
+        _unavailable("no buildkitd: set BAKEGEN_BUILDKITD (scripts/test points it at shared/buildkit/buildkitd)")
+    name, state = f"{PREFIX}-bk", tmp_path_factory.mktemp("builder")
+    up = bakegen("builder", "up", "--name", name, "--driver", "remote", "--buildkitd", buildkitd,
+                 "--state", str(state), "--insecure-registry", SPARE_REGISTRY, "--max-storage", "5GB")
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.splitlines()[-1] == name
+    # Its bases come from the loopback registry: it cannot see the engine's images.
+    pushed = f"{REGISTRY}/{PREFIX}/busybox"
+    engine.images.get(BUSYBOX_IMAGE).tag(pushed, "latest")
+    engine.images.push(pushed, tag="latest")
+    remove_images(engine, [f"{pushed}:latest"])
+    yield BuildEnv("buildkit", name, f"docker-image://{pushed}:latest", {"LOAD": "true"}, owned=True)
+    down = bakegen("builder", "down", "--name", name, "--state", str(state), "--purge")
+    assert down.returncode == 0, down.stderr
+
+
+@pytest.fixture(scope="session")
+def docker_builder(engine, user_state) -> BuildEnv:
+    """The engine's own BuildKit: the user's, never pruned."""
+    name = subprocess.run(["docker", "context", "show"], capture_output=True, text=True).stdout.strip() or "default"
+    return BuildEnv("docker", name, f"docker-image://{BUSYBOX_IMAGE}", {}, owned=False)
+
+
+@pytest.fixture(scope="session", params=["docker", "buildkit"])
+def build_env(request) -> BuildEnv:
+    return request.getfixturevalue(f"{request.param}_builder")
+
+
+# --- the fixture monorepo ---------------------------------------------------------------------------
 
 
 class Monorepo:
     """The fixture copied to a temp folder, with a registry namespace of its own."""
 
-    def __init__(self, root: Path, backend: CacheBackend, heavy_seconds: int, heavy_mb: int = 200,
-                 registry: str = REGISTRY):
+    def __init__(self, root: Path, backend: CacheBackend, heavy_seconds: int, env: BuildEnv,
+                 heavy_mb: int = 200, registry_addr: str = REGISTRY):
         self.root = root
+        self.env = env
         self.run_id = uuid.uuid4().hex[:10]
-        self.namespace = f"{registry.replace('127.0.0.1', 'localhost')}/e2e-{self.run_id}"
+        self.registry = registry_addr.replace("127.0.0.1", "localhost")
+        self.repository_prefix = f"{PREFIX}/{env.kind}-{self.run_id}"
+        self.namespace = f"{self.registry}/{self.repository_prefix}"
         shutil.copytree(FIXTURE, root, dirs_exist_ok=True)
         # RUN_ID makes the heavy step new for this run, so "cold" is cold even on a warm engine.
         (root / "bakegen.toml").write_text(f"""
 [project]
 registry = "{self.namespace}"
+source = "{PREFIX}"
 
 [cache]
 backend = "{backend.value}"
 directory = ".buildx-cache"
 
 [images]
-"busybox:stable" = "docker-image://{BUSYBOX_IMAGE}"
+"busybox:stable" = "{env.busybox}"
 
 [targets.base-heavy]
 args = {{ RUN_ID = "{self.run_id}", HEAVY_SECONDS = "{heavy_seconds}", HEAVY_MB = "{heavy_mb}" }}
@@ -99,3 +230,18 @@ args = {{ RUN_ID = "{self.run_id}", HEAVY_SECONDS = "{heavy_seconds}", HEAVY_MB 
         project = load_project(self.root)
         (self.root / "docker-bake.hcl").write_text(render_bake(make_plan(project)), encoding="utf-8")
         self.images = [f"{self.namespace}/{name}:latest" for name in project.targets]
+
+    def bake(self, targets=(), *, load: bool = False, env: dict[str, str] | None = None, **kwargs) -> BakeResult:
+        """Bake on this monorepo's builder; `load` brings the images into the engine."""
+        extra = {**(self.env.load if load else {}), **(env or {})}
+        return run_bake(self.root, targets, builder=self.env.builder, env=extra, **kwargs)
+
+    def forget_everything(self, client) -> None:
+        self.env.forget_everything(client, self.images)
+
+    def clean_up(self, client) -> None:
+        """Remove the images and registry repositories this monorepo made."""
+        remove_labelled_images(client)
+        addr = self.registry.replace("localhost", "127.0.0.1")
+        if registry.reachable(addr)[0]:
+            registry.delete_repositories(addr, self.repository_prefix)

@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 
 from bakegen.model import CacheBackend
-from bakegen.run.bake import run_bake
-from bakegen.run.engine import registry_reachable
+from bakegen.run.registry import reachable
 
-from .conftest import Monorepo, _unavailable
+from .conftest import SPARE_REGISTRY, Monorepo, _unavailable
 
 pytestmark = pytest.mark.engine
-SPARE_REGISTRY = "127.0.0.1:5031"
 
 
 def registry_binary() -> str:
@@ -38,7 +36,7 @@ def spare_registry(tmp_path):
     process = subprocess.Popen([registry_binary(), "serve", str(config)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     for _ in range(40):
-        if registry_reachable(SPARE_REGISTRY)[0]:
+        if reachable(SPARE_REGISTRY)[0]:
             break
         time.sleep(0.25)
     yield process
@@ -46,15 +44,16 @@ def spare_registry(tmp_path):
     process.wait()
 
 
-def test_registry_down_during_export_does_not_fail_the_build(engine, tmp_path, spare_registry):
-    repo = Monorepo(tmp_path / "repo", CacheBackend.REGISTRY, heavy_seconds=3, heavy_mb=20,
-                    registry=SPARE_REGISTRY)
+def test_registry_down_during_export_does_not_fail_the_build(engine, build_env, tmp_path, spare_registry):
+    repo = Monorepo(tmp_path / "repo", CacheBackend.REGISTRY, heavy_seconds=3, heavy_mb=20, env=build_env,
+                    registry_addr=SPARE_REGISTRY)
 
     def stop_registry_after_heavy_step(vertex) -> None:
         if "dd if=/dev/urandom" in vertex.name and spare_registry.poll() is None:
             spare_registry.kill()  # the cache imports happened; the exports are still to come
 
-    result = run_bake(repo.root, env={"CACHE_EXPORT": "true"}, on_vertex=stop_registry_after_heavy_step)
+    result = repo.bake(env={"CACHE_EXPORT": "true"}, on_vertex=stop_registry_after_heavy_step)
+    repo.clean_up(engine)
     assert spare_registry.poll() is not None, "the registry was never stopped"
     assert result.ok, result.error_line()
     problems = result.cache_problems()
@@ -62,10 +61,11 @@ def test_registry_down_during_export_does_not_fail_the_build(engine, tmp_path, s
     assert exports and all("connection refused" in p for p in exports), problems
 
 
-def test_missing_cache_ref_is_reported_not_fatal(engine, tmp_path, spare_registry):
-    repo = Monorepo(tmp_path / "repo", CacheBackend.REGISTRY, heavy_seconds=0, heavy_mb=1,
-                    registry=SPARE_REGISTRY)
-    result = run_bake(repo.root, ["web"])
+def test_missing_cache_ref_is_reported_not_fatal(engine, build_env, tmp_path, spare_registry):
+    repo = Monorepo(tmp_path / "repo", CacheBackend.REGISTRY, heavy_seconds=0, heavy_mb=1, env=build_env,
+                    registry_addr=SPARE_REGISTRY)
+    result = repo.bake(["web"])
+    repo.clean_up(engine)
     assert result.ok, result.error_line()
     assert any("importing cache manifest" in p and "not found" in p for p in result.cache_problems())
 

@@ -4,6 +4,8 @@ The real bases (CUDA, node:18) cannot be pulled here: `scripts/engine standin` m
 image with Python (Flask, Pillow, numpy, gunicorn) and Node.js 18 + npm, and the bake file's
 named contexts are pointed at it with `--set`. The web image needs the npm registry inside its
 build (Vite), and base-python-pose needs CUDA images and a GPU runner: neither is built here.
+Built on the docker driver only: the stand-in lives in the engine's image store (pushing its
+185 MB for the private builder would test nothing more; the scenarios do that on the fixture).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from bakegen.run.bake import run_bake
-from bakegen.run.scenario import appended, remove_images
+from bakegen.run.scenario import appended
 
-from .conftest import _unavailable
+from .conftest import PREFIX, _unavailable, remove_labelled_images
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = "local/standin-bookworm:latest"
@@ -31,27 +33,28 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(scope="module")
-def built(engine, tmp_path_factory):
+def built(engine, docker_builder, tmp_path_factory):
     # A copy of the repository: the code change below never touches the work tree.
     repo = tmp_path_factory.mktemp("repo") / "pose-app"
     shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".git", ".venv", "node_modules", "tests", "*.pyc"))
     done = subprocess.run([str(ROOT / "scripts/engine"), "standin"], capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         _unavailable(f"could not make the stand-in base image: {done.stderr.strip()[-300:]}")
-    registry = f"localhost:5000/standin-{uuid.uuid4().hex[:8]}"
+    registry = f"localhost:5000/{PREFIX}/standin-{uuid.uuid4().hex[:8]}"
     overrides = [
         "--set", f"pose-service.contexts.base-python-pose=docker-image://{STANDIN}",
         "--set", f"backend.contexts.base-node=docker-image://{STANDIN}",
         "--set", f"backend.contexts.node:18-bookworm-slim=docker-image://{STANDIN}",
     ]
-    env = {"REGISTRY": registry}
-    first = run_bake(repo, ["pose-service", "backend"], env=env, extra_args=overrides)
+    env = {"REGISTRY": registry, "SOURCE": PREFIX}  # the label the suite cleans up by
+    first = run_bake(repo, ["pose-service", "backend"], builder=docker_builder.builder, env=env, extra_args=overrides)
     assert first.ok, first.error_line()
     with appended(repo / "backend/src/server.js", f"// a code change {uuid.uuid4()}\n"):
-        change = run_bake(repo, ["pose-service", "backend"], env=env, extra_args=overrides)
+        change = run_bake(repo, ["pose-service", "backend"], builder=docker_builder.builder, env=env,
+                          extra_args=overrides)
     assert change.ok, change.error_line()
     yield registry, first, change
-    remove_images(engine, [f"{registry}/{name}:latest" for name in ("pose-service", "backend")])
+    remove_labelled_images(engine)
 
 
 def test_a_code_change_rebuilds_only_that_service_after_its_copy(built):
