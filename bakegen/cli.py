@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ from bakegen.discover import discover
 from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import TAG, TAG_RULE
 from bakegen.plan import affected_targets, make_plan, target_links, with_platform_caches
-from bakegen.render import BAKE_FILE, GRAPH_FORMATS, render_bake, render_graph, render_init_toml
+from bakegen.render import BAKE_FILE, GRAPH_FORMATS, bounded_diff, render_bake, render_graph, render_init_toml
 
 EXIT_CHECK_FAILED = 1
 
@@ -127,11 +126,7 @@ def _check_current(path: Path, text: str) -> None:
     if current == text:
         click.echo(f"{path} is current", err=True)
         return
-    diff = difflib.unified_diff(
-        current.splitlines(keepends=True), text.splitlines(keepends=True),
-        fromfile=f"{path} (on disk)", tofile=f"{path} (bakegen emit)",
-    )
-    click.echo("".join(diff), nl=False)
+    click.echo(bounded_diff(current, text, str(path)), nl=False)
     click.echo(f"{path} is out of date; run `bakegen emit`", err=True)
     sys.exit(EXIT_CHECK_FAILED)
 
@@ -363,7 +358,8 @@ def builder() -> None:
               help="buildkitd binary for the remote driver (default: $BAKEGEN_BUILDKITD, then PATH).")
 @state_option
 @click.option("--image", default=None, metavar="IMAGE",
-              help="BuildKit image for docker-container (default: moby/buildkit:v0.26.3; a mirror of it).")
+              help="BuildKit image for docker-container (default: the one the builder was made with, else "
+                   "moby/buildkit:v0.26.3; name a mirror of it where Docker Hub is out of reach).")
 @click.option("--addr", metavar="ADDR",
               help="Where the local buildkitd listens: unix:///path (default: DIR/buildkitd.sock) or "
                    "tcp://127.0.0.1:PORT.")
@@ -383,7 +379,7 @@ def builder_up(name: str, driver: str | None, buildkitd: str | None, state_dir: 
     from bakegen.run import builder as builders
 
     request = builders.UpRequest(name=name, driver=driver, buildkitd=buildkitd, state_dir=state_dir,
-                                 image=image or builders.BUILDKIT_IMAGE, addr=addr, max_storage=max_storage,
+                                 image=image, addr=addr, max_storage=max_storage,
                                  insecure_registries=insecure_registries)
     info = builders.up(request, _say)
     click.echo(info.name)

@@ -7,6 +7,7 @@ that says why, so callers never pick error lines out of output themselves.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,8 +41,12 @@ def reason_of(stderr: str, returncode: int) -> str:
     """The useful line of a failed command's stderr: its last ERROR/error line, else its last line."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith(("ERROR", "error", "Error", "fatal:"))]
-    picked = (errors or lines or [f"exit code {returncode}"])[-1]
-    return picked.removeprefix("ERROR: ").removeprefix("error: ")
+    picked = (errors or lines or [f"exit code {returncode}"])[-1].removeprefix("ERROR: ").removeprefix("error: ")
+    if re.fullmatch(r"exit code \d+", picked):  # says nothing: the last line before it that says why
+        why = [ln for ln in lines if re.search(r"failed|error|not found|denied", ln, re.I) and "ERROR" not in ln]
+        if why:
+            picked = f"{why[-1]} ({picked})"
+    return picked
 
 
 def environment(extra: dict[str, str] | None = None) -> dict[str, str]:

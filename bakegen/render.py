@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 
 from bakegen import hcl
 from bakegen.model import Project
@@ -102,3 +104,46 @@ def render_init_toml(project: Project) -> str:
         lines.append("# args = { KEY = \"value\" }")
         lines.append("# contexts = { name = \"path/or/docker-image://...\" }")
     return "\n".join(lines) + "\n"
+
+
+DIFF_CONTEXT = 3
+DIFF_MAX_LINES = 2000  # beyond this many changed lines a summary replaces the diff
+
+
+def bounded_diff(current: str, wanted: str, name: str) -> str:
+    """A unified diff of two versions of a file whose cost grows with the size of the change.
+
+    The common head and tail are skipped first (a one-line change to a 45,000-line file is one
+    line to diff); a change too large to read is summarised instead of diffed, since difflib is
+    quadratic in the worst case.
+    """
+    a, b = current.splitlines(keepends=True), wanted.splitlines(keepends=True)
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    changed_a, changed_b = len(a) - head - tail, len(b) - head - tail
+    if changed_a + changed_b > DIFF_MAX_LINES:
+        return (f"--- {name} (on disk)\n+++ {name} (bakegen emit)\n"
+                f"@@ lines {head + 1}-{head + changed_a} on disk differ from lines {head + 1}-{head + changed_b} "
+                f"generated: {changed_a} and {changed_b} lines, too many to show @@\n")
+    lo = max(0, head - DIFF_CONTEXT)
+    diff = difflib.unified_diff(
+        a[lo:len(a) - tail + min(tail, DIFF_CONTEXT)], b[lo:len(b) - tail + min(tail, DIFF_CONTEXT)],
+        fromfile=f"{name} (on disk)", tofile=f"{name} (bakegen emit)", n=DIFF_CONTEXT,
+    )
+    return "".join(_shift_hunk(line, lo) for line in diff)
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def _shift_hunk(line: str, offset: int) -> str:
+    """Hunk headers of a diff of slices, renumbered for the whole files."""
+    m = _HUNK.match(line)
+    if not m or not offset:
+        return line
+    return (f"@@ -{int(m.group(1)) + offset}{m.group(2) or ''} +{int(m.group(3)) + offset}{m.group(4) or ''} @@"
+            + line[m.end():])

@@ -1,4 +1,5 @@
-"""Speed of emit on generated monorepos (pytest-benchmark), and the whole process against buildx.
+"""Speed of the generator on generated monorepos of 10 to 5,000 services (pytest-benchmark), and
+the whole emit process against buildx reading its output. Timings are reported, never asserted.
 
 Run the figures with: pytest tests/test_bench.py --benchmark-enable
 """
@@ -11,21 +12,64 @@ import time
 import pytest
 
 from bakegen.config import load_project
-from bakegen.plan import make_plan
-from bakegen.render import render_bake
+from bakegen.plan import affected_targets, make_plan, target_links
+from bakegen.render import bounded_diff, render_bake, render_graph
+from bakegen.run.bake import print_bake
 
 from .helpers import make_monorepo, need_buildx
 
+SIZES = [10, 100, 1000, 5000]
 
-@pytest.mark.parametrize("services", [10, 100, 1000])
-def test_emit_speed(benchmark, tmp_path, services):
-    make_monorepo(tmp_path, services)
 
-    def emit() -> str:
-        return render_bake(make_plan(load_project(tmp_path)))
+@pytest.fixture(scope="module", params=SIZES)
+def monorepo(request, tmp_path_factory):
+    root = make_monorepo(tmp_path_factory.mktemp(f"repo{request.param}"), request.param)
+    return request.param, root
 
-    text = benchmark(emit)
+
+def emit(root) -> str:
+    return render_bake(make_plan(load_project(root)))
+
+
+def test_emit_speed(benchmark, monorepo):
+    services, root = monorepo
+    text = benchmark(emit, root)
     assert text.count('\ntarget "') == services + 2 + 1  # services, bases, _common
+
+
+def test_graph_speed(benchmark, monorepo):
+    services, root = monorepo
+
+    def graph() -> str:
+        project = load_project(root)
+        return render_graph(project, target_links(project), "text")
+
+    text = benchmark(graph)
+    assert len(text.splitlines()) == services + 2
+
+
+def test_affected_speed(benchmark, monorepo):
+    """A change to one base: every service on it is affected (the widest answer)."""
+    services, root = monorepo
+
+    def affected() -> list[str]:
+        project = load_project(root)
+        return affected_targets(project, target_links(project), ["docker/base-0/Dockerfile"], {})
+
+    names = benchmark(affected)
+    assert len(names) == 1 + (services + 1) // 2
+
+
+def test_stale_check_speed(benchmark, monorepo):
+    """`emit --check` after a one-line config change: emit, then a diff bounded by the change."""
+    _, root = monorepo
+    on_disk = emit(root).replace('default = "latest"', 'default = "old"')
+
+    def check() -> str:
+        return bounded_diff(on_disk, emit(root), "docker-bake.hcl")
+
+    diff = benchmark(check)
+    assert diff.count("\n@@ ") == 1 and '+  default = "latest"' in diff
 
 
 def _best_of(command: list[str], cwd, rounds: int) -> float:
@@ -37,8 +81,9 @@ def _best_of(command: list[str], cwd, rounds: int) -> float:
     return best
 
 
-def test_emit_process_is_faster_than_buildx_reading_its_output(tmp_path):
-    """Goal: `bakegen emit` on 1,000 services takes no longer than `bake --print` of the result."""
+def test_emit_process_against_buildx_reading_its_output(tmp_path):
+    """Figure (goal: at most 0.5x): `bakegen emit` on 1,000 services against `bake --print` of the
+    result. A timing, so it is reported, never asserted: a busy machine must fail no test."""
     need_buildx()
     make_monorepo(tmp_path, 1000)
     emit = [sys.executable, "-m", "bakegen", "emit", "."]
@@ -54,4 +99,4 @@ def test_emit_process_is_faster_than_buildx_reading_its_output(tmp_path):
     if os.environ.get("BAKEGEN_BENCH_REPORT"):
         with open(os.environ["BAKEGEN_BENCH_REPORT"], "a", encoding="utf-8") as f:
             f.write(f"emit-1000: {report}\n")
-    assert ratio <= 1.0, report
+    assert len(print_bake(tmp_path)["target"]) == 1000 + 2  # what was timed is what buildx reads

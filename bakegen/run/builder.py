@@ -191,7 +191,7 @@ class UpRequest:
     driver: str | None = None  # None: docker-container when its image is at hand, else remote
     buildkitd: str | None = None  # remote: binary (else $BAKEGEN_BUILDKITD, else PATH)
     state_dir: Path | None = None
-    image: str = BUILDKIT_IMAGE
+    image: str | None = None  # docker-container: default the one it was made with, else BUILDKIT_IMAGE
     addr: str | None = None  # remote: unix://... (default in the state folder) or tcp://127.0.0.1:PORT
     max_storage: str = DEFAULT_MAX_STORAGE
     insecure_registries: tuple[str, ...] = ()  # HOST:PORT reached over plain HTTP
@@ -241,7 +241,7 @@ def choose_driver(req: UpRequest) -> str:
         return req.driver
     if req.buildkitd or os.environ.get("BAKEGEN_BUILDKITD"):
         return "remote"
-    if image_present(req.image):
+    if image_present(req.image or BUILDKIT_IMAGE):
         return "docker-container"
     return "remote" if shutil.which("buildkitd") else "docker-container"
 
@@ -257,7 +257,8 @@ def up(req: UpRequest, say: Say) -> BuilderInfo:
     driver = state.driver if state and not req.driver else choose_driver(req)
     if driver == "remote":
         return _create_remote(req, folder, state, say)
-    return _create_container(req, folder, say)
+    image = req.image or (state.image if state and state.image else BUILDKIT_IMAGE)
+    return _create_container(req, image, folder, say)
 
 
 def _reuse(req: UpRequest, existing: BuilderInfo, state: BuilderState | None, folder: Path,
@@ -293,13 +294,13 @@ def _check_version(info: BuilderInfo) -> None:
         )
 
 
-def _create_container(req: UpRequest, folder: Path, say: Say) -> BuilderInfo:
+def _create_container(req: UpRequest, image: str, folder: Path, say: Say) -> BuilderInfo:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "buildkitd.toml"
     config.write_text(buildkitd_config(req.max_storage, req.insecure_registries), encoding="utf-8")
-    say(f"creating builder {req.name}: docker-container driver, image {req.image}")
+    say(f"creating builder {req.name}: docker-container driver, image {image}")
     args = ["docker", "buildx", "create", "--name", req.name, "--driver", "docker-container",
-            "--driver-opt", f"image={req.image}",
+            "--driver-opt", f"image={image}",
             # host network: the loopback registry (127.0.0.1:5000) is the host's, not the container's
             "--driver-opt", "network=host",
             "--buildkitd-config", str(config), "--bootstrap"]
@@ -315,7 +316,7 @@ def _create_container(req: UpRequest, folder: Path, say: Say) -> BuilderInfo:
                 "--buildkitd PATH or BAKEGEN_BUILDKITD)") if "pull" in str(e).lower() else ""
         raise BakegenError(f"builder {req.name}: {e}{hint}") from None
     save_state(folder, BuilderState(name=req.name, driver="docker-container", endpoint=info.endpoint,
-                                    image=req.image, max_storage=req.max_storage,
+                                    image=image, max_storage=req.max_storage,
                                     insecure_registries=list(req.insecure_registries)))
     say(f"builder {req.name} ({info.driver} driver, BuildKit {info.buildkit}) is up")
     return info
@@ -325,7 +326,7 @@ def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, 
     binary = find_buildkitd(req.buildkitd) or (previous.buildkitd if previous else None)
     if not binary:
         raise BakegenError("no buildkitd found: pass --buildkitd PATH or set BAKEGEN_BUILDKITD "
-                           f"(or use --driver docker-container where the image {req.image} can be pulled)")
+                           f"(or use --driver docker-container where the image {BUILDKIT_IMAGE} can be pulled)")
     if os.geteuid() != 0:
         raise BakegenError("a buildkitd of bakegen's own needs root here (rootless BuildKit needs rootlesskit); "
                            "run as root or use --driver docker-container")
@@ -479,6 +480,9 @@ def down(name: str, state_dir: Path | None, purge: bool, say: Say) -> None:
         (folder / "buildkitd.pid").unlink(missing_ok=True)
         state.pid = None
     if purge:
+        if state.driver == "docker-container":  # buildx keeps the cache in a volume per node
+            volume = f"buildx_buildkit_{name}0_state"
+            command.run(["docker", "volume", "rm", "--force", volume], check=False, timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
         say(f"removed its state {folder}")
     else:

@@ -3,17 +3,20 @@ across down/up, nothing half made on bad input, the user's current builder never
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from bakegen.run import registry
 from bakegen.run.builder import inspect
 
-from .conftest import PREFIX, _unavailable, bakegen
+from .conftest import PREFIX, REGISTRY, _unavailable, bakegen
 
 pytestmark = pytest.mark.engine
 
@@ -173,3 +176,59 @@ def test_bad_input_is_one_line_and_changes_nothing(name, tmp_path, args, message
 def test_down_leaves_builders_it_did_not_make(engine, tmp_path):
     done = bakegen("builder", "down", "--name", current_builder(), "--state", str(tmp_path / "none"))
     assert "was not made by `bakegen builder up`" in one_line_error(done)
+
+
+@pytest.fixture(scope="module")
+def buildkit_image(engine):
+    """A stand-in for moby/buildkit:v0.26.3 (Docker Hub is out of reach here): the same static
+    buildkitd with runc and its libraries, pushed to the loopback registry."""
+    binary = Path(buildkitd_binary())
+    runc = shutil.which("runc")
+    if runc is None:
+        _unavailable("runc is not installed")
+    buildctl = binary.with_name("buildctl")  # buildx asks `buildctl debug workers` whether it is up
+    if not buildctl.is_file():
+        _unavailable(f"no buildctl beside {binary}")
+    files = {"usr/bin/buildkitd": binary, "usr/bin/buildctl": buildctl, "usr/bin/runc": Path(runc)}
+    ldd = subprocess.run(["ldd", runc], capture_output=True, text=True).stdout
+    for lib in (word for line in ldd.splitlines() for word in line.split() if word.startswith("/")):
+        files[lib.lstrip("/")] = Path(lib).resolve()
+    paths = [*files, "var/lib/buildkit/", "etc/buildkit/", "tmp/", "run/"]
+    folders = {str(p) for path in paths for p in [Path(path), *Path(path).parents] if path.endswith("/") or p != Path(path)}
+    folders.discard(".")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for folder in sorted(folders):  # parents first, each 0755 (an import makes missing ones unreadable)
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for arcname, path in files.items():
+            tar.add(path, arcname=arcname)
+    image = f"127.0.0.1:5000/{PREFIX}/buildkit:v0.26.3"
+    done = subprocess.run(["docker", "import", "--change", 'ENTRYPOINT ["buildkitd"]', "-", image],
+                          input=buffer.getvalue(), capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
+    assert subprocess.run(["docker", "push", "-q", image], capture_output=True).returncode == 0
+    yield image
+    subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
+    registry.delete_repositories(REGISTRY, f"{PREFIX}/buildkit")
+
+
+def test_docker_container_driver_keeps_its_cache_in_a_volume_until_purged(name, tmp_path, buildkit_image):
+    state = tmp_path / "state"
+    up = bakegen("builder", "up", "--name", name, "--driver", "docker-container", "--image", buildkit_image,
+                 "--state", str(state))
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.splitlines()[-1] == name
+    info = inspect(name)
+    assert info.driver == "docker-container" and info.buildkit == "v0.26.3"
+    assert not bake_one_step(name, tmp_path / "ctx", "in-a-volume")[0].cached
+    assert bakegen("builder", "down", "--name", name, "--state", str(state)).returncode == 0
+    volume = f"buildx_buildkit_{name}0_state"
+    assert subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode == 0
+    again = bakegen("builder", "up", "--name", name, "--state", str(state))  # the image comes from the state
+    assert again.returncode == 0, again.stderr
+    assert bake_one_step(name, tmp_path / "ctx", "in-a-volume")[0].cached
+    assert bakegen("builder", "down", "--name", name, "--state", str(state), "--purge").returncode == 0
+    assert subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode != 0
+    assert not state.exists()

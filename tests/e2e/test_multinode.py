@@ -9,6 +9,7 @@ writes one cache-only target per platform, each with its own ref, and the target
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,7 @@ def team(engine, buildkitd_for_team, tmp_path_factory):
         yield name, f"docker-image://{base}-multi:latest"
     finally:
         subprocess.run(["docker", "buildx", "rm", name], capture_output=True)
+        registry.delete_repositories(REGISTRY, f"{PREFIX}/busybox-")
         for node, state in states:
             bakegen("builder", "down", "--name", node, "--state", str(state), "--purge")
 
@@ -103,7 +105,7 @@ def project(root: Path, busybox: str, platforms: tuple[str, ...], run: str) -> s
 
 def test_each_platform_keeps_its_cache_across_two_nodes(team, tmp_path):
     builder, busybox = team
-    repository = project(tmp_path, busybox, PLATFORMS, f"split-{tmp_path.name[-6:]}")
+    repository = project(tmp_path, busybox, PLATFORMS, f"split-{uuid.uuid4().hex[:8]}")
     try:
         cold = run_bake(tmp_path, builder=builder, env=CI)
         assert cold.ok, cold.error_line()
@@ -121,7 +123,7 @@ def test_each_platform_keeps_its_cache_across_two_nodes(team, tmp_path):
 def test_one_shared_ref_loses_a_platform_on_two_nodes(team, tmp_path):
     """What bakegen avoids: the same target with one cache ref for both platforms."""
     builder, busybox = team
-    repository = project(tmp_path, busybox, PLATFORMS[:1], f"shared-{tmp_path.name[-6:]}")
+    repository = project(tmp_path, busybox, PLATFORMS[:1], f"shared-{uuid.uuid4().hex[:8]}")
     both = ["--set", f"web.platform={','.join(PLATFORMS)}"]
     try:
         cold = run_bake(tmp_path, builder=builder, env=CI, extra_args=both)

@@ -117,7 +117,12 @@ def test_fresh_runner_reads_every_target_cache_from_the_registry_in_one_call(run
     assert {s.target for s in deps} == {"pose", "api"} and all(s.cached for s in deps)
     assert all_cached(fresh, "echo deps > /w/deps")  # web's deps stage
     executed = fresh.executed()
-    assert {s.target for s in executed} == {"pose"}, executed  # only what the change touched
+    assert "pose" in {s.target for s in executed}  # what the change touched ran again
+    # No RUN step of another target ran. BuildKit 0.26 now and then reports a COPY of another
+    # target as not cached on a fresh runner (microseconds; its content matched, as the cached
+    # RUN steps after it show): 3 runs in 9 here; not seen with dockerd's BuildKit 0.13.
+    others = [s for s in executed if s.target != "pose"]
+    assert all(s.instruction.startswith("COPY ") for s in others), others
 
 
 def test_each_target_exports_its_cache_once_to_its_own_ref(runs):
