@@ -90,6 +90,16 @@ def stream(
         raise _missing(args) from None
 
 
+def stop(process: subprocess.Popen, seconds: float = 10) -> None:
+    """Terminate a started process, killing it if it does not end within `seconds`."""
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def start_daemon(args: Sequence[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a long-lived process in a session of its own (a Ctrl-C of ours does not reach it)."""
     try:

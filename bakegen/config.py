@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bakegen import dockerignore
+from bakegen.budgets import Budget, budget_from
 from bakegen.discover import default_stage, discover, join_path, kind_of
 from bakegen.dockerfile import read_dockerfile
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
@@ -84,6 +85,22 @@ TARGET_SCHEMA = {
     "groups": _string_list,
 }
 _TABLES_IN_TARGET = {"args", "labels", "contexts"}
+
+
+def _budgets(value: Any) -> list[Budget]:
+    """[bench.budgets]: scenario = seconds, or "N%" of cold, or a list of both."""
+    if not isinstance(value, dict):
+        raise _Invalid(f"expected a table, got {_type_name(value)}")
+    found = []
+    for name, given in value.items():
+        for item in given if isinstance(given, list) else [given]:
+            try:
+                found.append(budget_from(name, item))
+            except ValueError as e:
+                raise _InvalidAt(f"bench.budgets.{name}", str(e)) from None
+    return found
+
+
 SCHEMA = {
     "project": {
         "registry": _string, "tag": _tag, "source": _string, "default_branch": _string,
@@ -95,6 +112,7 @@ SCHEMA = {
         "export": _boolean, "compression": _choice(*(c.value for c in Compression)),
         "compression_level": _compression_level,
     },
+    "bench": {"budgets": _budgets},
 }
 _TOP_TABLES = {"images", "groups", "targets"}
 
@@ -207,6 +225,7 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
     if project.cache.compression == Compression.UNCOMPRESSED and project.cache.compression_level is not None:
         raise BakegenError(f"{shown}: cache.compression_level: no level for uncompressed layers")
     project.cache.default_branch = settings.get("default_branch", project.cache.default_branch)
+    project.bench_budgets = config["bench"].get("budgets", [])
     project.image_replacements.update(config["images"])
     project.groups.update(config["groups"])
     for name, fields in config["targets"].items():

@@ -27,7 +27,8 @@ class BakeResult:
         return self.returncode == 0
 
     def executed(self, target: str | None = None) -> list[Step]:
-        return [s for s in self.steps if not s.cached and (target is None or s.target == target)]
+        """Steps that did work (see `Step.ran`)."""
+        return [s for s in self.steps if s.ran and (target is None or s.target == target)]
 
     def cached(self, target: str | None = None) -> list[Step]:
         return [s for s in self.steps if s.cached and (target is None or s.target == target)]
@@ -35,6 +36,12 @@ class BakeResult:
     def cache_problems(self) -> list[str]:
         """Cache imports and exports that failed without failing the build (ignore-error)."""
         return [f"{v.name}: {v.error}" for v in self.vertices if v.error and "cache" in v.name]
+
+    @property
+    def bytes_pulled(self) -> int:
+        """Bytes BuildKit reported fetching: cache imports and base images. (It reports no sizes
+        for what it writes: cache exports and pushes are measured where they land instead.)"""
+        return sum(sum(v.transfers.values()) for v in self.vertices if "exporting" not in v.name)
 
     def error_line(self) -> str:
         """The line that says why a failed bake failed."""
@@ -63,9 +70,13 @@ def run_bake(
     start = time.perf_counter()
     process = command.stream(args, cwd=root, env=env)
     assert process.stderr is not None
-    for line in process.stderr:
-        reader.feed_line(line)
-    returncode = process.wait()
+    try:
+        for line in process.stderr:
+            reader.feed_line(line)
+        returncode = process.wait()
+    except BaseException:  # interrupted: no bake left running behind us
+        command.stop(process)
+        raise
     seconds = time.perf_counter() - start
     messages = reader.other_lines + [f"{v.name}: {v.error}" for v in reader.vertices.values() if v.error]
     return BakeResult(returncode, seconds, reader.steps(), messages, list(reader.vertices.values()))

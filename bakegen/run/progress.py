@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 # "[pose-service deps 2/3] RUN pip install ..." or "[base 1/2] RUN ..."
 _STEP = re.compile(r"^\[(?P<target>[^\]\s]+)(?: (?P<stage>[^\]\s]+))? (?P<n>\d+)/(?P<of>\d+)\] (?P<text>.*)$", re.S)
+
+
+NO_WORK_SECONDS = 0.001
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,14 @@ class Step:
     cached: bool
     seconds: float
 
+    @property
+    def ran(self) -> bool:
+        """Did work. BuildKit 0.26 marks some steps on top of a `target:`-linked base as not
+        cached although they complete within microseconds, doing nothing (seen in no-op builds,
+        1-10 µs). Real work (a RUN starts a container; a COPY makes a snapshot) takes far longer
+        than a millisecond, so below that a step did not run."""
+        return not self.cached and self.seconds >= NO_WORK_SECONDS
+
 
 @dataclass
 class Vertex:
@@ -35,6 +46,7 @@ class Vertex:
     started: str | None = None
     completed: str | None = None
     error: str = ""
+    transfers: dict[str, int] = field(default_factory=dict)  # status id (a blob) -> bytes moved
 
     @property
     def seconds(self) -> float:
@@ -78,9 +90,18 @@ class ProgressReader:
             vertex.completed = raw.get("completed", vertex.completed)
             vertex.error = raw.get("error", vertex.error)
             if vertex.completed and raw["digest"] not in self._reported:
-                self._reported.add(raw["digest"])
-                if self._on_vertex:
-                    self._on_vertex(vertex)
+                self._report(raw["digest"], vertex)
+        for status in message.get("statuses") or []:
+            vertex = self.vertices.get(status.get("vertex", ""))
+            size = max(status.get("total") or 0, status.get("current") or 0)
+            if vertex is not None and size:
+                key = status.get("id", "")
+                vertex.transfers[key] = max(vertex.transfers.get(key, 0), size)
+
+    def _report(self, digest: str, vertex: Vertex) -> None:
+        self._reported.add(digest)
+        if self._on_vertex:
+            self._on_vertex(vertex)
 
     def steps(self) -> list[Step]:
         return [s for v in self.vertices.values() if (s := as_step(v)) is not None]

@@ -75,3 +75,21 @@ def delete_repositories(address: str, prefix: str) -> int:
                     raise BakegenError(f"registry {address}: cannot delete {repository}@{digest}: "
                                        f"HTTP {e.code} (is deletion enabled?)") from None
     return deleted
+
+
+def stored_bytes(address: str, repository: str) -> int:
+    """Bytes of the distinct blobs (layers and configs) that the repository's tags refer to."""
+    blobs: dict[str, int] = {}
+    for tag in tags(address, repository):
+        manifest = _json(address, f"{repository}/manifests/{tag}")
+        for child in manifest.get("manifests") or []:  # an index: its manifests
+            blobs.update(_blob_sizes(_json(address, f"{repository}/manifests/{child['digest']}")))
+        blobs.update(_blob_sizes(manifest))
+    return sum(blobs.values())
+
+
+def _blob_sizes(manifest: dict) -> dict[str, int]:
+    found = {layer["digest"]: layer.get("size", 0) for layer in manifest.get("layers") or []}
+    if manifest.get("config"):
+        found[manifest["config"]["digest"]] = manifest["config"].get("size", 0)
+    return found

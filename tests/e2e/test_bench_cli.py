@@ -1,0 +1,121 @@
+"""`bakegen bench` on the fixture monorepo, on the session's own BuildKit builder: real figures in
+the JSON, the tree as it was afterwards, budgets, an interrupted run, bad input.
+
+Asserts what is deterministic (which scenario ran how many steps, what was changed and put
+back, what is left behind), never how long anything took.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bakegen.model import CacheBackend
+from bakegen.run import registry
+
+from .conftest import PREFIX, REGISTRY, Monorepo
+
+pytestmark = pytest.mark.engine
+LOOSE = ["--budget", "code-change=100000%", "--budget", "fresh-runner=100000%", "--budget", "code-change=36000",
+         "--budget", "noop=36000"]
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def repo(engine, buildkit_builder, tmp_path):
+    monorepo = Monorepo(tmp_path / "repo", CacheBackend.REGISTRY, heavy_seconds=1, heavy_mb=5, env=buildkit_builder)
+    yield monorepo
+    monorepo.clean_up(engine)
+
+
+def bench(repo: Monorepo, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bakegen", "bench", str(repo.root), "--builder", repo.env.builder,
+                           *args], capture_output=True, text=True, timeout=900)
+
+
+def test_bench_measures_every_scenario_and_leaves_nothing_behind(engine, repo, tmp_path):
+    before = tree_digest(repo.root)
+    out = tmp_path / "out"
+    out.mkdir()
+    done = bench(repo, "--baseline", "--json", str(out / "b.json"), "--markdown", str(out / "b.md"),
+                 "--chart", str(out / "b.svg"), *LOOSE)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert tree_digest(repo.root) == before  # every change put back, byte for byte
+    report = json.loads((out / "b.json").read_text())
+    s = {x["name"]: x for x in report["scenarios"]}
+    assert list(s) == ["cold", "noop", "code-change", "deps-change", "base-change", "fresh-runner"]
+    assert all(x["skipped"] is None and x["wall_s"] > 0 and x["baseline_s"] > 0 for x in s.values())
+    assert s["cold"]["steps_ran"] == s["cold"]["steps_total"] > 0 and s["cold"]["cache_bytes"] > 0
+    assert s["noop"]["steps_ran"] == 0 and s["noop"]["steps_cached"] == s["noop"]["steps_total"]
+    assert s["code-change"]["changed"] == ["api/src/app.py", "pose/src/app.py", "web/src/index.html"]
+    assert 0 < s["code-change"]["steps_ran"] < s["cold"]["steps_ran"]
+    assert s["deps-change"]["changed"] == ["api/requirements.txt"] and s["deps-change"]["steps_ran"] > 0
+    assert s["base-change"]["changed"] == ["docker/base-heavy/Dockerfile"]
+    assert s["base-change"]["steps_ran"] > s["code-change"]["steps_ran"]  # everything on the base reran
+    assert s["fresh-runner"]["steps_ran"] == 0 and s["fresh-runner"]["steps_cached"] > 0  # all from the registry
+    assert report["machine"]["driver"] == "remote" and report["machine"]["buildkit"] == "v0.26.3"
+    assert set(report["services"]) == {"api", "base-app", "base-heavy", "pose", "web"}
+    assert all(x["size_bytes"] > 0 and x["note"] == "no healthcheck" for x in report["services"].values())
+    assert "| code-change |" in (out / "b.md").read_text()
+    assert (out / "b.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert not [t for image in engine.images.list() for t in image.tags if t.endswith(":bakegen-bench")]
+    assert not [r for r in registry.repositories(REGISTRY, PREFIX) if "bakegen-bench-cache" in r
+                and registry.tags(REGISTRY, r)]
+
+
+def test_a_breached_budget_exits_1_naming_it(repo):
+    done = bench(repo, "--scenarios", "cold", "--budget", "cold=0")
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "bakegen: budget breached: cold <= 0 s:" in done.stderr and "over by" in done.stderr
+
+
+def test_an_interrupted_bench_puts_the_tree_back(repo):
+    before = tree_digest(repo.root)
+    watched = repo.root / "api/src/app.py"
+    process = subprocess.Popen([sys.executable, "-m", "bakegen", "bench", str(repo.root), "--builder",
+                                repo.env.builder, "--scenarios", "code-change"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while hashlib.sha256(watched.read_bytes()).hexdigest() == before["api/src/app.py"]:
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline, "the bench never changed the file"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)  # mid-scenario: the file is changed, the build runs
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert tree_digest(repo.root) == before
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--scenarios", "cold,warm"], "unknown scenario warm (known: cold, noop"),
+    (["--budget", "warm=3"], "--budget warm=3: unknown budget 'warm'"),
+    (["--budget", "noop=fast"], "--budget noop=fast: 'fast' is not a budget"),
+    (["--targets", "nope"], "--targets: no target nope"),
+])
+def test_bad_input_is_one_line_exit_2(engine, tmp_path, args, message, docker_builder):
+    repo = Monorepo(tmp_path / "repo", CacheBackend.REGISTRY, heavy_seconds=0, env=docker_builder)
+    done = subprocess.run([sys.executable, "-m", "bakegen", "bench", str(repo.root), *args],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip().splitlines()[-1]]
+    assert message in done.stderr
+
+
+def test_the_engines_own_buildkit_is_never_benched(engine, tmp_path, docker_builder):
+    repo = Monorepo(tmp_path / "repo", CacheBackend.REGISTRY, heavy_seconds=0, env=docker_builder)
+    done = subprocess.run([sys.executable, "-m", "bakegen", "bench", str(repo.root), "--builder",
+                           docker_builder.builder], capture_output=True, text=True, timeout=120, env=os.environ)
+    assert done.returncode == 2
+    assert "the engine's own BuildKit is shared with everything you build" in done.stderr
