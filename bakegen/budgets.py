@@ -8,28 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bakegen.model import BakegenError
+from bakegen.model import BakegenError, Budget
 
 SCENARIOS = ("cold", "noop", "code-change", "deps-change", "base-change", "fresh-runner")
 HEALTHY = "healthy"  # not a scenario: each service's time from container start to healthy
 BUDGET_NAMES = (*SCENARIOS, HEALTHY)
 _VALUE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|s)?\s*$")
-
-
-@dataclass(frozen=True)
-class Budget:
-    name: str  # a scenario, or "healthy"
-    seconds: float | None = None  # at most this long
-    percent_of_cold: float | None = None  # at most this share of the cold build
-
-    def __str__(self) -> str:
-        if self.percent_of_cold is not None:
-            return f"{self.name} <= {self.percent_of_cold:g} % of cold"
-        return f"{self.name} <= {self.seconds:g} s"
-
-    @property
-    def relative(self) -> bool:
-        return self.percent_of_cold is not None
 
 
 # The original design's promises: a code change under 30 s and at most 5 % of a cold build,

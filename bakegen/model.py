@@ -6,10 +6,6 @@ import statistics
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bakegen.budgets import Budget
 
 
 class BakegenError(Exception):
@@ -93,6 +89,22 @@ class CacheSettings:
     export: bool = False  # default of CACHE_EXPORT: CI turns it on for default-branch pushes
     compression: Compression = Compression.ZSTD  # of exported cache and pushed images
     compression_level: int | None = None  # None: BuildKit's default for the algorithm
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str  # a scenario, or "healthy"
+    seconds: float | None = None  # at most this long
+    percent_of_cold: float | None = None  # at most this share of the cold build
+
+    def __str__(self) -> str:
+        if self.percent_of_cold is not None:
+            return f"{self.name} <= {self.percent_of_cold:g} % of cold"
+        return f"{self.name} <= {self.seconds:g} s"
+
+    @property
+    def relative(self) -> bool:
+        return self.percent_of_cold is not None
 
 
 @dataclass
