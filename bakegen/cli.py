@@ -18,7 +18,7 @@ from bakegen.changes import changed_paths
 from bakegen.config import CONFIG_FILE, load_project, project_warnings
 from bakegen.discover import discover
 from bakegen.model import BakegenError, CacheBackend, Project
-from bakegen.names import TAG, TAG_RULE
+from bakegen.names import HOST_PORT, REGISTRY, REGISTRY_RULE, TAG, TAG_RULE
 from bakegen.plan import affected_targets, make_plan, target_links, with_platform_caches
 from bakegen.render import BAKE_FILE, GRAPH_FORMATS, bounded_diff, render_bake, render_graph, render_init_toml
 
@@ -37,8 +37,9 @@ EXIT_INTERRUPTED = 130
 
 
 class BakegenGroup(click.Group):
-    """The one place errors become exit codes: bad input is one line on stderr and exit 2
-    (never a traceback), an interrupt is exit 130."""
+    """The one place errors become exit codes: bad input (BakegenError, a file that cannot be
+    read or written, bad options) is one line on stderr and exit 2, never a traceback; a failed
+    check or build is exit 1 (the commands say so themselves); an interrupt is exit 130."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -46,8 +47,15 @@ class BakegenGroup(click.Group):
         except BakegenError as e:
             click.echo(f"bakegen: error: {e}", err=True)
             sys.exit(e.exit_code)
+        except OSError as e:  # a file or folder the command could not read or write
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"bakegen: error: {where}{e.strerror or e}", err=True)
+            sys.exit(BakegenError.exit_code)
+        except UnicodeDecodeError as e:
+            click.echo(f"bakegen: error: not UTF-8 text ({e.reason} at byte {e.start})", err=True)
+            sys.exit(BakegenError.exit_code)
         except click.UsageError as e:
-            where = e.ctx.command_path if e.ctx else "bakegen"
+            where = " ".join(["bakegen", *(e.ctx.command_path.split()[1:] if e.ctx else [])])
             click.echo(f"bakegen: error: {e.format_message()} (see `{where} --help`)", err=True)
             sys.exit(BakegenError.exit_code)
         except KeyboardInterrupt:
@@ -100,6 +108,8 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
     if cache:
         project.cache.backend = CacheBackend(cache)
     if registry is not None:
+        if not REGISTRY.match(registry):
+            raise BakegenError(f"--registry {registry!r}: not a registry ({REGISTRY_RULE})")
         project.registry = registry
     if tag is not None:
         if not TAG.match(tag):
@@ -116,7 +126,11 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
         _check_current(target, text)
         return
     write_atomically(target, text)
-    click.echo(f"wrote {target} ({len(project.targets)} targets)", err=True)
+    click.echo(f"wrote {target} ({_count(len(project.targets), 'target')})", err=True)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _check_current(path: Path, text: str) -> None:
@@ -207,7 +221,7 @@ def init(root: Path, force: bool) -> None:
     if not project.targets:
         raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
     write_atomically(path, render_init_toml(project))
-    click.echo(f"wrote {path} ({len(project.targets)} targets)", err=True)
+    click.echo(f"wrote {path} ({_count(len(project.targets), 'target')})", err=True)
 
 
 builder_option = click.option("--builder", metavar="NAME",
@@ -229,6 +243,8 @@ def doctor(registry: str, builder: str | None) -> None:
     """
     from bakegen.run.engine import doctor as run_doctor
 
+    if not HOST_PORT.match(registry):
+        raise BakegenError(f"--registry {registry!r}: expected HOST[:PORT], e.g. ghcr.io or 127.0.0.1:5000")
     checks = run_doctor(registry, builder)
     for check in checks:
         mark = "ok  " if check.ok else "MISS"
@@ -293,8 +309,9 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
             click.echo(f"bakegen: build failed: {result.error_line()}", err=True)
             sys.exit(EXIT_CHECK_FAILED)
     if project.cache.backend == CacheBackend.LOCAL:
-        rotated = rotate_local_cache(_local_cache_dir(root, project))
+        rotated, refused = rotate_local_cache(_local_cache_dir(root, project), project.targets)
         click.echo(f"local cache rotated for {len(rotated)} targets", err=True)
+        _warn_refused(refused, _local_cache_dir(root, project))
 
 
 @main.group()
@@ -316,8 +333,15 @@ def rotate(root: Path, config: Path | None) -> None:
 
     project = _load(root, config)
     folder = _local_cache_dir(root, project)
-    rotated = rotate_local_cache(folder)
+    rotated, refused = rotate_local_cache(folder, project.targets)
     click.echo(f"{folder}: rotated {len(rotated)} target caches" + (f" ({', '.join(rotated)})" if rotated else ""))
+    _warn_refused(refused, folder)
+
+
+def _warn_refused(refused: list[str], folder: Path) -> None:
+    for name in refused:
+        click.echo(f"bakegen: warning: {folder / name}: not a build cache, left as it is "
+                   f"(and {name}.next beside it); point [cache] directory at a folder of its own", err=True)
 
 
 def _local_cache_dir(root: Path, project: Project) -> Path:

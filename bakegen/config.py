@@ -13,7 +13,7 @@ from bakegen.budgets import Budget, budget_from
 from bakegen.discover import default_stage, discover, join_path, kind_of
 from bakegen.dockerfile import read_dockerfile
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
-from bakegen.names import TAG, TAG_RULE, TARGET_NAME
+from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE, TARGET_NAME
 
 CONFIG_FILE = "bakegen.toml"
 
@@ -66,6 +66,12 @@ def _compression_level(value: Any) -> int:
     return value
 
 
+def _registry(value: Any) -> str:
+    if not REGISTRY.match(_string(value)):
+        raise _Invalid(f"{value!r} is not a registry ({REGISTRY_RULE})")
+    return value
+
+
 def _tag(value: Any) -> str:
     if not TAG.match(_string(value)):
         raise _Invalid(f"'{value}' is not a valid image tag ({TAG_RULE})")
@@ -103,7 +109,7 @@ def _budgets(value: Any) -> list[Budget]:
 
 SCHEMA = {
     "project": {
-        "registry": _string, "tag": _tag, "source": _string, "default_branch": _string,
+        "registry": _registry, "tag": _tag, "source": _string, "default_branch": _string,
         "exclude": _string_list,
     },
     "cache": {

@@ -90,21 +90,26 @@ def target_links(project: Project) -> dict[str, dict[str, str]]:
 
 
 def _check_cycles(links: dict[str, dict[str, str]]) -> None:
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = 1
-        for base in sorted(set(links.get(name, {}).values())):
-            if state.get(base) == 1:  # on the current path: the path from there back to it is the cycle
+    """Depth-first, with an explicit stack: a chain of any depth is fine (no recursion limit)."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for start in sorted(links):
+        if start in state:
+            continue
+        path = [start]
+        state[start] = 1
+        stack = [iter(sorted(set(links.get(start, {}).values())))]
+        while stack:
+            base = next(stack[-1], None)
+            if base is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(base) == 1:  # on the current path: from there back to it is the cycle
                 cycle = [*path[path.index(base):], base]
                 raise BakegenError(f"cycle between targets: {' -> '.join(cycle)}")
-            if state.get(base) is None:
-                visit(base, [*path, base])
-        state[name] = 2
-
-    for name in sorted(links):
-        if name not in state:
-            visit(name, [name])
+            elif base not in state:
+                state[base] = 1
+                path.append(base)
+                stack.append(iter(sorted(set(links.get(base, {}).values()))))
 
 
 def dependents(links: dict[str, dict[str, str]], names: set[str]) -> set[str]:

@@ -56,14 +56,11 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
             children[a].append(b)
         roots = [n for n in names if not links[n]]
         lines = []
-
-        def walk(name: str, depth: int) -> None:
+        stack = [(root, 0) for root in reversed(roots)]  # explicit stack: any depth
+        while stack:
+            name, depth = stack.pop()
             lines.append(f"{'  ' * depth}{name} ({project.targets[name].kind})")
-            for child in children[name]:
-                walk(child, depth + 1)
-
-        for root in roots:
-            walk(root, 0)
+            stack += [(child, depth + 1) for child in reversed(children[name])]
     return "\n".join(lines) + "\n"
 
 

@@ -139,6 +139,60 @@ def test_affected_since_a_commit(sample):
     assert bad.exit_code == 2 and bad.stderr.startswith("bakegen: error: --since no-such-ref: not a commit")
 
 
+def test_affected_sees_paths_git_would_quote(tmp_path):
+    """git prints such paths quoted ("caf\\303\\251/x") unless asked for NUL-separated output."""
+    folders = ["café", "q\"uo'te", "back\\slash", "tab\there", "plain"]
+    write_tree(tmp_path, {f"{f}/Dockerfile": "FROM scratch\n" for f in folders})
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "init")
+    for folder in folders[:-1]:
+        (tmp_path / folder / "new.txt").write_text("x")  # untracked
+        (tmp_path / folder / "Dockerfile").write_text("FROM scratch\nLABEL x=1\n")  # tracked, changed
+    result = run("affected", str(tmp_path), "--since", "HEAD", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 4 and "plain" not in json.loads(result.stdout)
+
+
+def test_usage_errors_are_one_line_exit_2(sample):
+    result = run("affected", str(sample))  # --since missing
+    assert result.exit_code == 2
+    assert result.stderr == ("bakegen: error: Missing option '--since'. (see `bakegen affected --help`)\n")
+    bad = run("graph", str(sample), "--format", "svg")
+    assert bad.exit_code == 2 and len(bad.stderr.splitlines()) == 1 and "'svg' is not one of" in bad.stderr
+
+
+@pytest.mark.parametrize("registry", ["", "ghcr.io/acme/", "https://ghcr.io/acme", "ghcr.io/a b", "a\nb", "-x.io"])
+def test_registries_that_would_break_every_tag_are_refused(sample, registry):
+    result = run("emit", str(sample), "--registry", registry)
+    assert result.exit_code == 2 and "not a registry (HOST[:PORT][/NAMESPACE...]" in result.stderr
+    assert not (sample / "docker-bake.hcl").exists()
+    assert run("doctor", "--registry", "a b").exit_code == 2
+
+
+def test_files_that_cannot_be_read_are_one_line_exit_2(sample):
+    (sample / "docker-bake.hcl").mkdir()
+    result = run("emit", str(sample), "--check")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "docker-bake.hcl" in result.stderr
+    (sample / "docker-bake.hcl").rmdir()
+    (sample / "docker-bake.hcl").write_bytes(b"\xff\xfe")
+    result = run("emit", str(sample), "--check")
+    assert result.exit_code == 2 and result.stderr.startswith("bakegen: error: ") and "UTF-8" in result.stderr
+    (sample / "docker-bake.hcl").unlink()
+    git(sample, "init", "-q", "-b", "main")
+    git(sample, "add", "-A")
+    git(sample, "commit", "-qm", "init")
+    (sample / "web/.dockerignore").unlink()
+    (sample / "web/.dockerignore").mkdir()
+    result = run("affected", str(sample), "--since", "HEAD")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "web/.dockerignore" in result.stderr
+
+
+def test_one_target_is_one_target(tmp_path):
+    write_tree(tmp_path, {"only/Dockerfile": "FROM scratch\n"})
+    assert run("emit", str(tmp_path)).stderr.endswith("(1 target)\n")
+
+
 def test_help_and_version():
     assert "Exit codes" in run("--help").stdout
     for command in ("emit", "graph", "affected", "init"):

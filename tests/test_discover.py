@@ -75,3 +75,11 @@ def test_config_exclude_patterns(tmp_path):
         "bakegen.toml": '[project]\nexclude = ["tests/"]\n',
     })
     assert list(load_project(tmp_path).targets) == ["svc"]
+
+
+def test_names_never_start_with_a_dash_and_tags_are_ascii():
+    from bakegen.names import TAG, TARGET_NAME, target_name
+
+    assert target_name("-dash") == "_dash" and target_name("a-b") == "a-b"
+    assert not TARGET_NAME.match("-dash") and TARGET_NAME.match("_dash")
+    assert TAG.match("v1.2_rc-3") and not TAG.match("café") and not TAG.match(".x")

@@ -15,6 +15,7 @@ from bakegen.plan import (
     plan_groups,
     target_links,
 )
+from bakegen.render import render_graph
 
 from .helpers import write_tree
 
@@ -223,3 +224,24 @@ def test_affected_names_the_platform_caches_too(project):
     project.targets["web"].platforms = ["linux/amd64", "linux/arm64"]
     names = affected_targets(project, target_links(project), ["web/Dockerfile"], {})
     assert names == ["web", "web-cache-linux-amd64", "web-cache-linux-arm64"]
+
+
+def test_a_chain_of_any_depth_is_planned_graphed_and_affected(tmp_path):
+    """Recursive walks hit Python's recursion limit near 1,000 targets."""
+    depth = 1500
+    files = {"c0000/Dockerfile": "FROM scratch\n"}
+    files.update({f"c{i:04d}/Dockerfile": f"FROM c{i - 1:04d}\n" for i in range(1, depth)})
+    project = load_project(write_tree(tmp_path, files))
+    links = target_links(project)
+    assert links["c1499"] == {"c1498": "c1498"}
+    plan = make_plan(project)
+    assert plan.targets["c1499"]["contexts"] == {"c1498": "target:c1498"}
+    text = render_graph(project, links, "text")
+    assert text.splitlines()[-1] == "  " * (depth - 1) + "c1499 (service)"
+    assert len(affected_targets(project, links, ["c0000/Dockerfile"], {})) == depth
+
+
+def test_a_cycle_in_a_long_chain_is_named(tmp_path):
+    files = {f"c{i}/Dockerfile": f"FROM c{(i + 1) % 50}\n" for i in range(50)}
+    with pytest.raises(BakegenError, match=r"cycle between targets: c0 -> c1 -> .* -> c49 -> c0"):
+        target_links(load_project(write_tree(tmp_path, files)))

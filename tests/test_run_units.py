@@ -44,14 +44,31 @@ def test_step_name_forms():
     assert (step.target, step.stage, step.instruction) == ("odd__HOME_dir", "runtime", "COPY --from=build /a /b")
 
 
-def test_rotation_swaps_finished_caches_only(tmp_path):
-    for name, files in {"web": ["old.blob"], "web.next": ["index.json", "new.blob"],
-                        "api": ["keep.blob"], "api.next": ["partial.blob"], "pose.old": ["stale"]}.items():
-        (tmp_path / name).mkdir()
+CACHE = ["index.json", "oci-layout"]
+
+
+def make_folders(root, folders: dict[str, list[str]]) -> None:
+    for name, files in folders.items():
+        (root / name).mkdir()
         for f in files:
-            (tmp_path / name / f).write_text(f)
-    assert rotate_local_cache(tmp_path) == ["web"]
-    assert sorted(p.name for p in (tmp_path / "web").iterdir()) == ["index.json", "new.blob"]
+            (root / name / f).write_text(f)
+
+
+def test_rotation_swaps_finished_caches_only(tmp_path):
+    make_folders(tmp_path, {"web": [*CACHE, "old.blob"], "web.next": [*CACHE, "new.blob"],
+                            "api": [*CACHE, "keep.blob"], "api.next": ["partial.blob"], "pose.old": ["stale"]})
+    assert rotate_local_cache(tmp_path, ["web", "api", "pose"]) == (["web"], [])
+    assert sorted(p.name for p in (tmp_path / "web").iterdir()) == ["index.json", "new.blob", "oci-layout"]
     assert (tmp_path / "api" / "keep.blob").exists()  # an unfinished export never replaces a cache
     assert not (tmp_path / "web.next").exists() and not (tmp_path / "web.old").exists()
-    assert rotate_local_cache(tmp_path / "missing") == []
+    assert rotate_local_cache(tmp_path / "missing", ["web"]) == ([], [])
+
+
+def test_rotation_never_touches_what_is_not_a_cache(tmp_path):
+    """`[cache] directory = "."` with svc.next/ and notes.next/ beside the sources."""
+    make_folders(tmp_path, {"svc": ["Dockerfile", "app.py"], "svc.next": [*CACHE],
+                            "notes": ["todo.md"], "notes.next": [*CACHE], "docs.old": ["keep.md"]})
+    assert rotate_local_cache(tmp_path, ["svc"]) == ([], ["svc"])
+    assert sorted(p.name for p in (tmp_path / "svc").iterdir()) == ["Dockerfile", "app.py"]
+    assert (tmp_path / "notes" / "todo.md").exists() and (tmp_path / "notes.next").exists()  # not a target
+    assert (tmp_path / "docs.old" / "keep.md").exists()
