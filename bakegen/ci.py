@@ -1,0 +1,123 @@
+"""What CI does for one GitHub event: which targets to bake, whether to push images and write
+the cache, and the bake variables that say so. Pure: the event comes in as plain data.
+
+The rules (design.md, "CI facts"): every event reads the cache; only a push to the default
+branch writes it (a pull request cannot poison it); images are pushed from the default branch
+and from tags only; a pull request bakes only what its changes affect, and nothing when that
+is empty.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bakegen.model import BakegenError, Project
+
+DEFAULT_RUNNER_LABELS = ("self-hosted", "linux", "x64", "gpu")
+CI_BUILDER = "bakegen-ci"  # the persistent builder on the self-hosted runner
+
+
+@dataclass(frozen=True)
+class CiEvent:
+    """The parts of GitHub's context a build decision needs (GITHUB_* environment variables)."""
+
+    event_name: str  # push, pull_request, workflow_dispatch
+    ref: str  # refs/heads/main, refs/tags/v1.0, refs/pull/7/merge
+    sha: str
+    repository: str  # owner/name
+    repository_owner: str
+    server_url: str = "https://github.com"
+    head_ref: str = ""  # pull request: its branch
+    base_ref: str = ""  # pull request: the branch it goes into
+
+    @classmethod
+    def from_environment(cls, env: dict[str, str]) -> CiEvent:
+        missing = [k for k in ("GITHUB_EVENT_NAME", "GITHUB_REF", "GITHUB_SHA", "GITHUB_REPOSITORY") if not env.get(k)]
+        if missing:
+            raise BakegenError(f"not in a GitHub Actions job: {', '.join(missing)} not set")
+        return cls(
+            event_name=env["GITHUB_EVENT_NAME"], ref=env["GITHUB_REF"], sha=env["GITHUB_SHA"],
+            repository=env["GITHUB_REPOSITORY"],
+            repository_owner=env.get("GITHUB_REPOSITORY_OWNER") or env["GITHUB_REPOSITORY"].split("/")[0],
+            server_url=env.get("GITHUB_SERVER_URL", "https://github.com"),
+            head_ref=env.get("GITHUB_HEAD_REF", ""), base_ref=env.get("GITHUB_BASE_REF", ""),
+        )
+
+    @property
+    def is_pull_request(self) -> bool:
+        return self.event_name in ("pull_request", "pull_request_target")
+
+    @property
+    def tag(self) -> str | None:
+        return self.ref.removeprefix("refs/tags/") if self.ref.startswith("refs/tags/") else None
+
+    @property
+    def branch(self) -> str:
+        if self.is_pull_request:
+            return self.head_ref
+        return self.ref.removeprefix("refs/heads/") if self.ref.startswith("refs/heads/") else ""
+
+
+@dataclass
+class CiPlan:
+    build: bool
+    targets: list[str]  # empty: everything
+    push: bool
+    cache_export: bool
+    variables: dict[str, str] = field(default_factory=dict)  # bake variables for the environment
+    reason: str = ""
+
+
+def image_tag(event: CiEvent, default_branch: str) -> str:
+    """`v1.2.0` for a tag, `latest` for the default branch, else `sha-<short>` (never pushed)."""
+    if event.tag:
+        return _valid_tag(event.tag)
+    if not event.is_pull_request and event.branch == default_branch:
+        return "latest"
+    return f"sha-{event.sha[:12]}"
+
+
+def _valid_tag(text: str) -> str:
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[:128]
+    return tag if re.match(r"^[A-Za-z0-9_]", tag) else f"v{tag}"[:128]
+
+
+def plan_ci(project: Project, event: CiEvent, affected: list[str] | None) -> CiPlan:
+    """`affected`: for a pull request, the targets its changes affect (None for other events)."""
+    default_branch = project.cache.default_branch
+    on_default = not event.is_pull_request and event.branch == default_branch
+    push = on_default or event.tag is not None
+    variables = {
+        "REGISTRY": project.ci.registry.replace("{owner}", event.repository_owner.lower()),
+        "TAG": image_tag(event, default_branch),
+        "SOURCE": f"{event.server_url}/{event.repository}",
+        "REVISION": event.sha,
+        "BRANCH": event.branch or default_branch,
+        "CACHE_EXPORT": "true" if on_default else "false",
+        "PUSH": "true" if push else "false",
+    }
+    if event.is_pull_request:
+        targets = sorted(affected or [])
+        if not targets:
+            return CiPlan(False, [], False, False, variables, "no target is affected by this pull request")
+        return CiPlan(True, targets, False, False, variables,
+                      f"pull request: {len(targets)} affected target(s); cache read, nothing written or pushed")
+    what = "default branch: images pushed, cache written" if on_default else (
+        "tag: images pushed, cache read" if event.tag else "cache read, nothing written or pushed")
+    return CiPlan(True, [], push, on_default, variables, what)
+
+
+def split_by_kind(project: Project, plan: CiPlan) -> tuple[str, str]:
+    """What the two bake steps get: bases first, in their own call, then the services;
+    everything is the `bases` and `services` groups."""
+    if not plan.build:
+        return "", ""
+    if not plan.targets:
+        has_bases = any(t.kind == "base" for t in project.targets.values())
+        has_services = any(t.kind == "service" for t in project.targets.values())
+        return ("bases" if has_bases else ""), ("services" if has_services else "")
+    known = set(project.targets)
+    bases = [t for t in plan.targets if t in known and project.targets[t].kind == "base"]
+    rest = [t for t in plan.targets if t not in bases]  # services and per-platform cache targets
+    return ",".join(bases), ",".join(rest)
