@@ -128,7 +128,7 @@ SCHEMA = {
     "ci": {
         "runner_labels": _string_list, "registry": _string, "builder": _string, "max_storage": _string,
         "install": _string, "test_command": _string, "smoke_target": _string, "smoke_command": _string,
-        "bench": _boolean, "build_timeout_minutes": _minutes, "gpu_timeout_minutes": _minutes,
+        "bench": _boolean, "bench_args": _string, "build_timeout_minutes": _minutes, "gpu_timeout_minutes": _minutes,
     },
 }
 _TOP_TABLES = {"images", "groups", "targets"}

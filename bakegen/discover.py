@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pathspec
 
+from bakegen import command
 from bakegen.dockerfile import read_dockerfile
 from bakegen.model import BakegenError, Dockerfile, Kind, Project, Target
 from bakegen.names import repository_name, target_name
@@ -75,8 +77,21 @@ def default_stage(parsed: Dockerfile) -> str | None:
     return "runtime" if "runtime" in parsed.stage_names() else None
 
 
+FALLBACK_REGISTRY = "localhost:5000/app"
+_GITHUB_REMOTE = re.compile(r"github\.com[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
 def default_registry(root: Path) -> str:
-    return f"localhost:5000/{repository_name(root.resolve().name)}"
+    """GHCR for a GitHub `origin` (ghcr.io/<owner>/<repo>, lowercased), else a fixed name: never
+    the checkout folder's name, which differs between clones and CI runners."""
+    try:
+        url = command.run(["git", "-C", str(root), "remote", "get-url", "origin"], timeout=30).stdout.strip()
+    except BakegenError:  # no git, not a repository, or no origin
+        return FALLBACK_REGISTRY
+    m = _GITHUB_REMOTE.search(url)
+    if not m:
+        return FALLBACK_REGISTRY
+    return f"ghcr.io/{repository_name(m.group(1))}/{repository_name(m.group(2))}"
 
 
 def _read_gitignore(path: Path) -> pathspec.PathSpec:

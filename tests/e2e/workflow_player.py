@@ -1,0 +1,241 @@
+"""Play a GitHub Actions workflow here, as GitHub would run it, for the tests.
+
+Jobs run in order of `needs`; `if:` and `${{ }}` are evaluated (the subset of GitHub's
+expression language the generated workflow uses: contexts, strings, booleans, ==, !=, &&, ||,
+!, parentheses, always()/success()); `run:` steps run in bash with the environment GitHub
+gives (GITHUB_*, RUNNER_TEMP, GITHUB_ENV/OUTPUT/PATH/STEP_SUMMARY files, step outputs). Each
+`uses:` step is replaced by the command it stands for: checkout by a clone of the repository,
+GHCR login by nothing (the loopback registry needs none), bake-action by `docker buildx bake`
+with the same inputs, upload-artifact by a copy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bakegen.run.bake import BakeResult, run_bake
+
+# --- expressions ---------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<op>==|!=|&&|\|\||!|\(|\))|(?P<word>[A-Za-z_][\w.-]*(?:\(\))?))")
+
+
+def _tokens(text: str) -> list[str]:
+    found, at = [], 0
+    while at < len(text.rstrip()):
+        m = _TOKEN.match(text, at)
+        if not m:
+            raise ValueError(f"cannot read expression at {text[at:]!r}")
+        found.append(m.group(m.lastgroup))
+        at = m.end()
+    return found
+
+
+def evaluate(text: str, context: dict[str, Any]) -> Any:
+    tokens = _tokens(text)
+    at = 0
+
+    def peek() -> str | None:
+        return tokens[at] if at < len(tokens) else None
+
+    def take() -> str:
+        nonlocal at
+        at += 1
+        return tokens[at - 1]
+
+    def either() -> Any:
+        value = both()
+        while peek() == "||":
+            take()
+            right = both()
+            value = value or right
+        return value
+
+    def both() -> Any:
+        value = negation()
+        while peek() == "&&":
+            take()
+            right = negation()
+            value = value and right
+        return value
+
+    def negation() -> Any:
+        if peek() == "!":
+            take()
+            return not negation()
+        return comparison()
+
+    def comparison() -> Any:
+        left = primary()
+        if peek() in ("==", "!="):
+            op = take()
+            right = primary()
+            same = str(left).lower() == str(right).lower() if left is not None and right is not None else left == right
+            return same if op == "==" else not same
+        return left
+
+    def primary() -> Any:
+        token = take()
+        if token == "(":
+            value = either()
+            assert take() == ")"
+            return value
+        if token.startswith("'"):
+            return token[1:-1].replace("''", "'")
+        if token in ("true", "false"):
+            return token == "true"
+        if token == "null":
+            return None
+        if token in ("always()", "success()"):
+            return token == "always()" or context.get("__success__", True)
+        value: Any = context
+        for part in token.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    result = either()
+    assert at == len(tokens), f"unread tokens in {text!r}"
+    return result
+
+
+def substitute(text: str, context: dict[str, Any]) -> str:
+    def value(m: re.Match[str]) -> str:
+        v = evaluate(m.group(1), context)
+        return "true" if v is True else "false" if v is False else "" if v is None else str(v)
+
+    return re.sub(r"\$\{\{\s*(.*?)\s*\}\}", value, text)
+
+
+def condition(text: str | None, context: dict[str, Any]) -> bool:
+    if not text:
+        return bool(context.get("__success__", True))
+    text = str(text)
+    inner = re.fullmatch(r"\s*\$\{\{(.*)\}\}\s*", text)
+    return bool(evaluate(inner.group(1) if inner else text, context))
+
+
+# --- jobs and steps --------------------------------------------------------------------------------
+
+
+@dataclass
+class StepRun:
+    name: str
+    ran: bool
+    returncode: int = 0
+    output: str = ""
+    bake: BakeResult | None = None
+
+
+@dataclass
+class JobRun:
+    name: str
+    ran: bool
+    ok: bool = True
+    steps: list[StepRun] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def step(self, name_part: str) -> StepRun:
+        return next(s for s in self.steps if name_part in s.name)
+
+
+@dataclass
+class Player:
+    workflow: dict[str, Any]
+    repository: Path  # the repository being checked out (a git repository)
+    checkout_ref: str  # the commit or branch a checkout gives
+    github: dict[str, Any]  # the `github` context
+    env: dict[str, str]  # GITHUB_* variables and the machine's environment
+    home: Path  # where runner temp folders and artifacts go
+    assume_jobs: tuple[str, ...] = ()  # jobs not played but taken as succeeded (played by another test)
+
+    def play(self) -> dict[str, JobRun]:
+        """Every job: played, or skipped as GitHub would skip it (its `if`, or a need that failed)."""
+        runs: dict[str, JobRun] = {}
+        for name, job in self.workflow["jobs"].items():
+            needs = job.get("needs", [])
+            needs = [needs] if isinstance(needs, str) else needs
+            succeeded = {n: (runs[n].ran or n in self.assume_jobs) and runs[n].ok for n in needs}
+            context = {"github": self.github, "__success__": all(succeeded.values()),
+                       "needs": {n: {"outputs": runs[n].outputs, "result": "success" if succeeded[n] else "skipped"}
+                                 for n in needs}}
+            if not context["__success__"] or not condition(job.get("if"), context) or name in self.assume_jobs:
+                runs[name] = JobRun(name, ran=False)
+                continue
+            runs[name] = self._job(name, job, context)
+        return runs
+
+    def _job(self, name: str, job: dict[str, Any], base: dict[str, Any]) -> JobRun:
+        temp = self.home / f"runner-{name}"
+        shutil.rmtree(temp, ignore_errors=True)
+        temp.mkdir(parents=True)
+        workspace = temp / "workspace"
+        run = JobRun(name, ran=True)
+        env = {**self.env, "RUNNER_TEMP": str(temp), "GITHUB_WORKSPACE": str(workspace),
+               "GITHUB_STEP_SUMMARY": str(temp / "summary.md")}
+        path_extra: list[str] = []
+        steps: dict[str, Any] = {}
+        context = {**base, "steps": steps, "runner": {"temp": str(temp)}, "secrets": {"GITHUB_TOKEN": "not-a-token"},
+                   "env": env}
+        for index, step in enumerate(job["steps"]):
+            title = step.get("name") or step.get("uses") or f"step {index}"
+            context["__success__"] = run.ok
+            if not condition(step.get("if"), context):
+                run.steps.append(StepRun(title, ran=False))
+                continue
+            files = {k: temp / f"{k.lower()}-{index}" for k in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH")}
+            for f in files.values():
+                f.write_text("")
+            step_env = {**env, **{k: str(v) for k, v in files.items()},
+                        **{k: substitute(str(v), context) for k, v in (step.get("env") or {}).items()}}
+            step_env["PATH"] = os.pathsep.join([*path_extra, env.get("PATH", "")])
+            result = self._uses(step, step_env, workspace, context) if "uses" in step else \
+                self._run(step["run"], step_env, workspace if workspace.exists() else temp)
+            result.name = title
+            run.steps.append(result)
+            if result.returncode != 0:
+                run.ok = False
+            outputs = _key_values(files["GITHUB_OUTPUT"].read_text())
+            if step.get("id"):
+                steps[step["id"]] = {"outputs": outputs, "outcome": "success" if result.returncode == 0 else "failure"}
+            env.update(_key_values(files["GITHUB_ENV"].read_text()))
+            path_extra = [p for p in files["GITHUB_PATH"].read_text().splitlines() if p] + path_extra
+        run.outputs = {k: substitute(str(v), context) for k, v in (job.get("outputs") or {}).items()}
+        return run
+
+    def _run(self, script: str, env: dict[str, str], cwd: Path) -> StepRun:
+        done = subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=1800)
+        return StepRun("", True, done.returncode, done.stdout + done.stderr)
+
+    def _uses(self, step: dict[str, Any], env: dict[str, str], workspace: Path, context: dict[str, Any]) -> StepRun:
+        action = step["uses"].split("@")[0]
+        inputs = {k: substitute(str(v), context) for k, v in (step.get("with") or {}).items()}
+        if action == "actions/checkout":
+            subprocess.run(["git", "clone", "-q", str(self.repository), str(workspace)], check=True)
+            subprocess.run(["git", "-C", str(workspace), "checkout", "-q", self.checkout_ref], check=True)
+            return StepRun("", True)
+        if action == "docker/login-action":
+            return StepRun("", True, 0, f"login to {inputs.get('registry')} skipped: the loopback registry needs none")
+        if action == "docker/bake-action":
+            targets = [t for t in re.split(r"[,\s]+", inputs.get("targets", "")) if t]
+            extra = ["--builder", inputs["builder"]] if inputs.get("builder") else []
+            result = run_bake(workspace, targets, bake_file=inputs.get("files", "docker-bake.hcl"), env=env,
+                              extra_args=extra)
+            return StepRun("", True, result.returncode, result.error_line() if not result.ok else "", result)
+        if action == "actions/upload-artifact":
+            target = self.home / "artifacts" / inputs["name"]
+            target.mkdir(parents=True, exist_ok=True)
+            for found in Path("/").glob(inputs["path"].lstrip("/")):
+                shutil.copy(found, target)
+            return StepRun("", True)
+        raise AssertionError(f"no stand-in for {action}")
+
+
+def _key_values(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
