@@ -156,7 +156,10 @@ def _check_current(path: Path, text: str, fix: str = "bakegen emit") -> None:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename over it."""
+    """Write to a temporary file beside `path`, then rename over it (over the file a symlink
+    points to, so the link stays a link)."""
+    if path.is_symlink():
+        path = path.resolve()
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise BakegenError(f"{path}: folder {folder} does not exist")

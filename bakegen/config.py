@@ -78,6 +78,26 @@ def _minutes(value: Any) -> int:
     return value
 
 
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?$")
+_SECRET_KEYS = {"id", "type", "src", "source", "env"}
+
+
+def _platforms(value: Any) -> list[str]:
+    for platform in _string_list(value):
+        if not _PLATFORM.match(platform):
+            raise _Invalid(f"{platform!r} is not a platform (os/arch[/variant], e.g. linux/amd64)")
+    return value
+
+
+def _secrets(value: Any) -> list[str]:
+    """bake `secret` entries: id=NAME plus src=PATH or env=VAR (bake rejects the whole file otherwise)."""
+    for entry in _string_list(value):
+        fields = dict(part.split("=", 1) for part in entry.split(",") if "=" in part)
+        if "id" not in fields or len(fields) != len(entry.split(",")) or set(fields) - _SECRET_KEYS:
+            raise _Invalid(f"{entry!r} is not a secret (id=NAME,env=VAR or id=NAME,src=PATH)")
+    return value
+
+
 def _tag(value: Any) -> str:
     if not TAG.match(_string(value)):
         raise _Invalid(f"'{value}' is not a valid image tag ({TAG_RULE})")
@@ -91,8 +111,8 @@ TARGET_SCHEMA = {
     "kind": _choice(*(k.value for k in Kind)),
     "args": _scalar,  # tables: each value checked
     "labels": _scalar,
-    "platforms": _string_list,
-    "secrets": _string_list,
+    "platforms": _platforms,
+    "secrets": _secrets,
     "contexts": _string,
     "groups": _string_list,
 }
@@ -290,7 +310,7 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
     config = None
     if config_path is not None or path.exists():
         if not path.is_file():
-            raise BakegenError(f"{shown}: no such file")
+            raise BakegenError(f"{shown}: {'not a regular file' if path.exists() else 'no such file'}")
         config = load_config(path, shown)
     project = discover(root, config["project"].get("exclude") if config else None)
     if config is not None:

@@ -89,7 +89,7 @@ def target_links(project: Project) -> dict[str, dict[str, str]]:
     return links
 
 
-def _check_cycles(links: dict[str, dict[str, str]]) -> None:
+def _check_cycles(links: dict[str, dict[str, str]], what: str = "targets") -> None:
     """Depth-first, with an explicit stack: a chain of any depth is fine (no recursion limit)."""
     state: dict[str, int] = {}  # 1 on the current path, 2 done
     for start in sorted(links):
@@ -105,7 +105,7 @@ def _check_cycles(links: dict[str, dict[str, str]]) -> None:
                 stack.pop()
             elif state.get(base) == 1:  # on the current path: from there back to it is the cycle
                 cycle = [*path[path.index(base):], base]
-                raise BakegenError(f"cycle between targets: {' -> '.join(cycle)}")
+                raise BakegenError(f"cycle between {what}: {' -> '.join(cycle)}")
             elif base not in state:
                 state[base] = 1
                 path.append(base)
@@ -152,6 +152,7 @@ def plan_groups(project: Project) -> dict[str, list[str]]:
         for member in members:
             if member not in project.targets and member not in groups:
                 raise BakegenError(f"groups.{group}: no target or group named '{member}'")
+    _check_cycles({g: {m: m for m in members if m in groups} for g, members in groups.items()}, "groups")
     return {g: sorted(set(m)) for g, m in sorted(groups.items())}
 
 
@@ -161,8 +162,13 @@ _BRANCH_SLUG = 'regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-")'
 
 
 def branch_slug(branch: str) -> str:
-    """What the bake file computes from BRANCH, computed here for the default branch."""
-    return re.sub(r"[^a-z0-9_.-]+", "-", branch.lower())
+    """What the bake file computes from BRANCH, computed here for the default branch.
+
+    Lowercased as Go does (one character for one: Python's "İ".lower() is two characters where
+    Go's is "i"), so the slug here is the one bake computes.
+    """
+    lowered = "".join(ch.lower()[:1] for ch in branch)
+    return re.sub(r"[^a-z0-9_.-]+", "-", lowered)
 
 
 def _cache_tag_prefix(scope: str) -> str:

@@ -41,8 +41,9 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
     edges = sorted({(base, name) for name in names for base in links[name].values()})
     if fmt == "mermaid":
         lines = ["graph TD"]
-        lines += [f'  {_node_id(n)}["{n} ({project.targets[n].kind})"]' for n in names]
-        lines += [f"  {_node_id(a)} --> {_node_id(b)}" for a, b in edges]
+        ids = {n: f"n{i}" for i, n in enumerate(names)}  # by position: `a-b` and `a_b` stay two nodes
+        lines += [f'  {ids[n]}["{n} ({project.targets[n].kind})"]' for n in names]
+        lines += [f"  {ids[a]} --> {ids[b]}" for a, b in edges]
     elif fmt == "dot":
         lines = ["digraph bake {", "  rankdir=LR;"]
         for n in names:
@@ -62,10 +63,6 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
             lines.append(f"{'  ' * depth}{name} ({project.targets[name].kind})")
             stack += [(child, depth + 1) for child in reversed(children[name])]
     return "\n".join(lines) + "\n"
-
-
-def _node_id(name: str) -> str:
-    return "n_" + name.replace("-", "_")
 
 
 def render_init_toml(project: Project) -> str:

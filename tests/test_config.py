@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from bakegen.config import load_project, project_warnings
@@ -83,6 +85,11 @@ dockerfile = "Dockerfile.lint"
         ("[targets.new]\ncontext = \"nowhere\"\n", r"targets\.new: Dockerfile 'nowhere/Dockerfile' not found"),
         ("[targets.\"bad name\"]\ncontext = \"x\"\n", r"targets\.bad name: 'bad name' is not a valid bake name"),
         ("groups = 3\n", r"^bakegen\.toml: groups: expected a table, got integer"),
+        ("[targets.pose-service]\nsecrets = [\"garbage\"]\n",
+         r"targets\.pose-service\.secrets: 'garbage' is not a secret \(id=NAME,env=VAR"),
+        ("[targets.pose-service]\nsecrets = [\"id=a,colour=blue\"]\n", r"'id=a,colour=blue' is not a secret"),
+        ("[targets.pose-service]\nplatforms = [\"linux/amd64 \"]\n",
+         r"targets\.pose-service\.platforms: 'linux/amd64 ' is not a platform"),
         ("[cache]\ncompression = \"brotli\"\n",
          r"^bakegen\.toml: cache\.compression: expected one of zstd, gzip, uncompressed, got 'brotli'"),
         ("[cache]\ncompression_level = 23\n", r"cache\.compression_level: expected a whole number from 0 to 22"),
@@ -98,6 +105,12 @@ dockerfile = "Dockerfile.lint"
 def test_errors_name_key_or_line(tmp_path, toml, message):
     with pytest.raises(BakegenError, match=message):
         load(tmp_path, toml)
+
+
+def test_a_config_that_is_not_a_regular_file_says_so(tmp_path):
+    write_tree(tmp_path, TREE)
+    with pytest.raises(BakegenError, match="/dev/null: not a regular file"):
+        load_project(tmp_path, Path("/dev/null"))
 
 
 def test_explicit_config_must_exist(tmp_path):

@@ -174,3 +174,14 @@ def test_compression_from_config_reaches_cache_and_pushes(sample):
                              "force-compression=true"]
     assert ",mode=max,compression=gzip,compression-level=6,image-manifest=true" in web["cache-to"][0]
     assert "force-compression" not in web["cache-to"][0]  # upstream layers are not recompressed at every export
+
+
+def test_the_default_branch_slug_matches_what_bake_computes(sample):
+    """Python and Go lowercase "İ" differently: the two cache refs must still be one."""
+    with open(sample / "bakegen.toml", "a", encoding="utf-8") as f:
+        f.write('\n[cache]\n')
+    text = (sample / "bakegen.toml").read_text().replace("[project]\n", '[project]\ndefault_branch = "İx"\n', 1)
+    (sample / "bakegen.toml").write_text(text)
+    emit(sample)
+    pose = bake_print(sample, "pose-service")["target"]["pose-service"]
+    assert pose["cache-from"] == ["type=registry,ref=ghcr.io/acme/pose-app/build-cache:pose-service-ix"]

@@ -112,6 +112,7 @@ def test_cache_export_is_switchable_and_none_means_none(project):
 
 def test_branch_slug():
     assert branch_slug("Feature/Foo Bar") == "feature-foo-bar"
+    assert branch_slug("İx") == "ix"  # as Go lowercases it (Python's full mapping gives "i̇x")
 
 
 def test_repository_collision(tmp_path):
@@ -239,6 +240,18 @@ def test_a_chain_of_any_depth_is_planned_graphed_and_affected(tmp_path):
     text = render_graph(project, links, "text")
     assert text.splitlines()[-1] == "  " * (depth - 1) + "c1499 (service)"
     assert len(affected_targets(project, links, ["c0000/Dockerfile"], {})) == depth
+
+
+def test_group_cycles_are_refused(project):
+    project.groups = {"a": ["b", "web"], "b": ["a"]}
+    with pytest.raises(BakegenError, match=r"cycle between groups: a -> b -> a"):
+        plan_groups(project)
+
+
+def test_mermaid_keeps_names_that_differ_only_by_dash_apart(tmp_path):
+    project = load_project(write_tree(tmp_path, {"a-b/Dockerfile": "FROM scratch\n", "a_b/Dockerfile": "FROM a-b\n"}))
+    text = render_graph(project, target_links(project), "mermaid")
+    assert 'n0["a-b (service)"]' in text and 'n1["a_b (service)"]' in text and "n0 --> n1" in text
 
 
 def test_a_cycle_in_a_long_chain_is_named(tmp_path):
