@@ -312,8 +312,13 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
         outputs = {"PUSH": "true"} if push else {}
         outputs |= {"LOAD": "true"} if load else {}
         result = run_bake(root, call, builder=builder, env=outputs, on_vertex=show)
+        missing = result.caches_not_there_yet()
+        if missing:
+            click.echo(f"bakegen: no cache yet at {_count(len(missing), 'ref')} (normal on a branch's first build): "
+                       + ", ".join(missing), err=True)
         for problem in result.cache_problems():
-            click.echo(f"bakegen: warning: {problem}", err=True)
+            if not any(ref in problem and "not found" in problem for ref in missing):
+                click.echo(f"bakegen: warning: {problem}", err=True)
         click.echo(f"{len(result.steps)} steps: {len(result.cached())} cached, "
                    f"{len(result.executed())} executed, {result.seconds:.1f}s", err=True)
         if not result.ok:

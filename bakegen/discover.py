@@ -30,7 +30,13 @@ def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[s
     ignores: dict[str, pathspec.PathSpec] = {}  # folder -> its .gitignore
     if exclude:
         ignores["."] = pathspec.GitIgnoreSpec.from_lines(exclude)
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(error: OSError) -> None:  # never silently drop a folder: it may hold a target
+        shown = Path(str(error.filename)).relative_to(root).as_posix() if error.filename else str(root)
+        raise BakegenError(f"{shown}: cannot read this folder ({error.strerror}); fix its permissions or "
+                           "leave it out with project.exclude")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         rel = Path(dirpath).relative_to(root).as_posix()
         if ".gitignore" in filenames:
             spec = _read_gitignore(Path(dirpath) / ".gitignore")
@@ -38,12 +44,27 @@ def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[s
         dirnames[:] = sorted(
             d for d in dirnames
             if d not in SKIPPED_DIRS
-            and not (Path(dirpath) / d / "pyvenv.cfg").exists()
+            and not _is_virtualenv(Path(dirpath) / d)
             and not _ignored(join_path(rel, d) + "/", ignores)
         )
         if "Dockerfile" in filenames and not _ignored(join_path(rel, "Dockerfile"), ignores):
+            if _not_utf8(rel):
+                raise BakegenError(f"{rel.encode('utf-8', 'surrogateescape')!r}: a folder name that is not UTF-8 "
+                                   "(bake cannot name it); rename it or leave it out with project.exclude")
             found.append(rel)
     return sorted(found)
+
+
+def _is_virtualenv(folder: Path) -> bool:
+    try:
+        return (folder / "pyvenv.cfg").exists()
+    except OSError:  # unreadable: os.walk says so when it lists the folder
+        return False
+
+
+def _not_utf8(name: str) -> bool:
+    """os.walk hands back undecodable bytes as lone surrogates (surrogateescape)."""
+    return any("\udc80" <= ch <= "\udcff" for ch in name)
 
 
 def discover(root: Path, exclude: list[str] | None = None) -> Project:

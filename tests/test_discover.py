@@ -100,3 +100,67 @@ def test_the_default_registry_comes_from_the_origin_remote_never_the_folder(tmp_
     subprocess.run(["git", "-C", str(tmp_path / "one"), "remote", "add", "origin",
                     "git@github.com:Acme/Pose.App.git"], check=True)
     assert load_project(tmp_path / "one").registry == "ghcr.io/acme/pose.app"
+
+
+def test_a_folder_name_that_is_not_utf8_is_an_error_naming_it(tmp_path):
+    import os
+
+    import pytest
+
+    from bakegen.config import load_project
+    from bakegen.model import BakegenError
+
+    bad = os.path.join(os.fsencode(tmp_path), b"bad\xff")
+    os.mkdir(bad)
+    with open(os.path.join(bad, b"Dockerfile"), "w") as f:
+        f.write("FROM scratch\n")
+    with pytest.raises(BakegenError, match=r"b'bad\\xff': a folder name that is not UTF-8"):
+        load_project(tmp_path)
+    (tmp_path / "bakegen.toml").write_text('[project]\nexclude = ["bad*"]\n')
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok/Dockerfile").write_text("FROM scratch\n")
+    assert list(load_project(tmp_path).targets) == ["ok"]
+
+
+def test_an_unreadable_folder_is_an_error_not_a_missing_target():
+    """Run as a real non-root user (made for the test when running as root): root reads anything."""
+    import os
+    import shutil
+    import site
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run the check as another user")
+    python = shutil.which("python3", path="/usr/bin:/bin")  # the venv's may live under /root, closed to others
+    runuser = shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if python is None or runuser is None:
+        pytest.skip("no system python3 or runuser for the other user")
+    user = "bakegen-test-user"
+    made_user = subprocess.run(["id", user], capture_output=True).returncode != 0
+    if made_user:
+        subprocess.run([shutil.which("useradd", path="/usr/sbin:/sbin") or "useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", user], check=True)
+    tree = Path(tempfile.mkdtemp(prefix="bakegen-unreadable-"))  # pytest's tmp folders are closed to others
+    (tree / "svc").mkdir(parents=True)
+    (tree / "svc/Dockerfile").write_text("FROM scratch\n")
+    (tree / "locked/inner").mkdir(parents=True)
+    (tree / "locked/inner/Dockerfile").write_text("FROM scratch\n")
+    (tree / "locked").chmod(0o000)
+    for folder in (tree, tree / "svc"):
+        folder.chmod(0o755)
+    try:
+        code = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join([code, *site.getsitepackages()])}
+        done = subprocess.run([runuser, "-u", user, "--", python, "-m", "bakegen", "emit", "-o", "-", str(tree)],
+                              capture_output=True, text=True, cwd="/", env=env)
+    finally:
+        (tree / "locked").chmod(0o755)
+        shutil.rmtree(tree)
+        if made_user:  # the machine keeps no account of ours
+            subprocess.run([shutil.which("userdel", path="/usr/sbin:/sbin") or "userdel", user], check=True)
+    assert done.returncode == 2, done.stdout[-500:] + done.stderr
+    assert done.stderr.strip() == ("bakegen: error: locked: cannot read this folder (Permission denied); "
+                                   "fix its permissions or leave it out with project.exclude")

@@ -72,3 +72,17 @@ def test_rotation_never_touches_what_is_not_a_cache(tmp_path):
     assert sorted(p.name for p in (tmp_path / "svc").iterdir()) == ["Dockerfile", "app.py"]
     assert (tmp_path / "notes" / "todo.md").exists() and (tmp_path / "notes.next").exists()  # not a target
     assert (tmp_path / "docs.old" / "keep.md").exists()
+
+
+def test_missing_cache_refs_are_one_note_and_real_failures_stay_warnings():
+    from bakegen.run.bake import BakeResult
+    from bakegen.run.progress import Vertex
+
+    vertices = [
+        Vertex("[api] importing cache manifest from r/c:api-feature", error="r/c:api-feature: not found"),
+        Vertex("[web] importing cache manifest from r/c:web-feature", error="r/c:web-feature: not found"),
+        Vertex("[web] exporting cache to registry", error="connection refused"),
+    ]
+    result = BakeResult(0, 1.0, [], [], vertices)
+    assert result.caches_not_there_yet() == ["r/c:api-feature", "r/c:web-feature"]
+    assert result.cache_problems()[-1] == "[web] exporting cache to registry: connection refused"

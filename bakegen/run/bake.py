@@ -37,6 +37,11 @@ class BakeResult:
         """Cache imports and exports that failed without failing the build (ignore-error)."""
         return [f"{v.name}: {v.error}" for v in self.vertices if v.error and "cache" in v.name]
 
+    def caches_not_there_yet(self) -> list[str]:
+        """Cache refs an import found missing: normal on a branch's first build, not a failure."""
+        return sorted({v.name.split("importing cache manifest from ", 1)[1] for v in self.vertices
+                       if v.error and "importing cache manifest from" in v.name and "not found" in v.error})
+
     @property
     def bytes_pulled(self) -> int:
         """Bytes BuildKit reported fetching: cache imports and base images. (It reports no sizes
