@@ -13,14 +13,14 @@ from pathlib import Path
 
 import click
 
-from bakegen import dockerignore
+from bakegen.affected import affected_since
 from bakegen.budgets import SCENARIOS
-from bakegen.changes import changed_paths
-from bakegen.config import CONFIG_FILE, load_project, project_warnings
+from bakegen.config import CONFIG_FILE, project_warnings
 from bakegen.discover import discover
+from bakegen.generate import load
 from bakegen.model import BakegenError, CacheBackend, Project
-from bakegen.names import HOST_PORT, REGISTRY, REGISTRY_RULE, TAG, TAG_RULE
-from bakegen.plan import affected_targets, make_plan, target_links, with_platform_caches
+from bakegen.names import HOST_PORT
+from bakegen.plan import make_plan, target_links, with_platform_caches
 from bakegen.render import BAKE_FILE, GRAPH_FORMATS, bounded_diff, render_bake, render_graph, render_init_toml
 
 EXIT_CHECK_FAILED = 1
@@ -87,8 +87,8 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _load(root: Path, config: Path | None, warn: bool = False) -> Project:
-    project = load_project(root, config)
+def _load(root: Path, config: Path | None, warn: bool = False, **overrides: str | None) -> Project:
+    project = load(root, config, **overrides)
     if warn:
         for warning in project_warnings(project):
             click.echo(f"bakegen: warning: {warning}", err=True)
@@ -112,17 +112,7 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
     The file is replaced atomically: a failed run leaves the old one as it was. Run bake from
     PATH, since bake resolves context paths from where it runs.
     """
-    project = _load(root, config, warn=True)
-    if cache:
-        project.cache.backend = CacheBackend(cache)
-    if registry is not None:
-        if not REGISTRY.match(registry):
-            raise BakegenError(f"--registry {registry!r}: not a registry ({REGISTRY_RULE})")
-        project.registry = registry
-    if tag is not None:
-        if not TAG.match(tag):
-            raise BakegenError(f"--tag {tag!r}: not a valid image tag ({TAG_RULE})")
-        project.tag = tag
+    project = _load(root, config, warn=True, cache=cache, registry=registry, tag=tag)
     text = render_bake(make_plan(project))
     if output == "-":
         if check:
@@ -210,9 +200,7 @@ def affected(root: Path, config: Path | None, since: str, fmt: str) -> None:
     origin/main)`, but only when it is not empty: bake given no target builds everything.
     """
     project = _load(root, config)
-    links = target_links(project)
-    rules = {t.context: dockerignore.read(root / t.context) for t in project.targets.values()}
-    names = affected_targets(project, links, changed_paths(root, since), rules)
+    names = affected_since(project, since)
     if fmt == "json":
         click.echo(json.dumps(names))
     else:
@@ -617,9 +605,7 @@ def ci_plan(root: Path, config: Path | None) -> None:
     event = CiEvent.from_environment(dict(os.environ))
     affected_names = None
     if event.is_pull_request:
-        links = target_links(project)
-        rules = {t.context: dockerignore.read(root / t.context) for t in project.targets.values()}
-        affected_names = affected_targets(project, links, changed_paths(root, f"origin/{event.base_ref}"), rules)
+        affected_names = affected_since(project, f"origin/{event.base_ref}")
     plan = plan_ci(project, event, affected_names)
     bases, services = split_by_kind(project, plan)
     outputs = {"build": str(plan.build).lower(), "bases": bases, "services": services}

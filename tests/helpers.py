@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from bakegen import command
 from bakegen.dockerignore import RECOMMENDED
-from bakegen.run.bake import print_bake
+from bakegen.render import BAKE_FILE
 from bakegen.run.engine import buildx_version
 
 REQUIRE_ENGINE = os.environ.get("BAKEGEN_REQUIRE_ENGINE") == "1" or os.environ.get("CI") == "true"
@@ -53,6 +55,12 @@ def need_buildx() -> None:
     if REQUIRE_ENGINE:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def print_bake(folder: Path, targets=(), *, env: dict[str, str] | None = None) -> dict:
+    """What buildx itself reads from the bake file: `docker buildx bake --print` as JSON."""
+    done = command.run(["docker", "buildx", "bake", "-f", BAKE_FILE, "--print", *targets], cwd=folder, env=env)
+    return json.loads(done.stdout)
 
 
 def bake_print(folder: Path, *targets: str, env: dict[str, str] | None = None) -> dict:

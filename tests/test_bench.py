@@ -11,12 +11,13 @@ import time
 
 import pytest
 
+from bakegen import generate
+from bakegen.affected import affected_targets
 from bakegen.config import load_project
-from bakegen.plan import affected_targets, make_plan, target_links
-from bakegen.render import bounded_diff, render_bake, render_graph
-from bakegen.run.bake import print_bake
+from bakegen.plan import target_links
+from bakegen.render import bounded_diff, render_graph
 
-from .helpers import make_monorepo, need_buildx
+from .helpers import make_monorepo, need_buildx, print_bake
 
 SIZES = [10, 100, 1000, 5000]
 
@@ -28,7 +29,7 @@ def monorepo(request, tmp_path_factory):
 
 
 def emit(root) -> str:
-    return render_bake(make_plan(load_project(root)))
+    return generate(root)
 
 
 def test_emit_speed(benchmark, monorepo):

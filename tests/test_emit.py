@@ -4,11 +4,10 @@ import os
 
 import pytest
 
+from bakegen import generate
 from bakegen.config import load_project
 from bakegen.dockerignore import RECOMMENDED
 from bakegen.model import CacheBackend
-from bakegen.plan import make_plan
-from bakegen.render import render_bake
 
 from .helpers import bake_print, write_tree
 
@@ -56,9 +55,7 @@ def sample(tmp_path):
 
 
 def emit(root, backend=CacheBackend.REGISTRY) -> str:
-    project = load_project(root)
-    project.cache.backend = backend
-    text = render_bake(make_plan(project))
+    text = generate(root, cache=backend.value)
     (root / "docker-bake.hcl").write_text(text, encoding="utf-8")
     return text
 
@@ -185,3 +182,15 @@ def test_the_default_branch_slug_matches_what_bake_computes(sample):
     emit(sample)
     pose = bake_print(sample, "pose-service")["target"]["pose-service"]
     assert pose["cache-from"] == ["type=registry,ref=ghcr.io/acme/pose-app/build-cache:pose-service-ix"]
+
+
+def test_the_library_entry_point_writes_what_emit_writes(sample):
+    import bakegen
+
+    text = bakegen.generate(sample, registry="ghcr.io/other", tag="v1")
+    assert 'default = "ghcr.io/other"' in text and 'default = "v1"' in text
+    assert bakegen.load(sample).targets.keys() == set(NAMES)
+    with pytest.raises(bakegen.BakegenError, match="registry 'https://x': not a registry"):
+        bakegen.generate(sample, registry="https://x")
+    with pytest.raises(bakegen.BakegenError, match="cache 's3': unknown backend"):
+        bakegen.generate(sample, cache="s3")

@@ -1,13 +1,13 @@
 import pytest
 
 from bakegen import dockerignore
+from bakegen.affected import affected_targets
 from bakegen.config import load_project
 from bakegen.model import BakegenError, CacheBackend
 from bakegen.plan import (
     Conditional,
     Expr,
     Template,
-    affected_targets,
     branch_slug,
     cache_from,
     cache_to,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakegen import command
-from bakegen.model import BakegenError
 from bakegen.render import BAKE_FILE
 from bakegen.run.progress import ProgressReader, Step, Vertex
 
@@ -85,15 +83,3 @@ def run_bake(
     seconds = time.perf_counter() - start
     messages = reader.other_lines + [f"{v.name}: {v.error}" for v in reader.vertices.values() if v.error]
     return BakeResult(returncode, seconds, reader.steps(), messages, list(reader.vertices.values()))
-
-
-def print_bake(
-    root: Path, targets: Sequence[str] = (), *, bake_file: str = BAKE_FILE,
-    env: dict[str, str] | None = None,
-) -> dict:
-    """What buildx itself reads from the bake file: `docker buildx bake --print` as JSON."""
-    try:
-        done = command.run(_bake_command(bake_file, None, "--print", *targets), cwd=root, env=env)
-    except command.CommandError as e:
-        raise BakegenError(f"{bake_file}: {e.reason}") from None
-    return json.loads(done.stdout)

@@ -28,10 +28,8 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from bakegen.config import load_project
+from bakegen import generate, load
 from bakegen.model import BakegenError, CacheBackend
-from bakegen.plan import make_plan
-from bakegen.render import render_bake
 from bakegen.run import registry
 from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.engine import connect, current_builder
@@ -227,9 +225,8 @@ args = {{ RUN_ID = "{self.run_id}", HEAVY_SECONDS = "{heavy_seconds}", HEAVY_MB 
         self.emit()
 
     def emit(self) -> None:
-        project = load_project(self.root)
-        (self.root / "docker-bake.hcl").write_text(render_bake(make_plan(project)), encoding="utf-8")
-        self.images = [f"{self.namespace}/{name}:latest" for name in project.targets]
+        (self.root / "docker-bake.hcl").write_text(generate(self.root), encoding="utf-8")
+        self.images = [f"{self.namespace}/{name}:latest" for name in load(self.root).targets]
 
     def bake(self, targets=(), *, load: bool = False, env: dict[str, str] | None = None, **kwargs) -> BakeResult:
         """Bake on this monorepo's builder; `load` brings the images into the engine."""

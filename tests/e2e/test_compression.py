@@ -18,9 +18,7 @@ import urllib.request
 
 import pytest
 
-from bakegen.config import load_project
-from bakegen.plan import make_plan
-from bakegen.render import render_bake
+from bakegen import generate
 from bakegen.run import registry
 from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.scenario import prune
@@ -52,7 +50,7 @@ def repo_for(root, algorithm: str, busybox: str, run: str):
             f'[cache]\ncompression = "{algorithm}"\n[images]\n"busybox:stable" = "{busybox}"\n'
         ),
     })
-    (root / "docker-bake.hcl").write_text(render_bake(make_plan(load_project(root))))
+    (root / "docker-bake.hcl").write_text(generate(root))
     return namespace
 
 

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bakegen.config import load_project
-from bakegen.plan import make_plan
-from bakegen.render import render_bake
+from bakegen import generate
 from bakegen.run import registry
 from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.scenario import prune
@@ -99,7 +97,7 @@ def project(root: Path, busybox: str, platforms: tuple[str, ...], run: str) -> s
                          f'[images]\n"busybox:stable" = "{busybox}"\n'
                          f'[targets.web]\nplatforms = {list(platforms)!r}\nargs = {{ RUN = "{run}" }}\n'.replace("'", '"')),
     })
-    (root / "docker-bake.hcl").write_text(render_bake(make_plan(load_project(root))))
+    (root / "docker-bake.hcl").write_text(generate(root))
     return repository
 
 

@@ -1,0 +1,63 @@
+"""Which targets a change affects: those whose build input changed, and everything built on them."""
+
+from __future__ import annotations
+
+import posixpath
+
+from bakegen import dockerignore
+from bakegen.changes import changed_paths
+from bakegen.discover import join_path
+from bakegen.model import Project
+from bakegen.plan import dependents, target_links, with_platform_caches
+
+# A change to these changes what every target's build is told to do.
+PROJECT_WIDE_FILES = ("bakegen.toml", "docker-bake.hcl")
+
+
+def affected_targets(
+    project: Project,
+    links: dict[str, dict[str, str]],
+    changed: list[str],
+    ignore_rules: dict[str, list[dockerignore.Rule]],
+) -> list[str]:
+    """Targets whose build input changed, plus every target built on them.
+
+    `changed` holds posix paths relative to the project root; `ignore_rules` maps each context
+    folder to its `.dockerignore` rules (files they leave out do not reach the build).
+    """
+    if any(path in PROJECT_WIDE_FILES for path in changed):
+        return with_platform_caches(project, sorted(project.targets))
+    hit = set()
+    for name, target in project.targets.items():
+        dockerfile = posixpath.normpath(join_path(target.context, target.dockerfile))
+        local_contexts = [target.context] + [
+            posixpath.normpath(v) for v in target.contexts.values() if "://" not in v
+            and not v.startswith("target:")
+        ]
+        for path in changed:
+            if path == dockerfile:
+                hit.add(name)
+                break
+            inside = _relative_to(path, target.context)
+            rules = ignore_rules.get(target.context, [])
+            if inside is not None and not dockerignore.is_ignored(rules, inside):
+                hit.add(name)
+                break
+            if any(_relative_to(path, folder) is not None for folder in local_contexts[1:]):
+                hit.add(name)
+                break
+    return with_platform_caches(project, sorted(dependents(links, hit)))
+
+
+def _relative_to(path: str, folder: str) -> str | None:
+    if folder in (".", ""):
+        return path
+    if path.startswith(folder.rstrip("/") + "/"):
+        return path[len(folder.rstrip("/")) + 1 :]
+    return None
+
+
+def affected_since(project: Project, since: str) -> list[str]:
+    """`affected_targets` for the changes in the work tree since the git revision `since`."""
+    rules = {t.context: dockerignore.read(project.root / t.context) for t in project.targets.values()}
+    return affected_targets(project, target_links(project), changed_paths(project.root, since), rules)
