@@ -271,6 +271,8 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
           builder: str | None, push: bool, load: bool) -> None:
     """Run `docker buildx bake` on PATH/docker-bake.hcl and say what came from the cache.
 
+    `bakegen build web` in a repository reads `web` as a target when PATH/docker-bake.hcl does
+    not exist but ./docker-bake.hcl does and names that target (a folder `web/` is no project).
     Prints each step as BuildKit finishes it (cached or executed, with its time), then a
     summary. With the local cache backend, the cache written by the build replaces the one it
     read (`bakegen cache rotate`), so the cache folder does not grow. Exit 1 if the build fails.
@@ -281,6 +283,7 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
     from bakegen.run.engine import connect
     from bakegen.run.progress import as_step
 
+    root, targets = _path_or_target(root, targets, config)
     if not (root / BAKE_FILE).is_file():
         raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
     project = _load(root, config)
@@ -316,6 +319,16 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
         rotated, refused = rotate_local_cache(_local_cache_dir(root, project), project.targets)
         click.echo(f"local cache rotated for {len(rotated)} targets", err=True)
         _warn_refused(refused, _local_cache_dir(root, project))
+
+
+def _path_or_target(root: Path, targets: tuple[str, ...], config: Path | None) -> tuple[Path, tuple[str, ...]]:
+    """PATH and TARGETS as meant: a first word naming a target of the project here is a target."""
+    here = Path(".")
+    if (root / BAKE_FILE).is_file() or root == here or not (here / BAKE_FILE).is_file():
+        return root, targets
+    if str(root) in load(here, config).targets:
+        return here, (str(root), *targets)
+    return root, targets
 
 
 @main.group()

@@ -8,6 +8,7 @@ expressions (`${REGISTRY}`). Literal text is escaped once, by the renderer.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bakegen.dockerfile import normalize_image_ref
@@ -175,28 +176,6 @@ def _cache_tag_prefix(scope: str) -> str:
     return prefix
 
 
-def cache_from(target: Target, project: Project, scope: str | None = None) -> list[Template]:
-    """Where the target reads its cache; `scope` (default: the target's name) names its refs."""
-    cache = project.cache
-    name = scope or target.name
-    if cache.backend == CacheBackend.REGISTRY:
-        prefix = _cache_tag_prefix(name)
-        room = 127 - len(prefix)
-        default = f"{prefix}-{branch_slug(cache.default_branch)}"[:128]
-        return [
-            Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), f":{prefix}-",
-                      Expr(f"substr({_BRANCH_SLUG}, 0, {room})"))),
-            Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), f":{default}")),
-        ]
-    if cache.backend == CacheBackend.LOCAL:
-        return [Template(("type=local,src=", Expr("CACHE_DIR"), f"/{name}"))]
-    if cache.backend == CacheBackend.GHA:
-        return [Template((f"type=gha,scope={name}",))]
-    if cache.backend == CacheBackend.INLINE:
-        return [Template(("type=registry,ref=", *image_tag(target).parts))]
-    return []
-
-
 def compression_params(cache: CacheSettings, *, force: bool) -> str:
     """`compression=...` options of an export. Forced recompression only where asked: for cache
     exports it would recompress every layer pulled from upstream at every export."""
@@ -208,22 +187,60 @@ def compression_params(cache: CacheSettings, *, force: bool) -> str:
     return params
 
 
-def cache_to(target: Target, project: Project, scope: str | None = None) -> list[Template]:
-    cache = project.cache
-    name = scope or target.name
-    mode = f"mode={cache.mode},{compression_params(cache, force=False)}"
-    if cache.backend == CacheBackend.REGISTRY:
-        ref = cache_from(target, project, scope)[0].parts
-        return [Template((*ref, f",{mode},image-manifest=true,oci-mediatypes=true,ignore-error=true"))]
-    if cache.backend == CacheBackend.LOCAL:
+# Each backend's refs: (reads, writes), functions of the target, the project, the scope name that
+# names the refs, and (writes) the export options.
+Reads = Callable[[Target, Project, str], list[Template]]
+Writes = Callable[[Target, Project, str, str], list[Template]]
+
+
+def _registry_reads(target: Target, project: Project, name: str) -> list[Template]:
+    prefix = _cache_tag_prefix(name)
+    room = 127 - len(prefix)
+    default = f"{prefix}-{branch_slug(project.cache.default_branch)}"[:128]
+    return [
+        Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), f":{prefix}-",
+                  Expr(f"substr({_BRANCH_SLUG}, 0, {room})"))),
+        Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), f":{default}")),
+    ]
+
+
+def _registry_writes(target: Target, project: Project, name: str, options: str) -> list[Template]:
+    branch_ref = _registry_reads(target, project, name)[0].parts
+    return [Template((*branch_ref, f",{options},image-manifest=true,oci-mediatypes=true,ignore-error=true"))]
+
+
+CACHE_REFS: dict[CacheBackend, tuple[Reads, Writes]] = {
+    CacheBackend.REGISTRY: (_registry_reads, _registry_writes),
+    CacheBackend.LOCAL: (
+        lambda target, project, name: [Template(("type=local,src=", Expr("CACHE_DIR"), f"/{name}"))],
         # Written beside the one read, then swapped in by `bakegen cache rotate`: a local cache
         # exported over itself keeps every old blob and grows without bound.
-        return [Template(("type=local,dest=", Expr("CACHE_DIR"), f"/{name}{LOCAL_NEXT_SUFFIX},{mode}"))]
-    if cache.backend == CacheBackend.GHA:
-        return [Template((f"type=gha,scope={name},{mode},ignore-error=true",))]
-    if cache.backend == CacheBackend.INLINE:
-        return [Template(("type=inline",))]
-    return []
+        lambda target, project, name, options: [
+            Template(("type=local,dest=", Expr("CACHE_DIR"), f"/{name}{LOCAL_NEXT_SUFFIX},{options}"))],
+    ),
+    CacheBackend.GHA: (
+        lambda target, project, name: [Template((f"type=gha,scope={name}",))],
+        lambda target, project, name, options: [Template((f"type=gha,scope={name},{options},ignore-error=true",))],
+    ),
+    CacheBackend.INLINE: (
+        lambda target, project, name: [Template(("type=registry,ref=", *image_tag(target).parts))],
+        lambda target, project, name, options: [Template(("type=inline",))],
+    ),
+    CacheBackend.NONE: (lambda target, project, name: [], lambda target, project, name, options: []),
+}
+
+
+def cache_from(target: Target, project: Project, scope: str | None = None) -> list[Template]:
+    """Where the target reads its cache; `scope` (default: the target's name) names its refs."""
+    reads, _ = CACHE_REFS[project.cache.backend]
+    return reads(target, project, scope or target.name)
+
+
+def cache_to(target: Target, project: Project, scope: str | None = None) -> list[Template]:
+    """Where the target writes its cache (switched by CACHE_EXPORT where the backend writes)."""
+    _, writes = CACHE_REFS[project.cache.backend]
+    options = f"mode={project.cache.mode},{compression_params(project.cache, force=False)}"
+    return writes(target, project, scope or target.name, options)
 
 
 # --- tags, outputs, variables, targets ----------------------------------------------------------

@@ -216,3 +216,15 @@ def test_console_script_has_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr == f"bakegen: error: {tmp_path / 'missing'}: not a folder\n"
+
+
+def test_build_reads_a_target_name_as_a_target_not_a_path(sample, monkeypatch):
+    """`bakegen build web` in a repository with a web/ folder: `web` is the target."""
+    emit_result = run("emit", str(sample))
+    assert emit_result.exit_code == 0
+    monkeypatch.chdir(sample)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sample}/no-engine.sock")  # stop before any build
+    result = run("build", "web")
+    assert result.exit_code == 2
+    assert "no Docker engine answers" in result.stderr  # got past the bake file: web was read as a target
+    assert "web/docker-bake.hcl: missing" not in result.stderr
