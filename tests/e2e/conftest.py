@@ -33,7 +33,7 @@ from bakegen.model import BakegenError, CacheBackend
 from bakegen.run import registry
 from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.engine import connect, current_builder
-from bakegen.run.scenario import cache_records, forget_everything, remove_images
+from bakegen.run.scenario import cache_records, prune, remove_images
 
 from ..helpers import REQUIRE_ENGINE
 
@@ -134,7 +134,12 @@ def busybox_rootfs() -> bytes:
 
 
 def remove_labelled_images(client) -> None:
-    """Every image the suite built (tagged or not), found by the session's source label."""
+    """Every image the suite built (tagged or not), found by the session's source label.
+
+    Only once every build is over (the last e2e module, and the session's end): deleting an
+    image while builds go on can take snapshots the engine's BuildKit still counts on for its
+    cache ("parent snapshot ... does not exist", seen with dockerd 26's containerd store).
+    """
     for image in client.images.list(all=True, filters={"label": f"{SOURCE_LABEL}={PREFIX}"}):
         with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
             client.images.remove(image.id, force=True)
@@ -153,9 +158,11 @@ class BuildEnv:
     load: dict[str, str]  # environment that brings results into the engine (to run them)
     owned: bool  # made by the suite, so it may be pruned
 
-    def forget_everything(self, client, images) -> None:
+    def forget_everything(self) -> None:
+        """A fresh runner: the builder's whole cache gone. (The engine's images are nothing to a
+        builder of its own, and deleting them mid-session is what `remove_labelled_images` avoids.)"""
         assert self.owned, f"{self.builder} is the user's builder: never pruned"
-        forget_everything(client, self.builder, images)
+        prune(self.builder)
 
 
 @pytest.fixture(scope="session")
@@ -234,11 +241,10 @@ args = {{ RUN_ID = "{self.run_id}", HEAVY_SECONDS = "{heavy_seconds}", HEAVY_MB 
         return run_bake(self.root, targets, builder=self.env.builder, env=extra, **kwargs)
 
     def forget_everything(self, client) -> None:
-        self.env.forget_everything(client, self.images)
+        self.env.forget_everything()
 
     def clean_up(self, client) -> None:
-        """Remove the images and registry repositories this monorepo made."""
-        remove_labelled_images(client)
+        """Remove the registry repositories this monorepo made (its images go at the end)."""
         addr = self.registry.replace("localhost", "127.0.0.1")
         if registry.reachable(addr)[0]:
             registry.delete_repositories(addr, self.repository_prefix)

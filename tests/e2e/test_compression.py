@@ -24,7 +24,7 @@ from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.scenario import prune
 
 from ..helpers import write_tree
-from .conftest import PREFIX, REGISTRY, remove_labelled_images
+from .conftest import PREFIX, REGISTRY
 
 pytestmark = pytest.mark.engine
 PAYLOAD_MB = int(os.environ.get("BAKEGEN_COMPRESSION_MB", "8"))
@@ -87,7 +87,6 @@ def measured(engine, buildkit_builder, tmp_path_factory):
                 cold = run_bake(root, builder=builder, env={"CACHE_EXPORT": "true", "PUSH": "true"})
                 assert cold.ok, cold.error_line()
                 prune(builder)  # a fresh runner: nothing but the registry
-                remove_labelled_images(engine)
                 start = time.perf_counter()
                 fresh = run_bake(root, builder=builder, env={"LOAD": "true"})
                 fresh_seconds = time.perf_counter() - start
@@ -101,7 +100,6 @@ def measured(engine, buildkit_builder, tmp_path_factory):
                 f.write(json.dumps({"scenario": "compression", "payload_mb": PAYLOAD_MB, **figures}) + "\n")
         yield namespaces
     finally:
-        remove_labelled_images(engine)
         registry.delete_repositories(REGISTRY, f"{PREFIX}/compression-")
 
 

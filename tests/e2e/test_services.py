@@ -21,7 +21,7 @@ import pytest
 from bakegen.run.bake import run_bake
 from bakegen.run.scenario import appended
 
-from .conftest import PREFIX, _unavailable, remove_labelled_images
+from .conftest import PREFIX, _unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = "local/standin-bookworm:latest"
@@ -53,8 +53,7 @@ def built(engine, docker_builder, tmp_path_factory):
         change = run_bake(repo, ["pose-service", "backend"], builder=docker_builder.builder, env=env,
                           extra_args=overrides)
     assert change.ok, change.error_line()
-    yield registry, first, change
-    remove_labelled_images(engine)
+    yield registry, first, change  # its images go with the session's, once all builds are over
 
 
 def test_a_code_change_rebuilds_only_that_service_after_its_copy(built):

@@ -8,9 +8,15 @@ import pytest
 from bakegen.run import registry
 from bakegen.run.scenario import cache_records
 
-from .conftest import MARKER_TEXT, PREFIX, REGISTRY, SOURCE_LABEL, build_marker
+from .conftest import MARKER_TEXT, PREFIX, REGISTRY, SOURCE_LABEL, build_marker, remove_labelled_images
 
 pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(scope="module", autouse=True)
+def every_build_is_over(engine):
+    """The images the suite built go now, after its last build, before this module looks."""
+    remove_labelled_images(engine)
 
 
 def test_the_users_builder_keeps_its_cache(engine, user_state, tmp_path):
