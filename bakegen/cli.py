@@ -283,10 +283,10 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
     from bakegen.run.engine import connect
     from bakegen.run.progress import as_step
 
-    root, targets = _path_or_target(root, targets, config)
+    root, targets, project = _path_or_target(root, targets, config)
     if not (root / BAKE_FILE).is_file():
         raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
-    project = _load(root, config)
+    project = project or _load(root, config)
     connect()
 
     def show(vertex) -> None:
@@ -321,14 +321,17 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
         _warn_refused(refused, _local_cache_dir(root, project))
 
 
-def _path_or_target(root: Path, targets: tuple[str, ...], config: Path | None) -> tuple[Path, tuple[str, ...]]:
-    """PATH and TARGETS as meant: a first word naming a target of the project here is a target."""
+def _path_or_target(root: Path, targets: tuple[str, ...],
+                    config: Path | None) -> tuple[Path, tuple[str, ...], Project | None]:
+    """PATH and TARGETS as meant: a first word naming a target of the project here is a target.
+    The project is handed back when it had to be read to tell."""
     here = Path(".")
     if (root / BAKE_FILE).is_file() or root == here or not (here / BAKE_FILE).is_file():
-        return root, targets
-    if str(root) in load(here, config).targets:
-        return here, (str(root), *targets)
-    return root, targets
+        return root, targets, None
+    project = _load(here, config)
+    if str(root) in project.targets:
+        return here, (str(root), *targets), project
+    return root, targets, None
 
 
 @main.group()
@@ -444,7 +447,7 @@ def builder_status(name: str, state_dir: Path | None) -> None:
     click.echo(f"buildkit:  {info.buildkit}")
     click.echo(f"disk used: {found.disk}")
     if found.state is not None:
-        pid = f", buildkitd pid {found.state.pid}" if found.state.pid else ""
+        pid = f", buildkitd pid {found.pid}" if found.pid else ""
         click.echo(f"state:     {found.state_dir} (made by bakegen{pid})")
     else:
         click.echo("state:     none (not made by `bakegen builder up`)")
@@ -541,7 +544,7 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
 
     console = Console(stderr=True)
     name = resolve_builder(builder, _say)
-    options = BenchOptions(root=root, builder=name, scenarios=chosen, targets=targets, repeat=repeat,
+    options = BenchOptions(root=root, scenarios=chosen, targets=targets, repeat=repeat,
                            baseline=baseline, cache_registry=cache_registry, load=load)
     with console.status("starting") as status:
         run = Bench(project, options, name, lambda m: console.print(f"bakegen: {m}"), on_step=status.update).run()

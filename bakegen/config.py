@@ -60,21 +60,22 @@ def _choice(*allowed: str):
     return check
 
 
-def _compression_level(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 22:
-        raise _Invalid(f"expected a whole number from 0 to 22 (gzip: 0 to 9), got {value!r}")
-    return value
+def _whole_number(low: int, high: int, what: str, note: str = ""):
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Invalid(f"expected {what} from {low} to {high}{note}, got {value!r}")
+        return value
+
+    return check
+
+
+_compression_level = _whole_number(0, 22, "a whole number", " (gzip: 0 to 9)")
+_minutes = _whole_number(1, 4320, "whole minutes")
 
 
 def _registry(value: Any) -> str:
     if not REGISTRY.match(_string(value)):
         raise _Invalid(f"{value!r} is not a registry ({REGISTRY_RULE})")
-    return value
-
-
-def _minutes(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4320:
-        raise _Invalid(f"expected whole minutes from 1 to 4320, got {value!r}")
     return value
 
 

@@ -44,9 +44,10 @@ from bakegen.model import (
 )
 from bakegen.names import repository_name
 from bakegen.plan import replacement_contexts, target_links
+from bakegen.run import builder as builders
 from bakegen.run import registry
 from bakegen.run.bake import BakeResult, run_bake
-from bakegen.run.builder import inspect
+from bakegen.run.engine import buildx_version, engine_builder, has_gpu_runtime
 from bakegen.run.scenario import appended, forget_everything, remove_images
 
 BENCH_TAG = "bakegen-bench"
@@ -71,7 +72,6 @@ NOT_SOURCE = {"Dockerfile", ".dockerignore", *MANIFESTS, "package-lock.json", "p
 @dataclass(frozen=True)
 class BenchOptions:
     root: Path
-    builder: str | None = None
     scenarios: tuple[str, ...] = SCENARIOS
     targets: tuple[str, ...] = ()  # services whose code changes (default: every service)
     repeat: int = 1
@@ -107,15 +107,16 @@ def source_file(project: Project, target: Target) -> Path | None:
     context = project.root / target.context
     rules = dockerignore.read(context)
     candidates = []
-    for path in sorted(context.rglob("*")):
-        rel = path.relative_to(context).as_posix()
-        if not path.is_file() or path.suffix.lower() not in COMMENTS or path.name in NOT_SOURCE:
-            continue
-        if any(part.startswith(".") or part in ("node_modules", "__pycache__") for part in Path(rel).parts):
-            continue
-        if dockerignore.is_ignored(rules, rel):
-            continue
-        candidates.append((0 if rel.split("/")[0] in ("src", "app", "api", "lib") else 1, rel.count("/"), rel, path))
+    for folder, dirs, files in os.walk(context):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("node_modules", "__pycache__")]
+        for name in files:
+            path = Path(folder) / name
+            rel = path.relative_to(context).as_posix()
+            if path.suffix.lower() not in COMMENTS or name in NOT_SOURCE or name.startswith("."):
+                continue
+            if not dockerignore.is_ignored(rules, rel):
+                first = 0 if rel.split("/")[0] in ("src", "app", "api", "lib") else 1
+                candidates.append((first, rel.count("/"), rel, path))
     return min(candidates)[3] if candidates else None
 
 
@@ -130,7 +131,7 @@ def manifest_file(project: Project, target: Target) -> Path | None:
 def harmless_line(path: Path, nonce: str) -> str:
     """What to append so the bytes change and the meaning does not."""
     if path.name == "package.json":
-        return " " * (1 + len(nonce) % 7) + "\n"  # JSON allows trailing whitespace
+        return " " * (1 + sum(map(ord, nonce)) % 50) + "\n"  # JSON allows trailing whitespace; differs per nonce
     template = MANIFESTS.get(path.name) or COMMENTS.get(path.suffix.lower(), "# {}")
     return "\n" + template.format(f"bakegen bench {nonce}") + "\n"
 
@@ -172,10 +173,12 @@ class Bench:
         self.env = {"TAG": BENCH_TAG, "PUSH": "false", "BRANCH": f"bench-{self.run_id}"}
         self.cache_note = ""
         self.export_problems: list[str] | None = None  # set by the cold scenario
+        self.cold_cache_bytes: int | None = None  # what the last cold build wrote, where it landed
         self._cleanup = ExitStack()
         self._set_up_cache()
         registry_name = os.environ.get("REGISTRY", project.registry).lower()
         self.images = {name: f"{registry_name}/{repository_name(name)}:{BENCH_TAG}" for name in project.targets}
+        self.engine_builder = engine_builder() if options.baseline else ""  # plain `docker build` runs there
 
     def _set_up_cache(self) -> None:
         backend = self.project.cache.backend
@@ -241,7 +244,7 @@ class Bench:
         baked = self.bake("cold", write_cache=True)
         self.export_problems = [p for p in baked.cache_problems() if "export" in p]
         result.measures.append(measure(baked))
-        result.cache_bytes = self.cache_size()
+        result.cache_bytes = self.cold_cache_bytes = self.cache_size()
 
     def cache_size(self) -> int | None:
         """Bytes of the cache the cold build wrote, counted where it landed (None: cannot see)."""
@@ -301,7 +304,7 @@ class Bench:
         if self.export_problems is None:
             result.skipped = "needs the cold scenario first (it writes the cache this one reads)"
             return
-        if self.project.cache.backend == CacheBackend.REGISTRY and self.cache_size() == 0:
+        if self.cold_cache_bytes == 0:
             result.skipped = f"no cache landed in {self.cache_repo} (a registry that refused the export?)"
             return
         if self.export_problems:
@@ -310,7 +313,9 @@ class Bench:
         self.empty_builder()
         result.measures.append(measure(self.bake("fresh-runner")))
 
-    # the baseline: the same scenario built as a repository without bakegen builds on a CI runner
+    # the baseline: what each scenario costs a repository without bakegen on a CI runner. With no
+    # cache to import every build is a full build, whatever changed: one per scenario and repeat,
+    # measured beside the scenario, so both see the same machine.
 
     def _baseline(self, result: ScenarioResult) -> None:
         for _ in range(self.options.repeat):
@@ -325,11 +330,11 @@ class Bench:
         if taken:
             raise BakegenError(f"--baseline tags the bases by their FROM names, and {taken[0]} already exists "
                                "in the engine; remove it or run without --baseline")
-        engine_builder = command.run(["docker", "context", "show"], timeout=30).stdout.strip() or "default"
         start = time.perf_counter()
         try:
             for name in order:
-                command.run(baseline_command(self.project, self.project.targets[name], tags[name], engine_builder),
+                command.run(baseline_command(self.project, self.project.targets[name], tags[name],
+                                             self.engine_builder),
                             cwd=self.options.root, timeout=7200)
             return round(time.perf_counter() - start, 3)
         finally:
@@ -339,7 +344,7 @@ class Bench:
 
     def _service_figures(self) -> dict[str, ServiceFigures]:
         figures = {}
-        gpu = _gpu_runtime(self.client)
+        gpu = has_gpu_runtime(self.client.info())
         for name in sorted(self.project.targets):
             ref = self.images[name]
             try:
@@ -389,11 +394,11 @@ class Bench:
         return path.relative_to(self.project.root).as_posix()
 
     def machine(self) -> dict[str, str | int]:
-        info = inspect(self.builder)
+        info = builders.inspect(self.builder)
         version = self.client.version()
-        buildx = command.run(["docker", "buildx", "version"], check=False, timeout=30).stdout.split()
+        buildx = buildx_version()
         return {
-            "engine": str(version.get("Version", "")), "buildx": buildx[1] if len(buildx) > 1 else "",
+            "engine": str(version.get("Version", "")), "buildx": ".".join(map(str, buildx)) if buildx else "",
             "builder": self.builder, "driver": info.driver if info else "",
             "buildkit": info.buildkit if info else "", "cpus": os.cpu_count() or 0,
             "platform": platform.platform(), "cache": self.project.cache.backend.value,
@@ -425,10 +430,6 @@ def _image_exists(client: docker.DockerClient, ref: str) -> bool:
         return False
 
 
-def _gpu_runtime(client: docker.DockerClient) -> bool:
-    return "nvidia" in (client.info().get("Runtimes") or {})
-
-
 def baseline_command(project: Project, target: Target, tag: str, builder: str) -> list[str]:
     """`docker build` of one target as a plain script would run it, on the engine's own BuildKit
     (`builder`, docker driver): no cache, no cache import. Upstream-image replacements, config
@@ -447,8 +448,6 @@ def baseline_command(project: Project, target: Target, tag: str, builder: str) -
 
 def resolve_builder(requested: str | None, say: Say) -> str:
     """The builder to bench on: the given one (never the engine's own BuildKit), else bakegen's."""
-    from bakegen.run import builder as builders
-
     if requested:
         info = builders.inspect(requested)
         if info is None:

@@ -17,7 +17,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from bakegen import command
@@ -134,8 +134,7 @@ class BuilderState:
     name: str
     driver: str
     endpoint: str = ""
-    buildkitd: str = ""  # remote driver: the binary started
-    pid: int | None = None  # remote driver: the buildkitd process, while it runs
+    buildkitd: str = ""  # remote driver: the binary started (its PID is in buildkitd.pid)
     image: str = ""  # docker-container driver
     max_storage: str = DEFAULT_MAX_STORAGE
     insecure_registries: list[str] = field(default_factory=list)  # plain HTTP besides the loopback ones
@@ -150,7 +149,8 @@ def load_state(folder: Path) -> BuilderState | None:
     path = folder / STATE_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return BuilderState(**data)
+        known = {f.name for f in fields(BuilderState)}
+        return BuilderState(**{k: v for k, v in data.items() if k in known})  # older files may hold more
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError) as e:
@@ -270,8 +270,6 @@ def _reuse(req: UpRequest, existing: BuilderInfo, state: BuilderState | None, fo
     if ours and state is not None and state.driver == "remote" and not _buildkitd_alive(state, folder):
         say(f"builder {req.name}: buildkitd is not running; starting it again")
         _start_buildkitd(state, folder, say)
-        state.pid = _read_pid(folder)
-        save_state(folder, state)
     info = inspect(req.name, bootstrap=True)
     if info is None:  # removed between the two looks
         raise BakegenError(f"builder {req.name} disappeared while starting; run the command again")
@@ -339,7 +337,6 @@ def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, 
                              max_storage=req.max_storage, insecure_registries=list(req.insecure_registries))
         if previous is None or not _buildkitd_alive(previous, folder):
             _start_buildkitd(state, folder, say)
-        state.pid = _read_pid(folder)
         command.run(["docker", "buildx", "create", "--name", req.name, "--driver", "remote", endpoint], timeout=60)
         info = inspect(req.name, bootstrap=True)
         if info is None:
@@ -354,7 +351,7 @@ def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, 
         if made_folder:
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    say(f"builder {req.name} (remote driver, BuildKit {info.buildkit}) is up: buildkitd pid {state.pid}, "
+    say(f"builder {req.name} (remote driver, BuildKit {info.buildkit}) is up: buildkitd pid {_read_pid(folder)}, "
         f"state in {folder}")
     return info
 
@@ -475,10 +472,10 @@ def down(name: str, state_dir: Path | None, purge: bool, say: Say) -> None:
         command.run(["docker", "buildx", "rm", *keep, name], timeout=120)
         say(f"removed builder {name}")
     if state.driver == "remote":
-        if _stop_pid(_read_pid(folder), folder):
-            say(f"stopped buildkitd (pid {state.pid})")
+        pid = _read_pid(folder)
+        if _stop_pid(pid, folder):
+            say(f"stopped buildkitd (pid {pid})")
         (folder / "buildkitd.pid").unlink(missing_ok=True)
-        state.pid = None
     if purge:
         if state.driver == "docker-container":  # buildx keeps the cache in a volume per node
             volume = f"buildx_buildkit_{name}0_state"
@@ -496,6 +493,7 @@ class Status:
     disk: str
     state: BuilderState | None
     state_dir: Path
+    pid: int | None  # the buildkitd bakegen started, while it runs
 
 
 def status(name: str, state_dir: Path | None) -> Status:
@@ -505,4 +503,6 @@ def status(name: str, state_dir: Path | None) -> Status:
         raise BakegenError(f"no builder {name}; make it with `bakegen builder up --name {name}`")
     disk = disk_used(name) if info.running else "unknown (not running)"
     state = load_state(folder)
-    return Status(info, disk, state if state and state.name == name else None, folder)
+    ours = state if state and state.name == name else None
+    pid = _read_pid(folder) if ours and _is_our_buildkitd(_read_pid(folder), folder) else None
+    return Status(info, disk, ours, folder, pid)

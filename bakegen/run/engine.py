@@ -62,6 +62,16 @@ def current_builder() -> str:
     raise BakegenError("`docker buildx inspect` named no builder")
 
 
+def engine_builder() -> str:
+    """The engine's own builder (docker driver): buildx names it after the Docker context."""
+    return command.run(["docker", "context", "show"], timeout=30).stdout.strip() or "default"
+
+
+def has_gpu_runtime(engine_info: dict) -> bool:
+    """Containers can be given a GPU: the engine knows the NVIDIA runtime."""
+    return "nvidia" in (engine_info.get("Runtimes") or {}) or shutil.which("nvidia-container-runtime") is not None
+
+
 def builder_checks(info: BuilderInfo, engine_version: str) -> list[Check]:
     """Which builder, its driver and BuildKit, and what that BuildKit can do."""
     version = info.buildkit_version
@@ -161,7 +171,7 @@ def doctor(registry: str, builder: str | None = None) -> list[Check]:
             checks.append(Check("cache export", exported, "local cache written" if exported else detail,
                                 "use the containerd image store or a builder of its own (`bakegen builder up`)"))
         runtimes = sorted(engine_info.get("Runtimes", {}))
-        has_gpu = "nvidia" in runtimes or shutil.which("nvidia-container-runtime") is not None
+        has_gpu = has_gpu_runtime(engine_info)
         checks.append(Check(
             "GPU runtime", has_gpu, "nvidia runtime present" if has_gpu else f"none (runtimes: {', '.join(runtimes)})",
             "GPU images still build without one; running the GPU services needs the NVIDIA container toolkit",

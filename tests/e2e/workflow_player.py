@@ -49,21 +49,19 @@ def evaluate(text: str, context: dict[str, Any]) -> Any:
         at += 1
         return tokens[at - 1]
 
-    def either() -> Any:
-        value = both()
-        while peek() == "||":
+    def chain(operator: str, operand, combine) -> Any:
+        """`a OP b OP c`, left to right (every operand read: the grammar, not the values, decides)."""
+        value = operand()
+        while peek() == operator:
             take()
-            right = both()
-            value = value or right
+            value = combine(value, operand())
         return value
 
+    def either() -> Any:
+        return chain("||", both, lambda a, b: a or b)
+
     def both() -> Any:
-        value = negation()
-        while peek() == "&&":
-            take()
-            right = negation()
-            value = value and right
-        return value
+        return chain("&&", negation, lambda a, b: a and b)
 
     def negation() -> Any:
         if peek() == "!":
