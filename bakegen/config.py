@@ -11,7 +11,7 @@ from typing import Any
 from bakegen import dockerignore
 from bakegen.budgets import Budget, budget_from
 from bakegen.discover import default_stage, discover, join_path, kind_of
-from bakegen.dockerfile import read_dockerfile
+from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
 from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE, TARGET_NAME
 
@@ -152,7 +152,7 @@ SCHEMA = {
         "bench": _boolean, "bench_args": _string, "build_timeout_minutes": _minutes, "gpu_timeout_minutes": _minutes,
     },
 }
-_TOP_TABLES = {"images", "groups", "targets"}
+_TOP_TABLES = {"images", "groups", "targets", "names"}
 
 
 def load_config(path: Path, shown: str) -> dict[str, Any]:
@@ -206,6 +206,11 @@ def _validate(raw: dict[str, Any]) -> dict[str, Any]:
         out[section] = {k: _check(f"{section}.{k}", fields[k], v) for k, v in table.items()}
     images = _table("images", raw.get("images", {}))
     out["images"] = {k: _check(f"images.{k}", _string, v) for k, v in images.items()}
+    names = _table("names", raw.get("names", {}))
+    out["names"] = {}
+    for path, name in names.items():
+        _check_name(f"names.{path}", _check(f"names.{path}", _string, name))
+        out["names"][path] = name
     groups = _table("groups", raw.get("groups", {}))
     out["groups"] = {}
     for name, members in groups.items():
@@ -313,12 +318,32 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
         if not path.is_file():
             raise BakegenError(f"{shown}: {'not a regular file' if path.exists() else 'no such file'}")
         config = load_config(path, shown)
-    project = discover(root, config["project"].get("exclude") if config else None)
+    project = discover(root, config["project"].get("exclude") if config else None,
+                       config["names"] if config else None)
     if config is not None:
         apply_config(project, config, shown)
     if not project.targets:
         raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
+    check_bases_resolve(project)
     return project
+
+
+def check_bases_resolve(project: Project) -> None:
+    """Every FROM names an image once its ARGs are expanded, as BuildKit will expand them; else
+    the build fails later with `base name (${X}) should not be blank` and no word of why."""
+    for name, target in sorted(project.targets.items()):
+        if target.parsed is None:
+            continue
+        try:
+            resolved_images(target.parsed, target.args)
+        except Unresolved as e:
+            shown = join_path(target.context, target.dockerfile)
+            line = e.stage.line if e.stage else 1
+            raw = e.stage.raw if e.stage else ""
+            raise BakegenError(
+                f"{shown}:{line}: FROM {raw}: ARG {e.name} has no value; set it in {CONFIG_FILE} as "
+                f'[targets.{name}.args] {e.name} = "..."'
+            ) from None
 
 
 def project_warnings(project: Project) -> list[str]:

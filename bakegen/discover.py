@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import posixpath
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pathspec
 
 from bakegen import command
-from bakegen.dockerfile import read_dockerfile
-from bakegen.model import BakegenError, Dockerfile, Kind, Project, Target
-from bakegen.names import repository_name, target_name
+from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
+from bakegen.dockerfile import Unresolved, expand, global_values, read_dockerfile
+from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
+from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
 
 # Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
 SKIPPED_DIRS = frozenset({
@@ -21,12 +25,38 @@ SKIPPED_DIRS = frozenset({
 BASES_DIR = "docker"
 
 
-def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[str]:
-    """Folders (posix, relative to root, "." for root) holding a `Dockerfile`, minus ignored ones.
+# Editor, CI and tool folders: their Dockerfiles are not the product's images.
+TOOL_DIRS = frozenset({".devcontainer", ".github", ".gitlab", ".circleci", ".vscode", ".idea", ".buildkite"})
+# `Dockerfile`, `Dockerfile.<x>`, `Dockerfile_<x>`, `Dockerfile-<x>`, `<x>.Dockerfile`, `<x>.dockerfile`.
+_DOCKERFILE = re.compile(r"^(?:Dockerfile(?:[._-](?P<suffix>[A-Za-z0-9][A-Za-z0-9_.-]*))?"
+                         r"|(?P<prefix>[A-Za-z0-9][A-Za-z0-9_.-]*)\.[Dd]ockerfile)$")
+# What a `Dockerfile.<x>` is when it is no Dockerfile: ignore files, docs, templates, backups.
+_NOT_DOCKERFILE = re.compile(r"\.(dockerignore|md|rst|txt|j2|jinja2?|tmpl|tpl|template|in|orig|bak|swp|rej|sh|"
+                             r"ya?ml|json|toml|lock|sum|log)$", re.IGNORECASE)
+
+
+@dataclass
+class Found:
+    """What the walk found: Dockerfiles (folder, file name) and compose files (paths)."""
+
+    dockerfiles: list[tuple[str, str]] = field(default_factory=list)
+    compose_files: list[str] = field(default_factory=list)
+
+
+def dockerfile_variant(filename: str) -> str | None:
+    """None when `filename` names no Dockerfile; "" for `Dockerfile`; else the variant's name."""
+    m = _DOCKERFILE.match(filename)
+    if not m or _NOT_DOCKERFILE.search(filename):
+        return None
+    return (m.group("suffix") or m.group("prefix") or "").lower()
+
+
+def walk(root: Path, exclude: list[str] | None = None) -> Found:
+    """Dockerfiles and compose files under root, minus ignored folders and files.
 
     `exclude` holds gitignore-style patterns relative to root (config `project.exclude`).
     """
-    found = []
+    found = Found()
     ignores: dict[str, pathspec.PathSpec] = {}  # folder -> its .gitignore
     if exclude:
         ignores["."] = pathspec.GitIgnoreSpec.from_lines(exclude)
@@ -43,16 +73,29 @@ def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[s
             ignores[rel] = spec + ignores[rel] if rel in ignores else spec
         dirnames[:] = sorted(
             d for d in dirnames
-            if d not in SKIPPED_DIRS
+            if d not in SKIPPED_DIRS and d not in TOOL_DIRS
             and not _is_virtualenv(Path(dirpath) / d)
             and not _ignored(join_path(rel, d) + "/", ignores)
         )
-        if "Dockerfile" in filenames and not _ignored(join_path(rel, "Dockerfile"), ignores):
-            if _not_utf8(rel):
-                raise BakegenError(f"{rel.encode('utf-8', 'surrogateescape')!r}: a folder name that is not UTF-8 "
-                                   "(bake cannot name it); rename it or leave it out with project.exclude")
-            found.append(rel)
-    return sorted(found)
+        for filename in sorted(filenames):
+            if _ignored(join_path(rel, filename), ignores):
+                continue
+            if dockerfile_variant(filename) is not None:
+                if _not_utf8(rel) or _not_utf8(filename):
+                    shown = join_path(rel, filename).encode("utf-8", "surrogateescape")
+                    raise BakegenError(f"{shown!r}: a path that is not UTF-8 (bake cannot name it); rename it "
+                                       "or leave it out with project.exclude")
+                found.dockerfiles.append((rel, filename))
+            elif is_compose_file(filename) and not _not_utf8(rel):
+                found.compose_files.append(join_path(rel, filename))
+    found.dockerfiles.sort()
+    found.compose_files.sort()
+    return found
+
+
+def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[str]:
+    """Folders (posix, relative to root, "." for root) holding a Dockerfile of any name."""
+    return sorted({folder for folder, _ in walk(root, exclude).dockerfiles})
 
 
 def _is_virtualenv(folder: Path) -> bool:
@@ -67,25 +110,161 @@ def _not_utf8(name: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in name)
 
 
-def discover(root: Path, exclude: list[str] | None = None) -> Project:
-    """Targets from the tree alone: bases under docker/, services elsewhere."""
+def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str] | None = None) -> Project:
+    """Targets from the tree: one per compose service with `build:`, and one per Dockerfile no
+    compose service builds (its context inferred from what it copies). Bases live under docker/.
+
+    `names` maps a Dockerfile's path (or `<compose file>:<service>`) to the target name wanted.
+    """
+    found = walk(root, exclude)
+    origin_url = _origin_url(root)
+    root_name = _repository_basename(origin_url) or "app"
+    warnings: list[str] = []
+    candidates = _compose_candidates(root, found.compose_files, warnings)
+    claimed = {posixpath.normpath(join_path(c.context, c.dockerfile)) for c in candidates}
+    for folder, filename in found.dockerfiles:
+        shown = join_path(folder, filename)
+        if shown in claimed:
+            continue
+        variant = dockerfile_variant(filename) or ""
+        try:
+            parsed = read_dockerfile(root / shown, shown)
+        except BakegenError as e:
+            if variant and "no FROM instruction" in str(e):
+                warnings.append(f"{shown}: no FROM instruction, so no Dockerfile; left out")
+                continue
+            raise
+        context, dockerfile, warning = infer_context(root, folder, filename, parsed)
+        if warning:
+            warnings.append(warning)
+        name, qualifiers = path_name(folder, variant, root_name)
+        candidates.append(_Candidate(key=shown, origin=shown, folder=folder, context=context, dockerfile=dockerfile,
+                                     parsed=parsed, wanted=(name, qualifiers), plain=target_name(name)))
+    chosen = _choose_names(candidates, names or {})
     targets: dict[str, Target] = {}
-    origin: dict[str, str] = {}
-    for folder in find_dockerfile_dirs(root, exclude):
-        folder_name = root.resolve().name if folder == "." else folder.rsplit("/", 1)[-1]
-        name = target_name(folder_name)
-        if name in origin:
-            raise BakegenError(
-                f"folders '{origin[name]}' and '{folder}' both make target name '{name}'; rename one, or "
-                "leave one out with project.exclude and add it as [targets.<other name>] context"
-            )
-        origin[name] = folder
-        shown = join_path(folder, "Dockerfile")
-        parsed = read_dockerfile(root / shown, shown)
+    for c in candidates:
+        name = chosen[c.key]
+        contexts = {k: _service_context(v, c, chosen) for k, v in c.contexts.items()}
         targets[name] = Target(
-            name=name, kind=kind_of(folder), context=folder, stage=default_stage(parsed), parsed=parsed
+            name=name, kind=kind_of(c.folder), context=c.context, dockerfile=c.dockerfile,
+            stage=c.stage or default_stage(c.parsed), args=dict(c.args), contexts=contexts, parsed=c.parsed,
+            origin=c.origin, renamed=name != c.plain, image=c.image,
         )
-    return Project(root=root, targets=targets, registry=default_registry(root))
+    return Project(root=root, targets=targets, registry=default_registry(origin_url),
+                   cache=CacheSettings(default_branch=default_branch(root)), warnings=warnings)
+
+
+@dataclass
+class _Candidate:
+    key: str  # what `names` is keyed by
+    origin: str
+    folder: str  # the Dockerfile's folder
+    context: str
+    dockerfile: str
+    parsed: Dockerfile
+    wanted: tuple[str, list[str]]  # a name, and qualifiers that can lengthen it
+    plain: str  # the name a person expects without thinking: the folder's, or the service's
+    stage: str | None = None
+    args: dict[str, str] = field(default_factory=dict)
+    image: str | None = None
+    contexts: dict[str, str] = field(default_factory=dict)
+    service: str = ""
+    file: str = ""
+
+
+def _compose_candidates(root: Path, files: list[str], warnings: list[str]) -> list[_Candidate]:
+    """Builds of every compose file. A file beside the folder's main one (`compose.yaml`,
+    `docker-compose.yml`) overrides that one's services (compose's `-f a -f b`): only the services
+    it adds are builds of their own."""
+    main_services: dict[str, set[str]] = {}
+    ordered = sorted(files, key=lambda f: (posixpath.dirname(f), posixpath.basename(f) not in MAIN_COMPOSE_FILES, f))
+    candidates: list[_Candidate] = []
+    seen: set[tuple] = set()
+    for shown in ordered:
+        folder = posixpath.dirname(shown)
+        builds, services, file_warnings = read_compose(root, shown)
+        warnings += file_warnings
+        is_main = posixpath.basename(shown) in MAIN_COMPOSE_FILES
+        if is_main and folder not in main_services:
+            main_services[folder] = services
+        elif folder in main_services:
+            builds = [b for b in builds if b.service not in main_services[folder]]
+        for build in builds:
+            path = posixpath.normpath(join_path(build.context, build.dockerfile))
+            identity = (path, build.context, build.stage, tuple(sorted(build.args.items())))
+            if identity in seen:
+                continue
+            seen.add(identity)
+            parsed = read_dockerfile(root / path, path)
+            dockerfile_folder = posixpath.dirname(path) or "."
+            qualifiers = [] if dockerfile_folder == "." else [
+                p for p in reversed(dockerfile_folder.split("/"))
+                if p.lower() != build.service.lower() and p.lower() not in GENERIC_FOLDERS
+            ]
+            candidates.append(_Candidate(
+                key=f"{shown}:{build.service}", origin=f"{shown}: service {build.service}", folder=dockerfile_folder,
+                context=build.context, dockerfile=build.dockerfile, parsed=parsed,
+                wanted=(build.service, qualifiers), plain=target_name(build.service), stage=build.stage,
+                args=build.args, image=build.image, contexts=build.contexts, service=build.service, file=shown,
+            ))
+    return candidates
+
+
+def _choose_names(candidates: list[_Candidate], configured: dict[str, str]) -> dict[str, str]:
+    fixed = {}
+    for c in candidates:
+        for key in (c.key, posixpath.normpath(join_path(c.context, c.dockerfile))):
+            if key in configured:
+                fixed[c.key] = configured[key]
+    wanted = {c.key: c.wanted for c in candidates if c.key not in fixed}
+    return {**unique_names(wanted, RESERVED_NAMES | set(fixed.values())), **fixed}
+
+
+def _service_context(value: str, candidate: _Candidate, chosen: dict[str, str]) -> str:
+    """Compose's `service:NAME` context is bake's `target:` of the target that service makes."""
+    if value.startswith("service:"):
+        key = f"{candidate.file}:{value[len('service:'):]}"
+        if key in chosen:
+            return f"target:{chosen[key]}"
+    return value
+
+
+def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile) -> tuple[str, str, str]:
+    """The build context of a Dockerfile no compose file describes: its folder when what it copies
+    is there, else the nearest folder above holding all of it (the repository root at most).
+    Returns (context, dockerfile relative to it, a warning or "")."""
+    values = global_values(parsed, {})
+    sources = []
+    for line, source in parsed.sources:
+        if "://" in source or source.startswith("git@"):
+            continue
+        try:
+            source = expand(source, values)
+        except Unresolved:
+            continue
+        sources.append((line, posixpath.normpath(source.lstrip("/")) if source.strip("/") else "."))
+    path = join_path(folder, filename)
+    if not sources:
+        return folder, filename, ""
+    candidates = [folder]
+    while candidates[-1] not in (".", ""):
+        candidates.append(posixpath.dirname(candidates[-1]) or ".")
+    for context in candidates:
+        base = root / context
+        if all(_exists(base, source) for _, source in sources):
+            return context, posixpath.relpath(path, context), ""
+    line, missing = next((ln, s) for ln, s in sources if not _exists(root / folder, s))
+    where = f"{folder}/" if folder != "." else "the repository root"
+    return folder, filename, (f"{path}:{line}: copies '{missing}', found neither in {where} nor in a folder above "
+                              "it; the context stays the Dockerfile's folder (set targets.<name>.context)")
+
+
+def _exists(base: Path, source: str) -> bool:
+    if source == ".":
+        return True
+    if any(ch in source for ch in "*?["):
+        return bool(glob.glob(source, root_dir=base))
+    return (base / source).exists()
 
 
 def kind_of(folder: str) -> Kind:
@@ -102,12 +281,34 @@ FALLBACK_REGISTRY = "localhost:5000/app"
 _GITHUB_REMOTE = re.compile(r"github\.com[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 
-def default_registry(root: Path) -> str:
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        return command.run(["git", "-C", str(root), *args], timeout=30).stdout.strip() or None
+    except BakegenError:  # no git, not a repository, or no such ref
+        return None
+
+
+def _origin_url(root: Path) -> str | None:
+    return _git(root, "remote", "get-url", "origin")
+
+
+def _repository_basename(url: str | None) -> str:
+    """`acme/shop.git` -> `shop`: names the root's image the same in every clone."""
+    if not url:
+        return ""
+    return re.sub(r"\.git$", "", url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])
+
+
+def default_branch(root: Path) -> str:
+    """The branch `origin/HEAD` points at (`master` for some), else `main`."""
+    head = _git(root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
+    return head.split("/", 1)[1] if head and "/" in head else "main"
+
+
+def default_registry(url: str | None) -> str:
     """GHCR for a GitHub `origin` (ghcr.io/<owner>/<repo>, lowercased), else a fixed name: never
     the checkout folder's name, which differs between clones and CI runners."""
-    try:
-        url = command.run(["git", "-C", str(root), "remote", "get-url", "origin"], timeout=30).stdout.strip()
-    except BakegenError:  # no git, not a repository, or no origin
+    if not url:
         return FALLBACK_REGISTRY
     m = _GITHUB_REMOTE.search(url)
     if not m:

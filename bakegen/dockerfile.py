@@ -1,52 +1,89 @@
-"""Read the FROM lines of a Dockerfile: enough of BuildKit's syntax to find stages and bases.
+"""Read a Dockerfile as BuildKit reads it, as far as bakegen needs: stages, bases, references.
 
-Handles parser directives (`# escape=`), line continuations, comments inside continuations,
-heredocs (whose bodies may hold anything, even a line starting with FROM), `--platform` flags
-and global `ARG` defaults used in FROM (`FROM ${BASE}`).
+Handles parser directives (`# escape=`), a UTF-8 byte order mark, any bytes in comments, line
+continuations, comments inside continuations, heredocs (whose bodies may hold anything, even a
+line starting with FROM; `<<` inside a word such as `"a<<b"` or `$((1<<2))` is no heredoc),
+`--platform` flags, global `ARG`s expanded in FROM as BuildKit's shell lexer does (`$X`, `${X}`,
+`${X:-d}`, `${X-d}`, `${X:+a}`, `${X+a}`, nested), `COPY --from`, `RUN --mount=...,from=` and
+the sources of COPY/ADD.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-from bakegen.model import BakegenError, Dockerfile, Stage
+from bakegen.model import BakegenError, Dockerfile, Reference, Stage
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
-_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
+# BuildKit's rule: a word (quotes kept) that starts with `<<` and holds no other `<`.
+_HEREDOC_WORD = re.compile(r"^\d*<<(-?)([^<]+)$")
 _HEREDOC_INSTRUCTIONS = {"RUN", "COPY", "ADD"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Set by BuildKit for every build; a FROM using them is resolved per platform, never by us.
+PLATFORM_ARGS = frozenset({
+    "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
+    "TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
+})
+
+
+EXCLUDE_HINT = "; fix it, or leave it out with project.exclude in bakegen.toml"
+
+
+class Unresolved(Exception):
+    """An expansion needs a variable that has no value (or a form bakegen does not evaluate)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+        self.stage: Stage | None = None  # set where a FROM line needed it
 
 
 def read_dockerfile(path: Path, display: str | None = None) -> Dockerfile:
     """Parse the file at `path`; errors name it as `display` (a path relative to the project)."""
     shown = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise BakegenError(f"{shown}: not UTF-8 text ({e.reason})") from None
+        data = path.read_bytes()
     except OSError as e:
-        raise BakegenError(f"{shown}: cannot read ({e.strerror})") from None
+        raise BakegenError(f"{shown}: cannot read ({e.strerror}){EXCLUDE_HINT}") from None
+    # BuildKit reads bytes: a BOM is skipped and bytes that are not UTF-8 (a Latin-1 comment)
+    # stay harmless; only instruction text matters here.
+    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
     return parse_dockerfile(text, path, shown)
 
 
 def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
-    global_args: dict[str, str] = {}
+    global_args: list[tuple[str, str | None]] = []
     stages: list[Stage] = []
-    lines = text.splitlines()
+    references: list[Reference] = []
+    sources: list[tuple[int, str]] = []
+    lines = text.removeprefix("\ufeff").splitlines()
     directives, first_line = _directives(lines)
     escape = directives.get("escape", "\\")
-    for line_no, instruction in _instructions(lines, first_line, escape if escape in ("`", "\\") else "\\"):
+    escape = escape if escape in ("`", "\\") else "\\"
+    for line_no, instruction in _instructions(lines, first_line, escape):
         keyword, _, rest = instruction.partition(" ")
         keyword = keyword.upper()
         rest = rest.strip()
         if keyword == "ARG" and not stages:
-            global_args.update(_parse_args(rest))
+            global_args += _parse_args(rest)
         elif keyword == "FROM":
-            stages.append(_parse_from(rest, line_no, shown, global_args))
+            stages.append(_parse_from(rest, line_no, shown, dict(_defaults(global_args))))
+        elif keyword in ("COPY", "ADD") and stages:
+            flags, words = _flags(rest)
+            if "from" in flags:
+                references.append(Reference(flags["from"], line_no, len(stages) - 1))
+            else:
+                sources += [(line_no, s) for s in words[:-1] if not _HEREDOC_WORD.match(s)]
+        elif keyword == "RUN" and stages:
+            for mount in _mounts(rest):
+                if "from" in mount:
+                    references.append(Reference(mount["from"], line_no, len(stages) - 1))
     if not stages:
-        raise BakegenError(f"{shown}: no FROM instruction")
-    return Dockerfile(path=path, stages=tuple(stages), syntax=directives.get("syntax"))
+        raise BakegenError(f"{shown}: no FROM instruction{EXCLUDE_HINT}")
+    return Dockerfile(path=path, stages=tuple(stages), syntax=directives.get("syntax"),
+                      global_args=tuple(global_args), references=tuple(references), sources=tuple(sources))
 
 
 def _directives(lines: list[str]) -> tuple[dict[str, str], int]:
@@ -82,47 +119,231 @@ def _instructions(lines: list[str], i: int, escape: str):
         instruction = " ".join(p.strip() for p in parts if p.strip())
         keyword = instruction.split(" ", 1)[0].upper()
         if keyword in _HEREDOC_INSTRUCTIONS:
-            for strip_tabs, _, word in _HEREDOC.findall(instruction):
+            for word in split_words(instruction):
+                m = _HEREDOC_WORD.match(word)
+                if not m:
+                    continue
+                strip_tabs, end = m.group(1), m.group(2).strip("\"'")
                 while i < len(lines):
                     body = lines[i].lstrip("\t") if strip_tabs else lines[i]
                     i += 1
-                    if body.rstrip("\r") == word:
+                    if body.rstrip("\r") == end:
                         break
         yield start, instruction
 
 
-def _parse_args(rest: str) -> dict[str, str]:
-    args = {}
-    for token in rest.split():
+def split_words(text: str) -> list[str]:
+    """Whitespace-separated words, quotes kept, a quoted space inside one word."""
+    words, word, quote = [], [], ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            word.append(ch)
+            if ch == "\\" and quote == '"' and i + 1 < len(text):
+                word.append(text[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+            word.append(ch)
+        elif ch.isspace():
+            if word:
+                words.append("".join(word))
+                word = []
+        else:
+            word.append(ch)
+        i += 1
+    if word:
+        words.append("".join(word))
+    return words
+
+
+def _unquote(word: str) -> str:
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "\"'":
+        return word[1:-1]
+    return word
+
+
+def _parse_args(rest: str) -> list[tuple[str, str | None]]:
+    args = []
+    for token in split_words(rest):
         name, eq, value = token.partition("=")
-        if eq:
-            args[name] = value.strip("\"'")
+        args.append((name, _unquote(value) if eq else None))
     return args
 
 
-def _substitute(value: str, args: dict[str, str]) -> str:
-    def repl(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(3)
-        if name in args and args[name] != "":
-            return args[name]
-        if m.group(2) is not None:
-            return m.group(2)
-        return m.group(0)
+def _flags(rest: str) -> tuple[dict[str, str], list[str]]:
+    """`--key=value` flags at the start of COPY/ADD, and the words after them (JSON form too)."""
+    words = split_words(rest)
+    flags = {}
+    while words and words[0].startswith("--"):
+        key, _, value = words.pop(0)[2:].partition("=")
+        flags[key.lower()] = _unquote(value)
+    remainder = " ".join(words)
+    if remainder.startswith("["):
+        try:
+            parsed = json.loads(remainder)
+            if isinstance(parsed, list) and all(isinstance(w, str) for w in parsed):
+                return flags, parsed
+        except ValueError:
+            pass
+    return flags, [_unquote(w) for w in words]
 
-    return _VAR.sub(repl, value)
+
+def _mounts(rest: str) -> list[dict[str, str]]:
+    mounts = []
+    for word in split_words(rest):
+        if not word.startswith("--"):
+            break
+        key, _, value = word[2:].partition("=")
+        if key.lower() == "mount":
+            fields = (part.partition("=") for part in _unquote(value).split(","))
+            mounts.append({k.strip().lower(): v.strip() for k, _, v in fields})
+    return mounts
+
+
+def _defaults(args: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
+    """Global ARG values from their defaults alone (no build args), where they resolve."""
+    values: dict[str, str] = {}
+    for name, default in args:
+        if default is not None:
+            try:
+                values[name] = expand(default, values)
+            except Unresolved:
+                values.pop(name, None)
+    return list(values.items())
+
+
+def global_values(parsed: Dockerfile, build_args: dict[str, str]) -> dict[str, str]:
+    """The global ARGs as BuildKit sets them: a build arg wins over the default, and a default
+    may use the ARGs declared before it. An ARG with neither has no value."""
+    values: dict[str, str] = {}
+    for name, default in parsed.global_args:
+        if name in build_args:
+            values[name] = build_args[name]
+        elif default is not None:
+            try:
+                values[name] = expand(default, values)
+            except Unresolved:
+                values.pop(name, None)
+    return values
+
+
+def expand(word: str, values: dict[str, str]) -> str:
+    """`word` with its variables replaced as BuildKit's shell lexer does; `Unresolved` names the
+    first variable without a value (or a form beyond `-`, `+` and their `:` variants)."""
+    out: list[str] = []
+    i = 0
+    while i < len(word):
+        ch = word[i]
+        if ch == "\\" and i + 1 < len(word) and word[i + 1] == "$":
+            out.append("$")
+            i += 2
+        elif ch == "$" and i + 1 < len(word) and word[i + 1] == "{":
+            end = _closing_brace(word, i + 2)
+            out.append(_expand_braced(word[i + 2:end], values))
+            i = end + 1
+        elif ch == "$" and (m := _NAME.match(word, i + 1)):
+            out.append(_value(m.group(0), values))
+            i = m.end()
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _closing_brace(word: str, i: int) -> int:
+    depth = 1
+    while i < len(word):
+        if word[i] == "{":
+            depth += 1
+        elif word[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise Unresolved(word)  # no closing brace: BuildKit rejects it too
+
+
+def _expand_braced(inner: str, values: dict[str, str]) -> str:
+    m = _NAME.match(inner)
+    if not m:
+        raise Unresolved(inner)
+    name, rest = m.group(0), inner[m.end():]
+    if not rest:
+        return _value(name, values)
+    colon = rest.startswith(":")
+    op, alternative = rest[colon:colon + 1], rest[colon + 1:]
+    present = name in values and (values[name] != "" or not colon)
+    if op == "-":
+        return values[name] if present else expand(alternative, values)
+    if op == "+":
+        return expand(alternative, values) if present else ""
+    raise Unresolved(name)  # `?`, `#`, `%`, `/`: not evaluated here
+
+
+def _value(name: str, values: dict[str, str]) -> str:
+    if name not in values:
+        raise Unresolved(name)
+    return values[name]
 
 
 def _parse_from(rest: str, line_no: int, shown: str, args: dict[str, str]) -> Stage:
-    tokens = [t for t in rest.split() if not t.startswith("--")]
+    tokens = [t for t in split_words(rest) if not t.startswith("--")]
     if not tokens:
         raise BakegenError(f"{shown}:{line_no}: FROM without an image")
-    image = _substitute(tokens[0], args)
+    raw = tokens[0]
     name = None
     if len(tokens) >= 3 and tokens[1].lower() == "as":
         name = tokens[2]
     elif len(tokens) != 1:
         raise BakegenError(f"{shown}:{line_no}: cannot read 'FROM {rest}' (expected FROM image [AS name])")
-    return Stage(image=image, name=name, line=line_no)
+    try:
+        image = expand(raw, args)
+    except Unresolved:
+        image = raw
+    return Stage(image=image, name=name, line=line_no, raw=raw)
+
+
+def resolved_images(parsed: Dockerfile, build_args: dict[str, str]) -> list[tuple[Stage, str | None]]:
+    """Each stage with its FROM image as BuildKit expands it for these build args; None where a
+    platform ARG decides (one image per platform)."""
+    values = global_values(parsed, build_args)
+    resolved: list[tuple[Stage, str | None]] = []
+    for stage in parsed.stages:
+        try:
+            image = expand(stage.raw, values)
+        except Unresolved as e:
+            if e.name in PLATFORM_ARGS:
+                resolved.append((stage, None))
+                continue
+            e.stage = stage
+            raise
+        if not image.strip():
+            e = Unresolved(next(iter(_NAME.findall(stage.raw)), stage.raw))
+            e.stage = stage
+            raise e
+        resolved.append((stage, image))
+    return resolved
+
+
+def external_refs(parsed: Dockerfile, build_args: dict[str, str]) -> list[str]:
+    """What the file takes from outside itself: FROM images that are no earlier stage, and
+    `COPY --from` / `RUN --mount from=` names that are no stage and no stage index."""
+    seen: set[str] = set()
+    refs = []
+    for stage, image in resolved_images(parsed, build_args):
+        if image is not None and image.lower() not in seen:
+            refs.append(image)
+        if stage.name:
+            seen.add(stage.name.lower())
+    stage_names = {s.name.lower() for s in parsed.stages if s.name}
+    for ref in parsed.references:
+        if ref.source.lower() not in stage_names and not ref.source.isdigit() and "$" not in ref.source:
+            refs.append(ref.source)
+    return refs
 
 
 def normalize_image_ref(ref: str) -> str:
@@ -135,3 +356,10 @@ def normalize_image_ref(ref: str) -> str:
     if ref.endswith(":latest"):
         ref = ref[: -len(":latest")]
     return ref
+
+
+def repository_of(ref: str) -> str:
+    """A normalised reference without its tag (`host:5000/a/b:1` -> `host:5000/a/b`)."""
+    last_slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    return ref[:colon] if colon > last_slash else ref

@@ -37,9 +37,19 @@ class CacheBackend(StrEnum):
 class Stage:
     """One `FROM image [AS name]` of a Dockerfile."""
 
-    image: str
+    image: str  # with the global ARGs' defaults expanded (as written where they do not resolve)
     name: str | None
     line: int
+    raw: str = ""  # as written, `${BASE_IMAGE}` and all
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A `COPY --from=X` or `RUN --mount=...,from=X`: a stage, or an image, by name."""
+
+    source: str
+    line: int
+    stage: int  # index of the stage holding it
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,9 @@ class Dockerfile:
     path: Path
     stages: tuple[Stage, ...]
     syntax: str | None = None  # a `# syntax=` directive: a frontend image pulled at every build
+    global_args: tuple[tuple[str, str | None], ...] = ()  # ARGs before the first FROM, defaults as written
+    references: tuple[Reference, ...] = ()
+    sources: tuple[tuple[int, str], ...] = ()  # (line, source) of COPY/ADD from the build context
 
     def stage_names(self) -> set[str]:
         return {s.name for s in self.stages if s.name}
@@ -77,6 +90,9 @@ class Target:
     contexts: dict[str, str] = field(default_factory=dict)  # extra named contexts
     groups: list[str] = field(default_factory=list)  # groups beyond bases/services/default
     parsed: Dockerfile | None = None  # None when the Dockerfile could not be found
+    origin: str = ""  # what made the target: its Dockerfile's path, or a compose file's service
+    renamed: str = ""  # why its name is not its folder's (shown by graph and in the bake file)
+    image: str | None = None  # the image a compose file gives it: a FROM naming it is a link
 
 
 @dataclass
@@ -138,6 +154,7 @@ class Project:
     groups: dict[str, list[str]] = field(default_factory=dict)  # extra groups from the config
     bench_budgets: list[Budget] = field(default_factory=list)  # [bench.budgets]
     ci: CiSettings = field(default_factory=CiSettings)
+    warnings: list[str] = field(default_factory=list)  # what discovery could not settle alone
 
 
 # --- bench results (made by run.bench, shown by report) ----------------------------------------

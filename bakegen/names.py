@@ -29,3 +29,68 @@ def repository_name(name: str) -> str:
     if _REPOSITORY_COMPONENT.match(lowered):
         return lowered
     return re.sub(r"[^a-z0-9]+", "-", lowered).strip("-") or "image"
+
+
+# --- names a person recognises ----------------------------------------------------------------
+
+# Folders whose name says nothing of the image: the image takes its parent's name.
+GENERIC_FOLDERS = frozenset({
+    "src", "source", "sources", "docker", "dockerfiles", ".docker", "deploy", "deployment",
+    "deployments", "image", "images", "container", "containers",
+})
+# Folders that qualify their parent's image (a CUDA, a version, a flavour): the image is
+# `<parent>-<folder>`.
+_QUALIFIER = re.compile(
+    r"^((cuda|cu|rocm|py|python|v|jdk|node)?\d+([._-]?\d+)*|cpu|gpu|cuda|rocm|slim|alpine|debug|dev|prod|"
+    r"production|local|test|testing|staging|full|minimal)$", re.IGNORECASE)
+RESERVED_NAMES = frozenset({"default", "bases", "services", "_common"})
+
+
+def path_name(folder: str, variant: str, root_name: str) -> tuple[str, list[str]]:
+    """The name of the image built from `folder` (posix, "." for the root), and the folders above
+    it, nearest first, that can lengthen the name when it collides."""
+    above = [] if folder in (".", "") else list(reversed(folder.split("/")))
+    while above and above[0].lower() in GENERIC_FOLDERS:
+        above.pop(0)
+    base = above.pop(0) if above else ""
+    if base and above and _QUALIFIER.match(base):
+        base = f"{above.pop(0)}-{base}"
+    if variant:
+        base = f"{base}-{variant}" if base else variant
+    return base or root_name, above
+
+
+def unique_names(wanted: dict[str, tuple[str, list[str]]], taken: frozenset[str] = RESERVED_NAMES) -> dict[str, str]:
+    """A bake target name for each key, from its (name, qualifiers) in `wanted`: where names
+    collide, each colliding name takes one more qualifier in front (`local-django`,
+    `production-django`) until all differ; names that cannot grow get a number. Never fails."""
+    level = dict.fromkeys(wanted, 0)
+
+    def name_at(key: str) -> str:
+        name, qualifiers = wanted[key]
+        return target_name("-".join([*reversed(qualifiers[:level[key]]), name]))
+
+    while True:
+        by_name: dict[str, list[str]] = {}
+        for key in sorted(wanted):
+            by_name.setdefault(name_at(key), []).append(key)
+        grew = False
+        for name, keys in by_name.items():
+            if len(keys) > 1 or name in taken:
+                for key in keys:
+                    if level[key] < len(wanted[key][1]):
+                        level[key] += 1
+                        grew = True
+        if not grew:
+            break
+    names: dict[str, str] = {}
+    used = set(taken)
+    for name, keys in sorted(by_name.items()):
+        for key in keys:
+            candidate, n = name, 1
+            while candidate in used:
+                n += 1
+                candidate = f"{name}-{n}"
+            names[key] = candidate
+            used.add(candidate)
+    return names

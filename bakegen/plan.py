@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bakegen.dockerfile import normalize_image_ref
+from bakegen.dockerfile import external_refs, normalize_image_ref, repository_of
 from bakegen.model import BakegenError, CacheBackend, CacheSettings, Project, Target
 from bakegen.names import repository_name
 
@@ -72,15 +72,39 @@ class BakePlan:
 
 
 def target_links(project: Project) -> dict[str, dict[str, str]]:
-    """For each target, the FROM references that name another target: {context key: target}."""
-    by_ref = {normalize_image_ref(name): name for name in project.targets}
+    """For each target, the references that name another target: {context key: target}.
+
+    A FROM, `COPY --from` or `RUN --mount from=` names a target by its name, by the image bakegen
+    tags it with (`<REGISTRY>/<name>`, any tag), or by the image its compose service gives it;
+    a digest-pinned reference names a published image and is never a link. Contexts a user
+    declares (`target:X`, or `docker-image://` of such an image) count too.
+    """
+    by_ref: dict[str, str] = {}
+    by_repository: dict[str, str] = {}
+    registry = normalize_image_ref(project.registry)
+    for name, target in sorted(project.targets.items()):
+        by_ref.setdefault(normalize_image_ref(name), name)
+        by_repository.setdefault(f"{registry}/{repository_name(name)}", name)
+        if target.image:
+            by_ref.setdefault(normalize_image_ref(target.image), name)
+
+    def linked(ref: str) -> str | None:
+        if "@" in ref:
+            return None
+        key = normalize_image_ref(ref)
+        return by_ref.get(key) or by_repository.get(repository_of(key))
+
     links: dict[str, dict[str, str]] = {}
     for name, target in sorted(project.targets.items()):
         found: dict[str, str] = {}
-        for image in target.parsed.external_images() if target.parsed else []:
-            key = normalize_image_ref(image)
-            base = by_ref.get(key)
+        for ref in external_refs(target.parsed, target.args) if target.parsed else []:
+            base = linked(ref)
             if base is not None and base != name:
+                found[normalize_image_ref(ref)] = base
+        for key, value in target.contexts.items():
+            base = value[len("target:"):] if value.startswith("target:") else (
+                linked(value[len("docker-image://"):]) if value.startswith("docker-image://") else None)
+            if base in project.targets and base != name:
                 found[key] = base
         links[name] = found
     _check_cycles(links)
@@ -298,7 +322,7 @@ def replacement_contexts(target: Target, project: Project) -> dict[str, str]:
     """
     if not project.image_replacements or target.parsed is None:
         return {}
-    wanted = {normalize_image_ref(image) for image in target.parsed.external_images()}
+    wanted = {normalize_image_ref(image) for image in external_refs(target.parsed, target.args)}
     return {
         normalize_image_ref(image): replacement
         for image, replacement in sorted(project.image_replacements.items())
@@ -312,9 +336,9 @@ def plan_target(target: Target, project: Project, links: dict[str, str]) -> dict
         attrs["dockerfile"] = target.dockerfile
     if target.stage:
         attrs["target"] = target.stage
-    contexts: dict[str, Value] = {key: f"target:{base}" for key, base in sorted(links.items())}
+    contexts: dict[str, Value] = dict(sorted(target.contexts.items()))
     contexts.update(replacement_contexts(target, project))
-    contexts.update(sorted(target.contexts.items()))
+    contexts.update({key: f"target:{base}" for key, base in sorted(links.items())})
     if contexts:
         attrs["contexts"] = dict(sorted(contexts.items()))
     if target.args:

@@ -49,21 +49,33 @@ def test_nested_gitignore_does_not_leak_to_siblings(tmp_path):
     assert find_dockerfile_dirs(tmp_path) == ["b/svc2"]
 
 
-def test_names_made_valid_and_collisions_named(tmp_path):
+def test_names_made_valid_and_collisions_never_stop(tmp_path):
     write_tree(tmp_path, {"svc.a/Dockerfile": "FROM x\n"})
     assert list(discover(tmp_path).targets) == ["svc_a"]
     write_tree(tmp_path, {"svc_a/Dockerfile": "FROM x\n"})
-    with pytest.raises(BakegenError, match="folders 'svc.a' and 'svc_a' both make target name 'svc_a'"):
-        discover(tmp_path)
+    project = discover(tmp_path)
+    assert {t.origin: name for name, t in project.targets.items()} == {
+        "svc.a/Dockerfile": "svc_a", "svc_a/Dockerfile": "svc_a-2"}
 
 
-def test_bad_dockerfile_named(tmp_path):
+def test_bad_dockerfile_named_with_the_way_out(tmp_path):
     write_tree(tmp_path, {"svc/Dockerfile": "RUN x\n"})
-    with pytest.raises(BakegenError, match="^svc/Dockerfile: no FROM instruction$"):
+    with pytest.raises(BakegenError, match="^svc/Dockerfile: no FROM instruction; fix it, or leave it out with "
+                                           "project.exclude"):
         discover(tmp_path)
-    (tmp_path / "svc/Dockerfile").write_bytes(b"FROM \xff\n")
-    with pytest.raises(BakegenError, match="^svc/Dockerfile: not UTF-8"):
-        discover(tmp_path)
+
+
+def test_dockerfiles_read_as_buildkit_reads_them(tmp_path):
+    # A byte order mark and Latin-1 bytes in a comment are fine for BuildKit, so for bakegen.
+    (tmp_path / "bom").mkdir()
+    (tmp_path / "bom/Dockerfile").write_bytes(b"\xef\xbb\xbfFROM base AS runtime\n")
+    (tmp_path / "latin").mkdir()
+    (tmp_path / "latin/Dockerfile").write_bytes(b"# caf\xe9\nFROM base\n")
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base/Dockerfile").write_text("FROM scratch\n")
+    project = discover(tmp_path)
+    assert project.targets["bom"].stage == "runtime"
+    assert [s.image for s in project.targets["latin"].parsed.stages] == ["base"]
 
 
 def test_config_exclude_patterns(tmp_path):
@@ -114,7 +126,7 @@ def test_a_folder_name_that_is_not_utf8_is_an_error_naming_it(tmp_path):
     os.mkdir(bad)
     with open(os.path.join(bad, b"Dockerfile"), "w") as f:
         f.write("FROM scratch\n")
-    with pytest.raises(BakegenError, match=r"b'bad\\xff': a folder name that is not UTF-8"):
+    with pytest.raises(BakegenError, match=r"b'bad\\xff/Dockerfile': a path that is not UTF-8"):
         load_project(tmp_path)
     (tmp_path / "bakegen.toml").write_text('[project]\nexclude = ["bad*"]\n')
     (tmp_path / "ok").mkdir()
