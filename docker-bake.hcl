@@ -87,6 +87,7 @@ target "_common" {
   ] : [])
 }
 
+# docker-compose.yml: service backend
 target "backend" {
   inherits = ["_common"]
   context = "backend"
@@ -106,6 +107,7 @@ target "backend" {
   ] : []
 }
 
+# docker/base-node/Dockerfile
 target "base-node" {
   inherits = ["_common"]
   context = "docker/base-node"
@@ -121,6 +123,7 @@ target "base-node" {
   ] : []
 }
 
+# docker/base-python/Dockerfile
 target "base-python" {
   inherits = ["_common"]
   context = "docker/base-python"
@@ -136,6 +139,7 @@ target "base-python" {
   ] : []
 }
 
+# docker/base-python-pose/Dockerfile
 target "base-python-pose" {
   inherits = ["_common"]
   context = "docker/base-python-pose"
@@ -153,6 +157,7 @@ target "base-python-pose" {
   ] : []
 }
 
+# docker-compose.yml: service pose-service
 target "pose-service" {
   inherits = ["_common"]
   context = "pose-service"
@@ -174,6 +179,7 @@ target "pose-service" {
   ] : []
 }
 
+# docker-compose.yml: service web
 target "web" {
   inherits = ["_common"]
   context = "web"

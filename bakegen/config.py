@@ -291,6 +291,7 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
             setattr(target, field_name, fields[field_name])
     if "kind" in fields:
         target.kind = Kind(fields["kind"])
+        target.kind_given = True
     target.args.update(fields.get("args", {}))
     target.labels.update(fields.get("labels", {}))
     target.contexts.update(fields.get("contexts", {}))

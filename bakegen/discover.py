@@ -197,10 +197,12 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[str]) -> li
             seen.add(identity)
             parsed = read_dockerfile(root / path, path)
             dockerfile_folder = posixpath.dirname(path) or "."
-            qualifiers = [] if dockerfile_folder == "." else [
-                p for p in reversed(dockerfile_folder.split("/"))
-                if p.lower() != build.service.lower() and p.lower() not in GENERIC_FOLDERS
-            ]
+            # Lengthened by the compose file's folders first (the sample, the app), then by the
+            # Dockerfile's folders below it (`local` in compose/local/django).
+            above = list(reversed(folder.split("/"))) if folder else []
+            below = list(reversed(posixpath.relpath(dockerfile_folder, folder or ".").split("/")))
+            qualifiers = [p for p in [*above, *below] if p not in (".", "..") and p.lower() != build.service.lower()
+                          and p.lower() not in GENERIC_FOLDERS]
             candidates.append(_Candidate(
                 key=f"{shown}:{build.service}", origin=f"{shown}: service {build.service}", folder=dockerfile_folder,
                 context=build.context, dockerfile=build.dockerfile, parsed=parsed,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bakegen.config import load_project
-from bakegen.model import BakegenError, CacheBackend, Project
+from bakegen.model import BakegenError, CacheBackend, Kind, Project
 from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE
-from bakegen.plan import make_plan
+from bakegen.plan import check_names, make_plan, target_links
 from bakegen.render import render_bake
 
 
@@ -29,6 +29,11 @@ def load(root: Path | str, config: Path | str | None = None, *, cache: str | Non
         if not TAG.match(tag):
             raise BakegenError(f"tag {tag!r}: not a valid image tag ({TAG_RULE})")
         project.tag = tag
+    check_names(project)
+    # A target others build on is a base wherever it lives (built first, `bases` group).
+    for base in {b for found in target_links(project).values() for b in found.values()}:
+        if not project.targets[base].kind_given:
+            project.targets[base].kind = Kind.BASE
     return project
 
 

@@ -93,6 +93,7 @@ class Target:
     origin: str = ""  # what made the target: its Dockerfile's path, or a compose file's service
     renamed: str = ""  # why its name is not its folder's (shown by graph and in the bake file)
     image: str | None = None  # the image a compose file gives it: a FROM naming it is a link
+    kind_given: bool = False  # set in bakegen.toml: never changed by what builds on it
 
 
 @dataclass

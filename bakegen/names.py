@@ -62,21 +62,23 @@ def path_name(folder: str, variant: str, root_name: str) -> tuple[str, list[str]
 
 def unique_names(wanted: dict[str, tuple[str, list[str]]], taken: frozenset[str] = RESERVED_NAMES) -> dict[str, str]:
     """A bake target name for each key, from its (name, qualifiers) in `wanted`: where names
-    collide, each colliding name takes one more qualifier in front (`local-django`,
-    `production-django`) until all differ; names that cannot grow get a number. Never fails."""
+    collide (or would share an image repository, `Web` and `web`), each colliding name takes one
+    more qualifier in front (`local-django`, `production-django`) until all differ; names that
+    cannot grow get a number. Never fails."""
     level = dict.fromkeys(wanted, 0)
+    taken_repositories = {repository_name(t) for t in taken}
 
     def name_at(key: str) -> str:
         name, qualifiers = wanted[key]
         return target_name("-".join([*reversed(qualifiers[:level[key]]), name]))
 
     while True:
-        by_name: dict[str, list[str]] = {}
+        by_repository: dict[str, list[str]] = {}
         for key in sorted(wanted):
-            by_name.setdefault(name_at(key), []).append(key)
+            by_repository.setdefault(repository_name(name_at(key)), []).append(key)
         grew = False
-        for name, keys in by_name.items():
-            if len(keys) > 1 or name in taken:
+        for repository, keys in by_repository.items():
+            if len(keys) > 1 or repository in taken_repositories:
                 for key in keys:
                     if level[key] < len(wanted[key][1]):
                         level[key] += 1
@@ -84,13 +86,14 @@ def unique_names(wanted: dict[str, tuple[str, list[str]]], taken: frozenset[str]
         if not grew:
             break
     names: dict[str, str] = {}
-    used = set(taken)
-    for name, keys in sorted(by_name.items()):
+    used = set(taken_repositories)
+    for _, keys in sorted(by_repository.items()):
         for key in keys:
-            candidate, n = name, 1
-            while candidate in used:
+            name = candidate = name_at(key)
+            n = 1
+            while repository_name(candidate) in used:
                 n += 1
                 candidate = f"{name}-{n}"
             names[key] = candidate
-            used.add(candidate)
+            used.add(repository_name(candidate))
     return names

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bakegen.dockerfile import external_refs, normalize_image_ref, repository_of
 from bakegen.model import BakegenError, CacheBackend, CacheSettings, Project, Target
-from bakegen.names import repository_name
+from bakegen.names import RESERVED_NAMES, repository_name
 
 COMMON_TARGET = "_common"
 # Backends whose writes the CACHE_EXPORT variable switches (inline and none write nothing to switch).
@@ -66,6 +66,7 @@ class BakePlan:
     variables: list[Variable]
     groups: dict[str, list[str]]
     targets: dict[str, dict[str, Value]]  # name -> attributes in output order
+    comments: dict[str, str] = field(default_factory=dict)  # name -> what made the target
 
 
 # --- links between targets -------------------------------------------------------------------
@@ -420,15 +421,31 @@ def split_cache_by_platform(target: Target, project: Project, attrs: dict[str, V
 # --- the whole plan ----------------------------------------------------------------------------
 
 
-def make_plan(project: Project) -> BakePlan:
+def check_names(project: Project) -> None:
+    """What bake or a registry would refuse, said before any file is written, by every command."""
     repos: dict[str, str] = {}
-    for name in sorted(project.targets):
+    for name, target in sorted(project.targets.items()):
+        where = f" (from {target.origin})" if target.origin else ""
+        if name in RESERVED_NAMES:
+            raise BakegenError(f"target '{name}'{where}: the name is bakegen's own; choose another in "
+                               "bakegen.toml [names]")
         repo = repository_name(name)
         if repo in repos:
-            raise BakegenError(f"targets '{repos[repo]}' and '{name}' share image repository '{repo}'")
+            raise BakegenError(f"targets '{repos[repo]}' and '{name}'{where} share image repository '{repo}'; "
+                               "rename one in bakegen.toml [names]")
         repos[repo] = name
-    if COMMON_TARGET in project.targets:
-        raise BakegenError(f"'{COMMON_TARGET}' is reserved for the common target bakegen emits")
+
+
+def origin_comment(target: Target) -> str:
+    if not target.origin:
+        return ""
+    if target.renamed:
+        return f"{target.origin}, named '{target.name}' (another name: bakegen.toml [names])"
+    return target.origin
+
+
+def make_plan(project: Project) -> BakePlan:
+    check_names(project)
     links = target_links(project)
     common: dict[str, Value] = {
         "labels": {
@@ -446,4 +463,5 @@ def make_plan(project: Project) -> BakePlan:
                 raise BakegenError(f"'{extra}' would name the {name} cache of one platform; rename that target")
             targets[extra] = attrs
     groups = {g: with_platform_caches(project, members) for g, members in groups.items()}
-    return BakePlan(variables=plan_variables(project), groups=groups, targets=targets)
+    comments = {name: origin_comment(t) for name, t in project.targets.items() if t.origin}
+    return BakePlan(variables=plan_variables(project), groups=groups, targets=targets, comments=comments)

@@ -28,6 +28,8 @@ def render_bake(plan: BakePlan) -> str:
     for name, attrs in plan.targets.items():
         if name == COMMON_TARGET:
             parts.append("# Inherited by every target: OCI labels, and where results go (PUSH, LOAD).")
+        elif name in plan.comments:
+            parts.append(f"# {plan.comments[name]}")
         parts.append(hcl.block("target", name, attrs))
     return "\n".join(parts)
 
@@ -60,7 +62,9 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
         stack = [(root, 0) for root in reversed(roots)]  # explicit stack: any depth
         while stack:
             name, depth = stack.pop()
-            lines.append(f"{'  ' * depth}{name} ({project.targets[name].kind})")
+            target = project.targets[name]
+            renamed = f"  <- {target.origin}" if target.renamed else ""
+            lines.append(f"{'  ' * depth}{name} ({target.kind}){renamed}")
             stack += [(child, depth + 1) for child in reversed(children[name])]
     return "\n".join(lines) + "\n"
 

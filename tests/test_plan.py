@@ -115,10 +115,18 @@ def test_branch_slug():
     assert branch_slug("İx") == "ix"  # as Go lowercases it (Python's full mapping gives "i̇x")
 
 
-def test_repository_collision(tmp_path):
+def test_names_sharing_a_repository_are_made_distinct(tmp_path):
     write_tree(tmp_path, {"Web/Dockerfile": "FROM x\n", "web/Dockerfile": "FROM y\n"})
-    with pytest.raises(BakegenError, match="targets 'Web' and 'web' share image repository 'web'"):
-        make_plan(load_project(tmp_path))
+    assert sorted(load_project(tmp_path).targets) == ["Web", "web-2"]
+
+
+def test_configured_names_sharing_a_repository_are_refused(tmp_path):
+    from bakegen.generate import load
+
+    write_tree(tmp_path, {"a/Dockerfile": "FROM x\n", "b/Dockerfile": "FROM y\n",
+                          "bakegen.toml": '[names]\n"a/Dockerfile" = "Web"\n"b/Dockerfile" = "web"\n'})
+    with pytest.raises(BakegenError, match="targets 'Web' and 'web' .*share image repository 'web'"):
+        load(tmp_path)
 
 
 def test_image_replacement_keys_are_normalised(tmp_path):

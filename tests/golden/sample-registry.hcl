@@ -89,6 +89,7 @@ target "_common" {
   ] : [])
 }
 
+# backend/Dockerfile
 target "backend" {
   inherits = ["_common"]
   context = "backend"
@@ -108,6 +109,7 @@ target "backend" {
   ] : []
 }
 
+# docker/base-node/Dockerfile
 target "base-node" {
   inherits = ["_common"]
   context = "docker/base-node"
@@ -123,6 +125,7 @@ target "base-node" {
   ] : []
 }
 
+# docker/base-python/Dockerfile
 target "base-python" {
   inherits = ["_common"]
   context = "docker/base-python"
@@ -141,6 +144,7 @@ target "base-python" {
   ] : []
 }
 
+# docker/base-python-pose/Dockerfile
 target "base-python-pose" {
   inherits = ["_common"]
   context = "docker/base-python-pose"
@@ -157,6 +161,7 @@ target "base-python-pose" {
   ] : []
 }
 
+# odd${HOME}dir/Dockerfile
 target "odd__HOME_dir" {
   inherits = ["_common"]
   context = "odd$${HOME}dir"
@@ -175,6 +180,7 @@ target "odd__HOME_dir" {
   ] : []
 }
 
+# pose-service/Dockerfile
 target "pose-service" {
   inherits = ["_common"]
   context = "pose-service"
@@ -203,6 +209,7 @@ target "pose-service" {
   ] : []
 }
 
+# web/Dockerfile
 target "web" {
   inherits = ["_common"]
   context = "web"
