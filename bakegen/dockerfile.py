@@ -80,6 +80,9 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
             for mount in _mounts(rest):
                 if "from" in mount:
                     references.append(Reference(mount["from"], line_no, len(stages) - 1))
+                elif mount.get("type", "bind") == "bind":  # a bind mount without from= reads the context
+                    source = mount.get("source") or mount.get("src") or "."
+                    sources.append((line_no, source))
     if not stages:
         raise BakegenError(f"{shown}: no FROM instruction{EXCLUDE_HINT}")
     return Dockerfile(path=path, stages=tuple(stages), syntax=directives.get("syntax"),
