@@ -22,8 +22,8 @@ def affected_targets(
 ) -> list[str]:
     """Targets whose build input changed, plus every target built on them.
 
-    `changed` holds posix paths relative to the project root; `ignore_rules` maps each context
-    folder to its `.dockerignore` rules (files they leave out do not reach the build).
+    `changed` holds posix paths relative to the project root; `ignore_rules` maps each target to
+    its ignore file's rules (files they leave out do not reach the build).
     """
     if any(path in PROJECT_WIDE_FILES for path in changed):
         return with_platform_caches(project, sorted(project.targets))
@@ -39,7 +39,7 @@ def affected_targets(
                 hit.add(name)
                 break
             inside = _relative_to(path, target.context)
-            rules = ignore_rules.get(target.context, [])
+            rules = ignore_rules.get(name, [])
             if inside is not None and not dockerignore.is_ignored(rules, inside):
                 hit.add(name)
                 break
@@ -59,5 +59,5 @@ def _relative_to(path: str, folder: str) -> str | None:
 
 def affected_since(project: Project, since: str) -> list[str]:
     """`affected_targets` for the changes in the work tree since the git revision `since`."""
-    rules = {t.context: dockerignore.read(project.root / t.context) for t in project.targets.values()}
+    rules = {name: dockerignore.read_for(project.root, t.context, t.dockerfile) for name, t in project.targets.items()}
     return affected_targets(project, target_links(project), changed_paths(project.root, since), rules)

@@ -105,14 +105,15 @@ def _load(root: Path, config: Path | None, warn: bool = False, **overrides: str 
 @click.option("--tag", help="Default of the TAG variable.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 with a diff when the file on disk is not current.")
+@click.option("--quiet", "-q", is_flag=True, help="No warnings about the inputs (ignore files, compose files, ...).")
 def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
-         registry: str | None, tag: str | None, check: bool) -> None:
+         registry: str | None, tag: str | None, check: bool, quiet: bool) -> None:
     """Write the bake file for the monorepo at PATH (default: here).
 
     The file is replaced atomically: a failed run leaves the old one as it was. Run bake from
     PATH, since bake resolves context paths from where it runs.
     """
-    project = _load(root, config, warn=True, cache=cache, registry=registry, tag=tag)
+    project = _load(root, config, warn=not quiet, cache=cache, registry=registry, tag=tag)
     text = render_bake(make_plan(project))
     if output == "-":
         if check:

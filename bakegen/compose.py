@@ -40,9 +40,11 @@ def is_compose_file(name: str) -> bool:
     return bool(COMPOSE_FILE.match(name))
 
 
-def read_compose(root: Path, shown: str) -> tuple[list[ComposeBuild], set[str], list[str]]:
+def read_compose(root: Path, shown: str, overridden: frozenset[str] = frozenset()
+                 ) -> tuple[list[ComposeBuild], set[str], list[str]]:
     """The builds of the compose file at root/shown, the names of all its services, and
-    warnings; a file that does not resolve is a warning naming it, never a stop."""
+    warnings; a file that does not resolve is a warning naming it, never a stop. Services in
+    `overridden` only override another file's (compose's `-f a -f b`): not builds of their own."""
     folder = posixpath.dirname(shown) or "."
     try:
         document = yaml.safe_load((root / shown).read_text(encoding="utf-8", errors="replace"))
@@ -54,7 +56,7 @@ def read_compose(root: Path, shown: str) -> tuple[list[ComposeBuild], set[str], 
     env = read_env_file(root / folder / ".env")
     builds, warnings = [], []
     for service, spec in document["services"].items():
-        if not isinstance(spec, dict) or "build" not in spec:
+        if not isinstance(spec, dict) or "build" not in spec or service in overridden:
             continue
         try:
             builds.append(_build_of(str(service), spec, env, folder, shown, root))

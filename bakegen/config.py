@@ -347,26 +347,38 @@ def check_bases_resolve(project: Project) -> None:
             ) from None
 
 
+SHOWN_IN_A_WARNING = 6  # names listed in one summary line before "and N more"
+
+
 def project_warnings(project: Project) -> list[str]:
-    """What is worth telling about the inputs: incomplete .dockerignore files, `# syntax=` lines.
-
-    Reads every context's .dockerignore, so only `emit` asks for it.
-    """
-    return _dockerignore_warnings(project) + [
-        f"{join_path(t.context, t.dockerfile)}:1: `# syntax={t.parsed.syntax}` pulls that frontend image "
-        "at every build (a registry outage or an air-gapped runner fails it); drop it unless needed"
-        for t in sorted(project.targets.values(), key=lambda t: t.name) if t.parsed and t.parsed.syntax
-    ]
-
-
-def _dockerignore_warnings(project: Project) -> list[str]:
-    warnings = []
-    for context in sorted({t.context for t in project.targets.values()}):
-        shown = join_path(context, ".dockerignore")
-        if not (project.root / shown).is_file():
-            warnings.append(f"{shown}: missing; every file of the context is sent to the build")
+    """What is worth telling about the inputs, one line per kind of finding: what discovery could
+    not settle, ignore files missing or lacking what their context's kind needs, `# syntax=`
+    lines. Reads every context's ignore file, so only `emit` asks for it."""
+    missing, lacking = [], []
+    for context, dockerfile in sorted({(t.context, t.dockerfile) for t in project.targets.values()}):
+        path = dockerignore.ignore_file(project.root, context, dockerfile)
+        shown = path.relative_to(project.root).as_posix()
+        if not path.is_file():
+            missing.append(context)
             continue
-        missing = dockerignore.missing_recommended(dockerignore.read(project.root / context))
-        if missing:
-            warnings.append(f"{shown}: lacks {' '.join(missing)}")
+        wanted = dockerignore.recommended_for(dockerignore.kinds_of(project.root / context))
+        entries = dockerignore.missing_recommended(dockerignore.read(project.root / context, path), wanted)
+        if entries:
+            lacking.append(f"{shown} ({' '.join(entries)})")
+    syntax = [f"{join_path(t.context, t.dockerfile)} ({t.parsed.syntax})"
+              for t in sorted(project.targets.values(), key=lambda t: t.name) if t.parsed and t.parsed.syntax]
+    warnings = list(project.warnings)
+    if missing:
+        warnings.append(f"no .dockerignore for {_listed(sorted(set(missing)))}: every file there is sent to the build")
+    if lacking:
+        warnings.append(f"ignore files lacking entries for what their context builds: {_listed(lacking)}")
+    if syntax:
+        warnings.append(f"`# syntax=` pulls a frontend image at every build (a registry outage or an air-gapped "
+                        f"runner fails it); drop it unless needed: {_listed(syntax)}")
     return warnings
+
+
+def _listed(items: list[str]) -> str:
+    shown = ", ".join(items[:SHOWN_IN_A_WARNING])
+    more = len(items) - SHOWN_IN_A_WARNING
+    return shown + (f" and {more} more" if more > 0 else "")

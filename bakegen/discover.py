@@ -182,13 +182,12 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[str]) -> li
     seen: set[tuple] = set()
     for shown in ordered:
         folder = posixpath.dirname(shown)
-        builds, services, file_warnings = read_compose(root, shown)
+        is_main = posixpath.basename(shown) in MAIN_COMPOSE_FILES and folder not in main_services
+        builds, services, file_warnings = read_compose(
+            root, shown, frozenset() if is_main else frozenset(main_services.get(folder, ())))
         warnings += file_warnings
-        is_main = posixpath.basename(shown) in MAIN_COMPOSE_FILES
-        if is_main and folder not in main_services:
+        if is_main:
             main_services[folder] = services
-        elif folder in main_services:
-            builds = [b for b in builds if b.service not in main_services[folder]]
         for build in builds:
             path = posixpath.normpath(join_path(build.context, build.dockerfile))
             identity = (path, build.context, build.stage, tuple(sorted(build.args.items())))

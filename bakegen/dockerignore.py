@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# Entries every context should ignore (secrets, dependency trees, caches, local data).
-RECOMMENDED = (
-    "node_modules/", "__pycache__/", ".git/", ".gitignore", ".env", "*.log", "data/", "*.pkl",
-    ".venv/", "venv/", "dist/", "build/",
-)
+# Entries every context should ignore (VCS data, secrets, logs), and more by what the context
+# builds, told apart by its manifest files: a Go context needs no `__pycache__/`.
+COMMON = (".git/", ".env", "*.log")
+BY_KIND: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # kind: (manifests, entries)
+    "python": (("requirements.txt", "pyproject.toml", "setup.py", "Pipfile", "environment.yml"),
+               ("__pycache__/", ".venv/", "venv/", "*.pkl", "data/")),
+    "node": (("package.json",), ("node_modules/", "dist/")),
+    "java": (("pom.xml", "build.gradle", "build.gradle.kts", "gradlew"), ("target/", "build/", ".gradle/")),
+    "rust": (("Cargo.toml",), ("target/",)),
+    "dotnet": (("*.csproj", "*.sln", "*.fsproj"), ("bin/", "obj/")),
+}
+# Everything above: what a context of every kind at once would need.
+RECOMMENDED = tuple(dict.fromkeys([*COMMON, *(e for _, entries in BY_KIND.values() for e in entries)]))
+
+
+def kinds_of(context_dir: Path) -> list[str]:
+    """What the context builds, by the manifests at its top (several for a repository root)."""
+    try:
+        names = {p.name for p in context_dir.iterdir()}
+    except OSError:
+        return []
+    return [kind for kind, (manifests, _) in BY_KIND.items()
+            if any(fnmatch.filter(names, m) if "*" in m else m in names for m in manifests)]
+
+
+def recommended_for(kinds: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*COMMON, *(e for k in kinds for e in BY_KIND[k][1])]))
 
 
 @dataclass(frozen=True)
@@ -35,12 +58,24 @@ def parse(text: str) -> list[Rule]:
     return rules
 
 
-def read(context_dir: Path) -> list[Rule]:
-    path = context_dir / ".dockerignore"
+def ignore_file(root: Path, context: str, dockerfile: str) -> Path:
+    """The ignore file BuildKit uses: `<Dockerfile>.dockerignore` beside the Dockerfile when there
+    is one (each Dockerfile of a shared context can leave out its own files), else the context's."""
+    own = root / context / (dockerfile + ".dockerignore")
+    return own if own.is_file() else root / context / ".dockerignore"
+
+
+def read(context_dir: Path, path: Path | None = None) -> list[Rule]:
+    """The rules of `path` (default: the context's `.dockerignore`); none when it is missing."""
+    path = path or context_dir / ".dockerignore"
     try:
         return parse(path.read_text(encoding="utf-8", errors="replace"))
     except FileNotFoundError:
         return []
+
+
+def read_for(root: Path, context: str, dockerfile: str) -> list[Rule]:
+    return read(root / context, ignore_file(root, context, dockerfile))
 
 
 def is_ignored(rules: list[Rule], path: str) -> bool:
@@ -57,9 +92,9 @@ def is_ignored(rules: list[Rule], path: str) -> bool:
     return ignored
 
 
-def missing_recommended(rules: list[Rule]) -> list[str]:
+def missing_recommended(rules: list[Rule], wanted: tuple[str, ...] = RECOMMENDED) -> list[str]:
     present = {r.pattern.rstrip("/").removeprefix("**/") for r in rules if not r.exclusion}
-    return [entry for entry in RECOMMENDED if entry.rstrip("/") not in present]
+    return [entry for entry in wanted if entry.rstrip("/") not in present]
 
 
 def _self_and_parents(path: str) -> list[str]:

@@ -147,7 +147,7 @@ def test_image_replacements_only_where_used(tmp_path):
 
 
 def rules(project):
-    return {t.context: dockerignore.read(project.root / t.context) for t in project.targets.values()}
+    return {name: dockerignore.read_for(project.root, t.context, t.dockerfile) for name, t in project.targets.items()}
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def source_file(project: Project, target: Target) -> Path | None:
     lockfiles and the Dockerfile are not code.
     """
     context = project.root / target.context
-    rules = dockerignore.read(context)
+    rules = dockerignore.read_for(project.root, target.context, target.dockerfile)
     candidates = []
     for folder, dirs, files in os.walk(context):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("node_modules", "__pycache__")]

@@ -18,7 +18,8 @@ from bakegen.model import BakegenError
 from bakegen.run.builder import MIN_BUILDKIT, BuilderInfo, inspect
 from bakegen.run.registry import reachable
 
-START_ENGINE = "start one with `scripts/engine start` (installs Debian's docker.io when none is present)"
+START_ENGINE = ("start the Docker engine (`sudo systemctl start docker`), or install it: "
+                "https://docs.docker.com/engine/install/")
 MIN_BUILDX = (0, 13)
 
 
@@ -149,7 +150,8 @@ def doctor(registry: str, builder: str | None = None) -> list[Check]:
     checks.append(Check(
         "buildx", bx is not None and bx[:2] >= MIN_BUILDX,
         ".".join(map(str, bx)) if bx else "not installed",
-        "install buildx 0.13 or later (`scripts/engine buildx`); bake needs it",
+        "install buildx 0.13 or later (Docker's docker-buildx-plugin, or Debian/Ubuntu's docker-buildx); "
+        "bake needs it",
     ))
     builder_info = None
     if client is not None and bx is not None:
@@ -174,7 +176,7 @@ def doctor(registry: str, builder: str | None = None) -> list[Check]:
         has_gpu = has_gpu_runtime(engine_info)
         checks.append(Check(
             "GPU runtime", has_gpu, "nvidia runtime present" if has_gpu else f"none (runtimes: {', '.join(runtimes)})",
-            "GPU images still build without one; running the GPU services needs the NVIDIA container toolkit",
+            "GPU images build without one; running them needs the NVIDIA Container Toolkit",
         ))
     ok, detail = reachable(registry)
     checks.append(Check(f"registry {registry}", ok, detail,

@@ -85,6 +85,6 @@ def test_no_engine_is_one_clear_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "bakegen", "build", str(repo)], capture_output=True, text=True, env=env)
     assert done.returncode == 2
     assert done.stderr.startswith(f"bakegen: error: no Docker engine answers at unix://{tmp_path}/no-engine.sock")
-    assert "scripts/engine start" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "start the Docker engine" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     doctor = subprocess.run([sys.executable, "-m", "bakegen", "doctor"], capture_output=True, text=True, env=env)
     assert doctor.returncode == 1 and "MISS engine" in doctor.stdout
