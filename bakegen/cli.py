@@ -15,13 +15,12 @@ import click
 
 from bakegen.affected import affected_since
 from bakegen.budgets import SCENARIOS
-from bakegen.config import CONFIG_FILE, project_warnings
-from bakegen.discover import discover
-from bakegen.generate import load
+from bakegen.config import CONFIG_FILE, load_config, project_warnings
+from bakegen.generate import load, starter_config
 from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import HOST_PORT
 from bakegen.plan import make_plan, target_links, with_platform_caches
-from bakegen.render import BAKE_FILE, GRAPH_FORMATS, bounded_diff, render_bake, render_graph, render_init_toml
+from bakegen.render import BAKE_FILE, GRAPH_FORMATS, bounded_diff, render_bake, render_graph
 
 EXIT_CHECK_FAILED = 1
 
@@ -213,15 +212,28 @@ def affected(root: Path, config: Path | None, since: str, fmt: str) -> None:
 @project_root
 @click.option("--force", is_flag=True, help=f"Replace an existing {CONFIG_FILE}.")
 def init(root: Path, force: bool) -> None:
-    """Write a starter bakegen.toml stating what discovery found."""
+    """Write a starter bakegen.toml stating what discovery found: each target's context, stage
+    and kind, the names bakegen chose, and the build args a FROM needs that nothing gives.
+
+    With --force, an existing file's project.exclude and [names] are kept.
+    """
     path = root / CONFIG_FILE
-    if path.exists() and not force:
-        raise BakegenError(f"{path}: exists; use --force to replace it")
-    project = discover(root)
-    if not project.targets:
-        raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
-    write_atomically(path, render_init_toml(project))
-    click.echo(f"wrote {path} ({_count(len(project.targets), 'target')})", err=True)
+    exclude: list[str] = []
+    names: dict[str, str] = {}
+    if path.exists():
+        if not force:
+            raise BakegenError(f"{path}: exists; use --force to replace it")
+        try:
+            existing = load_config(path, CONFIG_FILE)
+            exclude, names = existing["project"].get("exclude", []), existing["names"]
+        except BakegenError as e:
+            click.echo(f"bakegen: warning: {e}; its exclude and names are not kept", err=True)
+    text, count, missing = starter_config(root, exclude, names)
+    write_atomically(path, text)
+    click.echo(f"wrote {path} ({_count(count, 'target')})", err=True)
+    for name, args in sorted(missing.items()):
+        if args:
+            click.echo(f"bakegen: set {', '.join(args)} under [targets.{name}] args: a FROM needs them", err=True)
 
 
 builder_option = click.option("--builder", metavar="NAME",

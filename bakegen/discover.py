@@ -138,8 +138,9 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         if warning:
             warnings.append(warning)
         name, qualifiers = path_name(folder, variant, root_name)
+        plain = posixpath.basename(folder) if not variant and folder != "." else name  # what a person expects
         candidates.append(_Candidate(key=shown, origin=shown, folder=folder, context=context, dockerfile=dockerfile,
-                                     parsed=parsed, wanted=(name, qualifiers), plain=target_name(name)))
+                                     parsed=parsed, wanted=(name, qualifiers), plain=target_name(plain)))
     chosen = _choose_names(candidates, names or {})
     targets: dict[str, Target] = {}
     for c in candidates:

@@ -332,6 +332,21 @@ def resolved_images(parsed: Dockerfile, build_args: dict[str, str]) -> list[tupl
     return resolved
 
 
+def missing_build_args(parsed: Dockerfile, build_args: dict[str, str]) -> list[str]:
+    """The ARGs a FROM needs that have no value (nor default) for these build args."""
+    trial, missing = dict(build_args), []
+    while len(missing) <= len(parsed.global_args):
+        try:
+            resolved_images(parsed, trial)
+            break
+        except Unresolved as e:
+            if e.name in trial:  # a form not evaluated here: no value fixes it
+                break
+            missing.append(e.name)
+            trial[e.name] = "x"
+    return missing
+
+
 def external_refs(parsed: Dockerfile, build_args: dict[str, str]) -> list[str]:
     """What the file takes from outside itself: FROM images that are no earlier stage, and
     `COPY --from` / `RUN --mount from=` names that are no stage and no stage index."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from bakegen.config import load_project
+from bakegen.discover import discover
+from bakegen.dockerfile import missing_build_args
 from bakegen.model import BakegenError, CacheBackend, Kind, Project
 from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE
 from bakegen.plan import check_names, make_plan, target_links
-from bakegen.render import render_bake
+from bakegen.render import render_bake, render_init_toml
 
 
 def load(root: Path | str, config: Path | str | None = None, *, cache: str | None = None,
@@ -30,13 +32,31 @@ def load(root: Path | str, config: Path | str | None = None, *, cache: str | Non
             raise BakegenError(f"tag {tag!r}: not a valid image tag ({TAG_RULE})")
         project.tag = tag
     check_names(project)
-    # A target others build on is a base wherever it lives (built first, `bases` group).
+    mark_bases(project)
+    return project
+
+
+def mark_bases(project: Project) -> None:
+    """A target others build on is a base wherever it lives (built first, in the `bases` group),
+    unless bakegen.toml says otherwise."""
     for base in {b for found in target_links(project).values() for b in found.values()}:
         if not project.targets[base].kind_given:
             project.targets[base].kind = Kind.BASE
-    return project
 
 
 def generate(root: Path | str, config: Path | str | None = None, **overrides: str | None) -> str:
     """The text of `root`'s docker-bake.hcl (see `load` for the overrides: cache, registry, tag)."""
     return render_bake(make_plan(load(root, config, **overrides)))
+
+
+def starter_config(root: Path | str, exclude: list[str],
+                   names: dict[str, str]) -> tuple[str, int, dict[str, list[str]]]:
+    """`bakegen init`'s file for `root`: its text, how many targets it states, and for each target
+    the build args a FROM needs that nothing gives (the file marks them TODO)."""
+    project = discover(Path(root), exclude, names)
+    if not project.targets:
+        raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
+    missing = {name: missing_build_args(t.parsed, t.args) for name, t in project.targets.items() if t.parsed}
+    if not any(missing.values()):  # links need every FROM resolved
+        mark_bases(project)
+    return render_init_toml(project, exclude, missing), len(project.targets), missing

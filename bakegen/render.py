@@ -69,18 +69,20 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
     return "\n".join(lines) + "\n"
 
 
-def render_init_toml(project: Project) -> str:
-    """A starter config stating what discovery decided, so each value can be changed in place."""
+def render_init_toml(project: Project, exclude: list[str], missing_args: dict[str, list[str]]) -> str:
+    """A starter config stating what discovery decided, so each value can be changed in place:
+    the names it chose, and the build args a FROM needs that nothing gives (`missing_args`)."""
     q = json.dumps  # TOML basic strings accept JSON's escapes
     lines = [
         "# bakegen configuration. Every key is optional: delete what you do not change.",
-        "# Reference: README.md, section 'Configuration'.",
+        "# Each key is explained by `bakegen init --help` and bakegen's README, section 'Configuration'.",
         "",
         "[project]",
         f"registry = {q(project.registry)}  # images: <registry>/<target>:<tag>",
         f"tag = {q(project.tag)}",
         f"source = {q(project.source)}  # org.opencontainers.image.source",
         f"default_branch = {q(project.cache.default_branch)}",
+        f"exclude = {q(exclude)}  # folders and files discovery skips (gitignore patterns)",
         "",
         "[cache]",
         f"backend = {q(project.cache.backend.value)}  # registry, local, gha, inline or none",
@@ -94,14 +96,32 @@ def render_init_toml(project: Project) -> str:
         "[images]",
         "# \"python:3.10-slim-bullseye\" = \"docker-image://mirror.example/python:3.10-slim-bullseye\"",
     ]
+    renamed = sorted((name_key(t.origin), name) for name, t in project.targets.items() if t.renamed)
+    if renamed:
+        lines += ["", "# Names chosen where a folder's name said little or several were the same; change them here",
+                  "# (keys: a Dockerfile's path, or `<compose file>:<service>`).", "[names]"]
+        lines += [f"{q(key)} = {q(name)}" for key, name in renamed]
     for name, target in sorted(project.targets.items()):
-        lines += ["", f"[targets.{name}]", f"kind = {q(target.kind.value)}",
-                  f"context = {q(target.context)}"]
+        lines += ["", f"[targets.{name}]", f"# {target.origin}" if target.origin else "",
+                  f"kind = {q(target.kind.value)}", f"context = {q(target.context)}"]
+        if target.dockerfile != "Dockerfile":
+            lines.append(f"dockerfile = {q(target.dockerfile)}")
         if target.stage:
             lines.append(f"stage = {q(target.stage)}")
-        lines.append("# args = { KEY = \"value\" }")
+        if missing_args.get(name):
+            lines.append("# TODO: a FROM of this Dockerfile needs these build args, and nothing gives them a value:")
+            wanted = ", ".join(f'{arg} = "..."' for arg in missing_args[name])
+            lines.append(f"# args = {{ {wanted} }}")
+        else:
+            lines.append("# args = { KEY = \"value\" }")
         lines.append("# contexts = { name = \"path/or/docker-image://...\" }")
-    return "\n".join(lines) + "\n"
+    return "\n".join(line for i, line in enumerate(lines) if line or not lines[i - 1].startswith("[targets.")) + "\n"
+
+
+def name_key(origin: str) -> str:
+    """The [names] key of a target: its Dockerfile's path, or `<compose file>:<service>`."""
+    file, sep, service = origin.partition(": service ")
+    return f"{file}:{service}" if sep else origin
 
 
 DIFF_CONTEXT = 3

@@ -187,3 +187,27 @@ def test_names_can_be_set_for_any_dockerfile_or_compose_service(tmp_path):
     (root / "bakegen.toml").write_text('[names]\n"compose/local/django/Dockerfile" = "django-dev"\n'
                                        '"docker-compose.production.yml:traefik" = "proxy"\n')
     assert sorted(load(root).targets) == ["django", "django-dev", "docs", "postgres", "proxy"]
+
+
+def test_init_is_the_way_out_where_emit_stops(tmp_path):
+    from click.testing import CliRunner
+
+    from bakegen.cli import main
+
+    root = copy_fixture("docker-stacks", tmp_path)
+    (root / "bakegen.toml").write_text('[project]\nexclude = ["images/julia-notebook/"]\n')
+    (root / "images/r-notebook/Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    with pytest.raises(BakegenError, match=r"\[targets.r-notebook.args\] BASE_IMAGE"):
+        load(root)
+    result = CliRunner().invoke(main, ["init", "--force", str(root)])
+    assert result.exit_code == 0, result.output
+    text = (root / "bakegen.toml").read_text()
+    assert 'exclude = ["images/julia-notebook/"]' in text  # the existing exclude is kept
+    assert "[targets.julia-notebook]" not in text
+    assert '# args = { BASE_IMAGE = "..." }' in text and "README.md" not in text.replace("bakegen's README", "")
+    assert '"images/pytorch-notebook/cuda12/Dockerfile" = "pytorch-notebook-cuda12"' in text  # [names]
+    text = text.replace('# args = { BASE_IMAGE = "..." }', 'args = { BASE_IMAGE = "quay.io/jupyter/minimal-notebook" }')
+    (root / "bakegen.toml").write_text(text)
+    project = load(root)  # now it loads, and the chain holds
+    assert project.targets["r-notebook"].args == {"BASE_IMAGE": "quay.io/jupyter/minimal-notebook"}
+    assert project.targets["pytorch-notebook-cuda12"].kind == Kind.SERVICE
