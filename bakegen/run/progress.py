@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# "[pose-service deps 2/3] RUN pip install ..." or "[base 1/2] RUN ..."
-_STEP = re.compile(r"^\[(?P<target>[^\]\s]+)(?: (?P<stage>[^\]\s]+))? (?P<n>\d+)/(?P<of>\d+)\] (?P<text>.*)$", re.S)
+# "[pose-service deps 2/3] RUN pip install ...", "[base 1/2] RUN ...", or "[1/2] COPY ..." (bake
+# names no target when it builds one, and the stage has no name)
+_STEP = re.compile(r"^\[(?:(?P<target>[^\]\s]+) )?(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<of>\d+)\] (?P<text>.*)$", re.S)
 
 
 NO_WORK_SECONDS = 0.001
@@ -112,7 +113,7 @@ def as_step(vertex: Vertex) -> Step | None:
     if not m:
         return None
     return Step(
-        target=m.group("target"), stage=m.group("stage"), instruction=m.group("text"),
+        target=m.group("target") or "", stage=m.group("stage"), instruction=m.group("text"),
         cached=vertex.cached, seconds=vertex.seconds,
     )
 
