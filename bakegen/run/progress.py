@@ -15,7 +15,8 @@ from datetime import datetime
 
 # "[pose-service deps 2/3] RUN pip install ...", "[base 1/2] RUN ...", or "[1/2] COPY ..." (bake
 # names no target when it builds one, and the stage has no name)
-_STEP = re.compile(r"^\[(?:(?P<target>[^\]\s]+) )?(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<of>\d+)\] (?P<text>.*)$", re.S)
+_STEP = re.compile(r"^\[(?:(?P<target>[^\]\s]+) )?(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<of>\d+)\] (?P<text>.*)$",
+                   re.S)
 
 
 NO_WORK_SECONDS = 0.001
