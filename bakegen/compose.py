@@ -22,6 +22,11 @@ _VARIABLE = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])((?:[^{
                        r"|([A-Za-z_][A-Za-z0-9_]*))")
 
 
+# Kinds of findings (each shown as one line listing its items).
+NOT_READ = "compose files not read (their services are left out)"
+LEFT_OUT = "compose services left out"
+
+
 @dataclass
 class ComposeBuild:
     """One compose service with `build:`, its paths relative to the repository root."""
@@ -41,7 +46,7 @@ def is_compose_file(name: str) -> bool:
 
 
 def read_compose(root: Path, shown: str, overridden: frozenset[str] = frozenset()
-                 ) -> tuple[list[ComposeBuild], set[str], list[str]]:
+                 ) -> tuple[list[ComposeBuild], set[str], list[tuple[str, str]]]:
     """The builds of the compose file at root/shown, the names of all its services, and
     warnings; a file that does not resolve is a warning naming it, never a stop. Services in
     `overridden` only override another file's (compose's `-f a -f b`): not builds of their own."""
@@ -50,18 +55,19 @@ def read_compose(root: Path, shown: str, overridden: frozenset[str] = frozenset(
         document = yaml.safe_load((root / shown).read_text(encoding="utf-8", errors="replace"))
     except (OSError, yaml.YAMLError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        return [], set(), [f"{shown}: not read as a compose file ({reason}); its services are left out"]
+        return [], set(), [(NOT_READ, f"{shown} ({reason})")]
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
         return [], set(), []
     env = read_env_file(root / folder / ".env")
-    builds, warnings = [], []
+    builds: list[ComposeBuild] = []
+    warnings: list[tuple[str, str]] = []
     for service, spec in document["services"].items():
         if not isinstance(spec, dict) or "build" not in spec or service in overridden:
             continue
         try:
             builds.append(_build_of(str(service), spec, env, folder, shown, root))
         except ValueError as e:
-            warnings.append(f"{shown}: service '{service}': {e}; left out")
+            warnings.append((LEFT_OUT, f"{shown}: {service} ({e})"))
     return builds, {str(s) for s in document["services"]}, warnings
 
 

@@ -367,7 +367,10 @@ def project_warnings(project: Project) -> list[str]:
             lacking.append(f"{shown} ({' '.join(entries)})")
     syntax = [f"{join_path(t.context, t.dockerfile)} ({t.parsed.syntax})"
               for t in sorted(project.targets.values(), key=lambda t: t.name) if t.parsed and t.parsed.syntax]
-    warnings = list(project.warnings)
+    by_kind: dict[str, list[str]] = {}
+    for kind, item in project.warnings:
+        by_kind.setdefault(kind, []).append(item)
+    warnings = [f"{kind}: {_listed(items)}" for kind, items in by_kind.items()]
     if missing:
         warnings.append(f"no .dockerignore for {_listed(sorted(set(missing)))}: every file there is sent to the build")
     if lacking:

@@ -35,6 +35,12 @@ _NOT_DOCKERFILE = re.compile(r"\.(dockerignore|md|rst|txt|j2|jinja2?|tmpl|tpl|te
                              r"ya?ml|json|toml|lock|sum|log)$", re.IGNORECASE)
 
 
+# Kinds of findings (each shown as one line listing its items).
+NO_FROM = "files named like a Dockerfile without a FROM, left out"
+SOURCE_NOT_FOUND = ("files copied that are neither beside the Dockerfile nor in a folder above it (the context "
+                    "stays the Dockerfile's folder; set targets.<name>.context)")
+
+
 @dataclass
 class Found:
     """What the walk found: Dockerfiles (folder, file name) and compose files (paths)."""
@@ -119,7 +125,7 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
     found = walk(root, exclude)
     origin_url = _origin_url(root)
     root_name = _repository_basename(origin_url) or "app"
-    warnings: list[str] = []
+    warnings: list[tuple[str, str]] = []
     candidates = _compose_candidates(root, found.compose_files, warnings)
     claimed = {posixpath.normpath(join_path(c.context, c.dockerfile)) for c in candidates}
     for folder, filename in found.dockerfiles:
@@ -131,12 +137,12 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
             parsed = read_dockerfile(root / shown, shown)
         except BakegenError as e:
             if variant and "no FROM instruction" in str(e):
-                warnings.append(f"{shown}: no FROM instruction, so no Dockerfile; left out")
+                warnings.append((NO_FROM, shown))
                 continue
             raise
         context, dockerfile, warning = infer_context(root, folder, filename, parsed)
         if warning:
-            warnings.append(warning)
+            warnings.append((SOURCE_NOT_FOUND, warning))
         name, qualifiers = path_name(folder, variant, root_name)
         plain = posixpath.basename(folder) if not variant and folder != "." else name  # what a person expects
         candidates.append(_Candidate(key=shown, origin=shown, folder=folder, context=context, dockerfile=dockerfile,
@@ -173,7 +179,7 @@ class _Candidate:
     file: str = ""
 
 
-def _compose_candidates(root: Path, files: list[str], warnings: list[str]) -> list[_Candidate]:
+def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, str]]) -> list[_Candidate]:
     """Builds of every compose file. A file beside the folder's main one (`compose.yaml`,
     `docker-compose.yml`) overrides that one's services (compose's `-f a -f b`): only the services
     it adds are builds of their own."""
@@ -234,7 +240,7 @@ def _service_context(value: str, candidate: _Candidate, chosen: dict[str, str]) 
 def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile) -> tuple[str, str, str]:
     """The build context of a Dockerfile no compose file describes: its folder when what it copies
     is there, else the nearest folder above holding all of it (the repository root at most).
-    Returns (context, dockerfile relative to it, a warning or "")."""
+    Returns (context, dockerfile relative to it, what was not found, or "")."""
     values = global_values(parsed, {})
     sources = []
     for line, source in parsed.sources:
@@ -256,9 +262,7 @@ def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile) ->
         if all(_exists(base, source) for _, source in sources):
             return context, posixpath.relpath(path, context), ""
     line, missing = next((ln, s) for ln, s in sources if not _exists(root / folder, s))
-    where = f"{folder}/" if folder != "." else "the repository root"
-    return folder, filename, (f"{path}:{line}: copies '{missing}', found neither in {where} nor in a folder above "
-                              "it; the context stays the Dockerfile's folder (set targets.<name>.context)")
+    return folder, filename, f"{path}:{line} {missing}"
 
 
 def _exists(base: Path, source: str) -> bool:

@@ -121,7 +121,7 @@ def _instructions(lines: list[str], i: int, escape: str):
         parts.append(stripped.rstrip(escape))
         instruction = " ".join(p.strip() for p in parts if p.strip())
         keyword = instruction.split(" ", 1)[0].upper()
-        if keyword in _HEREDOC_INSTRUCTIONS:
+        if keyword in _HEREDOC_INSTRUCTIONS and "<<" in instruction:
             for word in split_words(instruction):
                 m = _HEREDOC_WORD.match(word)
                 if not m:
@@ -137,6 +137,8 @@ def _instructions(lines: list[str], i: int, escape: str):
 
 def split_words(text: str) -> list[str]:
     """Whitespace-separated words, quotes kept, a quoted space inside one word."""
+    if "'" not in text and '"' not in text:
+        return text.split()
     words, word, quote = [], [], ""
     i = 0
     while i < len(text):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ def _self_and_parents(path: str) -> list[str]:
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+@functools.lru_cache(maxsize=4096)  # the same few patterns recur in every context
 def _compile(pattern: str) -> re.Pattern[str]:
     out = []
     i = 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from bakegen.model import BakegenError
 from bakegen.plan import Concat, Conditional, Expr, Template, Value
 
+_NEEDS_ESCAPE = re.compile(r'[\\"\n\r\t]|[$%]\{')
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -19,6 +21,8 @@ def escape(text: str) -> str:
     """
     if not unicodedata.is_normalized("NFC", text):
         raise BakegenError(f"{text!r} is not in Unicode NFC form, which bake would silently change")
+    if text.isprintable() and not _NEEDS_ESCAPE.search(text):  # the common case, at C speed
+        return text
     out = []
     for i, ch in enumerate(text):
         if ch in _SIMPLE_ESCAPES:

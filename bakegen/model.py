@@ -155,7 +155,7 @@ class Project:
     groups: dict[str, list[str]] = field(default_factory=dict)  # extra groups from the config
     bench_budgets: list[Budget] = field(default_factory=list)  # [bench.budgets]
     ci: CiSettings = field(default_factory=CiSettings)
-    warnings: list[str] = field(default_factory=list)  # what discovery could not settle alone
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (kind, item) discovery could not settle
 
 
 # --- bench results (made by run.bench, shown by report) ----------------------------------------

@@ -39,6 +39,7 @@ def make_monorepo(root: Path, services: int, bases: int = 2) -> Path:
             f"FROM {base} AS runtime\nCOPY --from=build /src /app\n"
         )
         files[f"services/svc-{s}/.dockerignore"] = files["docker/base-0/.dockerignore"]
+        files[f"services/svc-{s}/requirements.txt"] = "flask\n"
     return write_tree(root, files)
 
 
