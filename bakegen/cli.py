@@ -147,9 +147,17 @@ def _check_current(path: Path, text: str, fix: str = "bakegen emit") -> None:
 
 def write_atomically(path: Path, text: str) -> None:
     """Write to a temporary file beside `path`, then rename over it (over the file a symlink
-    points to, so the link stays a link)."""
+    points to, so the link stays a link). A device or pipe (`-o /dev/null`, `-o /dev/stdout`) is
+    written to, never replaced."""
     if path.is_symlink():
         path = path.resolve()
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            with path.open("w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+        except OSError as e:
+            raise BakegenError(f"{path}: cannot write ({e.strerror})") from None
+        return
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise BakegenError(f"{path}: folder {folder} does not exist")
