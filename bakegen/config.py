@@ -355,8 +355,9 @@ def project_warnings(project: Project) -> list[str]:
     not settle, ignore files missing or lacking what their context's kind needs, `# syntax=`
     lines. Reads every context's ignore file, so only `emit` asks for it."""
     missing, lacking = [], []
-    for context, dockerfile in sorted({(t.context, t.dockerfile) for t in project.targets.values()}):
-        path = dockerignore.ignore_file(project.root, context, dockerfile)
+    files = {(dockerignore.ignore_file(project.root, t.context, t.dockerfile), t.context)
+             for t in project.targets.values()}  # a context shared by many targets is told once
+    for path, context in sorted(files):
         shown = path.relative_to(project.root).as_posix()
         if not path.is_file():
             missing.append(context)

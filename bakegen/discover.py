@@ -258,19 +258,19 @@ def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile) ->
     while candidates[-1] not in (".", ""):
         candidates.append(posixpath.dirname(candidates[-1]) or ".")
     for context in candidates:
-        base = root / context
+        base = os.path.join(root, context)
         if all(_exists(base, source) for _, source in sources):
-            return context, posixpath.relpath(path, context), ""
-    line, missing = next((ln, s) for ln, s in sources if not _exists(root / folder, s))
+            return context, filename if context == folder else posixpath.relpath(path, context), ""
+    line, missing = next((ln, s) for ln, s in sources if not _exists(os.path.join(root, folder), s))
     return folder, filename, f"{path}:{line} {missing}"
 
 
-def _exists(base: Path, source: str) -> bool:
+def _exists(base: str, source: str) -> bool:
     if source == ".":
         return True
     if any(ch in source for ch in "*?["):
         return bool(glob.glob(source, root_dir=base))
-    return (base / source).exists()
+    return os.path.exists(os.path.join(base, source))
 
 
 def kind_of(folder: str) -> Kind:
