@@ -211,3 +211,44 @@ def test_init_is_the_way_out_where_emit_stops(tmp_path):
     project = load(root)  # now it loads, and the chain holds
     assert project.targets["r-notebook"].args == {"BASE_IMAGE": "quay.io/jupyter/minimal-notebook"}
     assert project.targets["pytorch-notebook-cuda12"].kind == Kind.SERVICE
+
+
+def test_the_default_branch_is_the_one_origin_head_names(tmp_path):
+    root = copy_fixture("awesome-compose", tmp_path, origin="https://github.com/docker/awesome-compose.git")
+    assert load(root).cache.default_branch == "main"  # origin/HEAD unknown
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "-C", str(root), "commit", "-q", "--allow-empty", "-m", "x"], check=True, env=env)
+    subprocess.run(["git", "-C", str(root), "update-ref", "refs/remotes/origin/master", "HEAD"], check=True)
+    subprocess.run(["git", "-C", str(root), "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/master"],
+                   check=True)
+    project = load(root)
+    assert project.cache.default_branch == "master"  # every cache read would miss with `main`
+    assert project.registry == "ghcr.io/docker/awesome-compose"
+
+
+@pytest.mark.parametrize("command", ["emit", "graph", "affected"])
+def test_every_command_gives_the_same_error(tmp_path, command):
+    from click.testing import CliRunner
+
+    from bakegen.cli import main
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/Dockerfile").write_text("ARG BASE\nFROM $BASE\n")
+    args = [command, str(tmp_path)] + (["--since", "HEAD"] if command == "affected" else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr == ("bakegen: error: app/Dockerfile:2: FROM $BASE: ARG BASE has no value; set it in "
+                             'bakegen.toml as [targets.app.args] BASE = "..."\n')
+
+
+def test_emit_quiet_says_nothing_but_what_it_wrote(tmp_path):
+    from click.testing import CliRunner
+
+    from bakegen.cli import main
+
+    root = copy_fixture("awesome-compose", tmp_path)
+    loud = CliRunner().invoke(main, ["emit", str(root)])
+    assert "warning" in loud.stderr
+    quiet = CliRunner().invoke(main, ["emit", "--quiet", str(root)])
+    assert quiet.exit_code == 0 and quiet.stderr.startswith("wrote ") and quiet.stderr.count("\n") == 1
