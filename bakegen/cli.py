@@ -113,18 +113,24 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
     PATH, since bake resolves context paths from where it runs.
     """
     project = _load(root, config, warn=not quiet, cache=cache, registry=registry, tag=tag)
-    text = render_bake(make_plan(project))
+    target = Path(output) if output and output != "-" else root / BAKE_FILE
+    text = render_bake(make_plan(project), _from_root(root, target))
     if output == "-":
         if check:
             raise BakegenError("--check compares with a file; it cannot be used with -o -")
         click.echo(text, nl=False)
         return
-    target = Path(output) if output else root / BAKE_FILE
     if check:
         _check_current(target, text)
         return
     write_atomically(target, text)
     click.echo(f"wrote {target} ({_count(len(project.targets), 'target')})", err=True)
+
+
+def _from_root(root: Path, path: Path) -> str:
+    """`path` as bake must be given it when run from the project root."""
+    where = os.path.relpath(path.absolute(), root.absolute())
+    return Path(where).as_posix() if not where.startswith("..") else str(path.absolute())
 
 
 def _count(n: int, noun: str) -> str:

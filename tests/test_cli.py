@@ -241,3 +241,13 @@ def test_build_reads_a_target_name_as_a_target_not_a_path(sample, monkeypatch):
     assert result.exit_code == 2
     assert "no Docker engine answers" in result.stderr  # got past the bake file: web was read as a target
     assert "web/docker-bake.hcl: missing" not in result.stderr
+
+
+def test_a_bake_file_written_elsewhere_says_how_to_build_from_the_root(sample):
+    (sample / "sub").mkdir()
+    assert run("emit", str(sample), "-o", str(sample / "sub/x.hcl")).exit_code == 0
+    head = (sample / "sub/x.hcl").read_text().splitlines()[:3]
+    assert head[1] == "# Regenerate with `bakegen emit -o sub/x.hcl`; check it is current with " \
+                      "`bakegen emit -o sub/x.hcl --check`."
+    assert head[2] == "# Build from the project's root folder: `docker buildx bake -f sub/x.hcl [TARGET...]`."
+    assert run("emit", str(sample), "-o", str(sample / "sub/x.hcl"), "--check").exit_code == 0
