@@ -10,7 +10,7 @@ from typing import Any
 
 from bakegen import dockerignore
 from bakegen.budgets import Budget, budget_from
-from bakegen.discover import default_stage, discover, join_path, kind_of
+from bakegen.discover import default_stage, discover, inside, join_path, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
 from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE, TARGET_NAME
@@ -280,6 +280,13 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
 
 
 def _apply_target(project: Project, name: str, fields: dict[str, Any], where: str) -> None:
+    for key in ("context", "dockerfile"):
+        if key in fields:
+            path = fields["context"] if key == "context" else join_path(
+                fields.get("context", project.targets[name].context if name in project.targets else "."), fields[key])
+            if not inside(project.root, path):
+                raise BakegenError(f"{where}.{key}: {fields[key]!r} is outside the repository; bake would send "
+                                   "files from elsewhere (use contexts for a folder outside)")
     target = project.targets.get(name)
     if target is None:
         if "context" not in fields:

@@ -37,6 +37,7 @@ _NOT_DOCKERFILE = re.compile(r"\.(dockerignore|md|rst|txt|j2|jinja2?|tmpl|tpl|te
 
 # Kinds of findings (each shown as one line listing its items).
 NO_FROM = "files named like a Dockerfile without a FROM, left out"
+LINKED_OUT = "Dockerfiles that are symlinks to files outside the repository, left out"
 SOURCE_NOT_FOUND = ("files copied that are neither beside the Dockerfile nor in a folder above it (the context "
                     "stays the Dockerfile's folder; set targets.<name>.context)")
 
@@ -131,6 +132,9 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
     for folder, filename in found.dockerfiles:
         shown = join_path(folder, filename)
         if shown in claimed:
+            continue
+        if not inside(root, shown):  # a symlink out: its target is not the repository's to build
+            warnings.append((LINKED_OUT, shown))
             continue
         variant = dockerfile_variant(filename) or ""
         try:
@@ -328,6 +332,15 @@ def _read_gitignore(path: Path) -> pathspec.PathSpec:
     except OSError:
         lines = []
     return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def inside(root: Path, path: str) -> bool:
+    """Whether `path` (relative to root, or absolute) stays in the repository, symlinks followed."""
+    if posixpath.isabs(path) or posixpath.normpath(path).split("/")[0] == "..":
+        return False
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(root, path))
+    return real == real_root or real.startswith(real_root + os.sep)
 
 
 def join_path(folder: str, name: str) -> str:

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,30 @@ def test_syntax_directive_warned(tmp_path):
     warnings = project_warnings(load_project(tmp_path))
     assert warnings == ["`# syntax=` pulls a frontend image at every build (a registry outage or an air-gapped runner "
                         "fails it); drop it unless needed: svc/Dockerfile (docker/dockerfile:1)"]
+
+
+@pytest.mark.parametrize(("toml", "key"), [
+    ('[targets.x]\ncontext = "../elsewhere"\n', "targets.x.context: '../elsewhere'"),
+    ('[targets.x]\ncontext = "/etc"\n', "targets.x.context: '/etc'"),
+    ('[targets.pose-service]\ndockerfile = "../../Dockerfile"\n', "targets.pose-service.dockerfile: '../../Dockerfile'"),
+    ('[targets.x]\ncontext = "out"\n', "targets.x.context: 'out'"),  # a symlink to a folder outside
+])
+def test_paths_outside_the_repository_are_refused(tmp_path, toml, key):
+    root = tmp_path / "repo"
+    root.mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside/Dockerfile").write_text("FROM x\n")
+    (root / "out").symlink_to(tmp_path / "outside")
+    with pytest.raises(BakegenError, match=f"bakegen.toml: {re.escape(key)} is outside the repository"):
+        load(root, toml)
+
+
+def test_a_dockerfile_linking_out_of_the_repository_is_left_out_with_a_word(tmp_path):
+    root = tmp_path / "repo"
+    write_tree(root, {"svc/Dockerfile": "FROM x\n", "svc/.dockerignore": ".git/\n.env\n*.log\n"})
+    (tmp_path / "secret.Dockerfile").write_text("FROM y\n")
+    (root / "svc/evil.Dockerfile").symlink_to(tmp_path / "secret.Dockerfile")
+    project = load_project(root)
+    assert list(project.targets) == ["svc"]
+    assert project_warnings(project) == [
+        "Dockerfiles that are symlinks to files outside the repository, left out: svc/evil.Dockerfile"]
