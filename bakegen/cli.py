@@ -68,9 +68,11 @@ class BakegenGroup(click.Group):
 def main() -> None:
     """Generate docker-bake.hcl for a monorepo of base images and services.
 
-    Every folder with a Dockerfile is a target; folders under docker/ are base images. A
-    service whose Dockerfile says `FROM <base>` is linked to that base through a bake named
-    context, and every target gets its own build cache. Typical use:
+    Every compose service with `build:`, and every other Dockerfile (Dockerfile.<x> and
+    <x>.Dockerfile too), is a target; folders under docker/, and targets others build on, are
+    base images. A FROM, COPY --from or RUN --mount from= naming another target (by name, or by
+    the image it is tagged with) links to it through a bake named context, and every target
+    gets its own build cache. Typical use:
 
     \b
       bakegen emit && docker buildx bake -f docker-bake.hcl

@@ -251,3 +251,19 @@ def test_a_bake_file_written_elsewhere_says_how_to_build_from_the_root(sample):
                       "`bakegen emit -o sub/x.hcl --check`."
     assert head[2] == "# Build from the project's root folder: `docker buildx bake -f sub/x.hcl [TARGET...]`."
     assert run("emit", str(sample), "-o", str(sample / "sub/x.hcl"), "--check").exit_code == 0
+
+
+def test_sigterm_while_the_file_is_written_leaves_the_old_file_and_no_temp_file(sample, monkeypatch):
+    import signal
+
+    (sample / "docker-bake.hcl").write_text("old\n")
+    # The signal arrives at the worst moment: the new text is in the temp file, not yet renamed.
+    monkeypatch.setattr(os, "fsync", lambda fd: os.kill(os.getpid(), signal.SIGTERM))
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        result = run("emit", str(sample))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 130 and result.stderr == "bakegen: interrupted\n"
+    assert (sample / "docker-bake.hcl").read_text() == "old\n"
+    assert sorted(p.name for p in sample.iterdir() if p.name.endswith(".tmp")) == []
