@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import HOST_PORT
 from bakegen.plan import make_plan, target_links, with_platform_caches
 from bakegen.render import BAKE_FILE, GRAPH_FORMATS, bounded_diff, render_bake, render_graph
+from bakegen.steps import instruction_index, owner
 
 EXIT_CHECK_FAILED = 1
 
@@ -310,17 +312,22 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
     from bakegen.run.bake import run_bake
     from bakegen.run.cache import rotate_local_cache
     from bakegen.run.engine import connect
-    from bakegen.run.progress import as_step
+    from bakegen.run.progress import Step, as_step
 
     root, targets, project = _path_or_target(root, targets, config)
     if not (root / BAKE_FILE).is_file():
         raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
     project = project or _load(root, config)
     connect()
+    index, links = instruction_index(project), target_links(project)
+
+    def attributed(step: Step) -> Step:
+        return replace(step, target=owner(step.target, step.instruction, index, links))
 
     def show(vertex) -> None:
         step = as_step(vertex)
         if step is not None and not quiet:
+            step = attributed(step)
             state = "cached" if step.cached else f"{step.seconds:5.1f}s"
             click.echo(f"  {state:>7}  [{step.target}{' ' + step.stage if step.stage else ''}] "
                        f"{step.instruction[:100]}", err=True)
@@ -341,6 +348,12 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
                 click.echo(f"bakegen: warning: {problem}", err=True)
         click.echo(f"{len(result.steps)} steps: {len(result.cached())} cached, "
                    f"{len(result.executed())} executed, {result.seconds:.1f}s", err=True)
+        per_target: dict[str, list[int]] = {}
+        for step in map(attributed, result.steps):
+            counts = per_target.setdefault(step.target or "(one target)", [0, 0])
+            counts[0 if step.ran else 1] += 1
+        click.echo("  " + "; ".join(f"{t}: {ran} executed, {kept} cached"
+                                    for t, (ran, kept) in sorted(per_target.items())), err=True)
         if not result.ok:
             click.echo(f"bakegen: build failed: {result.error_line()}", err=True)
             sys.exit(EXIT_CHECK_FAILED)

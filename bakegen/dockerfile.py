@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import Path
 
-from bakegen.model import BakegenError, Dockerfile, Reference, Stage
+from bakegen.model import BakegenError, Dockerfile, Instruction, Reference, Stage
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 # BuildKit's rule: a word (quotes kept) that starts with `<<` and holds no other `<`.
@@ -58,6 +58,7 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
     stages: list[Stage] = []
     references: list[Reference] = []
     sources: list[tuple[int, str]] = []
+    instructions: list[Instruction] = []
     lines = text.removeprefix("\ufeff").splitlines()
     directives, first_line = _directives(lines)
     escape = directives.get("escape", "\\")
@@ -83,10 +84,13 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
                 elif mount.get("type", "bind") == "bind":  # a bind mount without from= reads the context
                     source = mount.get("source") or mount.get("src") or "."
                     sources.append((line_no, source))
+        if stages:
+            instructions.append(Instruction(line_no, len(stages) - 1, keyword, rest))
     if not stages:
         raise BakegenError(f"{shown}: no FROM instruction{EXCLUDE_HINT}")
     return Dockerfile(path=path, stages=tuple(stages), syntax=directives.get("syntax"),
-                      global_args=tuple(global_args), references=tuple(references), sources=tuple(sources))
+                      global_args=tuple(global_args), references=tuple(references), sources=tuple(sources),
+                      instructions=tuple(instructions))
 
 
 def _directives(lines: list[str]) -> tuple[dict[str, str], int]:

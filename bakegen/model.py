@@ -53,6 +53,20 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Instruction:
+    """One instruction after the first FROM, continuations joined, as written."""
+
+    line: int
+    stage: int  # index of the stage holding it
+    keyword: str  # upper case
+    text: str  # the arguments after the keyword
+
+    def shown(self) -> str:
+        """As BuildKit names the step (whitespace collapsed)."""
+        return " ".join(f"{self.keyword} {self.text}".split())
+
+
+@dataclass(frozen=True)
 class Dockerfile:
     path: Path
     stages: tuple[Stage, ...]
@@ -60,6 +74,7 @@ class Dockerfile:
     global_args: tuple[tuple[str, str | None], ...] = ()  # ARGs before the first FROM, defaults as written
     references: tuple[Reference, ...] = ()
     sources: tuple[tuple[int, str], ...] = ()  # (line, source) of COPY/ADD from the build context
+    instructions: tuple[Instruction, ...] = ()  # every one from the first FROM on, FROM included
 
     def stage_names(self) -> set[str]:
         return {s.name for s in self.stages if s.name}

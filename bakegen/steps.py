@@ -1,0 +1,40 @@
+"""Which target's Dockerfile holds a step BuildKit ran.
+
+BuildKit names a step shared through a linked base after whichever target asked for it first
+(`[report] RUN echo HEAVY` can be base-gamma's step): the step is given back to the target
+whose Dockerfile holds that instruction, the nearest base of the named target when several do.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from bakegen.model import Project
+
+
+def instruction_index(project: Project) -> dict[str, set[str]]:
+    """Each instruction, as BuildKit names its step, and the targets whose Dockerfile holds it."""
+    index: dict[str, set[str]] = {}
+    for name, target in project.targets.items():
+        for instruction in target.parsed.instructions if target.parsed else ():
+            if instruction.keyword != "FROM":
+                index.setdefault(instruction.shown(), set()).add(name)
+    return index
+
+
+def owner(named: str, instruction: str, index: dict[str, set[str]], links: dict[str, dict[str, str]]) -> str:
+    """The target a step belongs to: `named` (BuildKit's label, "" when bake built one target)
+    if its Dockerfile holds `instruction`, else the nearest base of it that does, else the one
+    target that does; BuildKit's label when nothing decides."""
+    holders = index.get(" ".join(instruction.split()), set())
+    if not holders or named in holders:
+        return named
+    queue, seen = deque(links.get(named, {}).values()), set()
+    while queue:  # breadth first: the nearest base
+        base = queue.popleft()
+        if base in holders:
+            return base
+        if base not in seen:
+            seen.add(base)
+            queue.extend(links.get(base, {}).values())
+    return next(iter(holders)) if len(holders) == 1 else named
