@@ -14,9 +14,10 @@ from pathlib import Path
 
 import click
 
+from bakegen.advice import project_warnings
 from bakegen.affected import affected_since
 from bakegen.budgets import SCENARIOS
-from bakegen.config import CONFIG_FILE, load_config, project_warnings
+from bakegen.config import CONFIG_FILE, load_config
 from bakegen.generate import load, starter_config
 from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import HOST_PORT

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from bakegen.config import load_project, project_warnings
+from bakegen.advice import project_warnings
+from bakegen.config import load_project
 from bakegen.model import BakegenError, CacheBackend
 
 from .helpers import write_tree

@@ -11,7 +11,8 @@ import dockerfile
 import pytest
 import yaml
 
-from bakegen.config import load_project, project_warnings
+from bakegen.advice import project_warnings
+from bakegen.config import load_project
 from bakegen.dockerfile import read_dockerfile
 
 from .helpers import bake_print, need_buildx
