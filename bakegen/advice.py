@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bakegen import dockerignore
-from bakegen.discover import join_path
 from bakegen.model import Project
+from bakegen.paths import join_path
 
 SHOWN_IN_A_WARNING = 6  # names listed in one summary line before "and N more"
 

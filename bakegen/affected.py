@@ -6,8 +6,8 @@ import posixpath
 
 from bakegen import dockerignore
 from bakegen.changes import changed_paths
-from bakegen.discover import join_path
 from bakegen.model import Project
+from bakegen.paths import join_path, relative_to
 from bakegen.plan import dependents, target_links, with_platform_caches
 
 # A change to these changes what every target's build is told to do.
@@ -38,23 +38,15 @@ def affected_targets(
             if path == dockerfile:
                 hit.add(name)
                 break
-            inside = _relative_to(path, target.context)
+            inside = relative_to(path, target.context)
             rules = ignore_rules.get(name, [])
             if inside is not None and not dockerignore.is_ignored(rules, inside):
                 hit.add(name)
                 break
-            if any(_relative_to(path, folder) is not None for folder in local_contexts[1:]):
+            if any(relative_to(path, folder) is not None for folder in local_contexts[1:]):
                 hit.add(name)
                 break
     return with_platform_caches(project, sorted(dependents(links, hit)))
-
-
-def _relative_to(path: str, folder: str) -> str | None:
-    if folder in (".", ""):
-        return path
-    if path.startswith(folder.rstrip("/") + "/"):
-        return path[len(folder.rstrip("/")) + 1 :]
-    return None
 
 
 def affected_since(project: Project, since: str) -> list[str]:

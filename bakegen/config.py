@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bakegen.discover import default_stage, discover, inside, join_path, kind_of
+from bakegen.discover import default_stage, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
+from bakegen.paths import inside, join_path
 from bakegen.schema import CONFIG_FILE, load_config
 
 __all__ = ["CONFIG_FILE", "apply_config", "check_bases_resolve", "load_config", "load_project"]

@@ -16,6 +16,7 @@ from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
 from bakegen.dockerfile import Unresolved, expand, global_values, read_dockerfile
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
 from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
+from bakegen.paths import inside, join_path
 
 # Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
 SKIPPED_DIRS = frozenset({
@@ -332,20 +333,6 @@ def _read_gitignore(path: Path) -> pathspec.PathSpec:
     except OSError:
         lines = []
     return pathspec.GitIgnoreSpec.from_lines(lines)
-
-
-def inside(root: Path, path: str) -> bool:
-    """Whether `path` (relative to root, or absolute) stays in the repository, symlinks followed."""
-    if posixpath.isabs(path) or posixpath.normpath(path).split("/")[0] == "..":
-        return False
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(root, path))
-    return real == real_root or real.startswith(real_root + os.sep)
-
-
-def join_path(folder: str, name: str) -> str:
-    """A path relative to the project root, from a folder ("." for the root) and a name."""
-    return name if folder in (".", "") else f"{folder.rstrip('/')}/{name}"
 
 
 def _ignored(path: str, ignores: dict[str, pathspec.PathSpec]) -> bool:

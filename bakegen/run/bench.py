@@ -30,7 +30,6 @@ import docker.errors
 
 from bakegen import command, dockerignore
 from bakegen.budgets import SCENARIOS
-from bakegen.discover import join_path
 from bakegen.model import (
     BakegenError,
     BenchRun,
@@ -43,6 +42,7 @@ from bakegen.model import (
     Target,
 )
 from bakegen.names import repository_name
+from bakegen.paths import join_path
 from bakegen.plan import replacement_contexts, target_links
 from bakegen.run import builder as builders
 from bakegen.run import registry
