@@ -144,6 +144,9 @@ target "base-python-pose" {
   inherits = ["_common"]
   context = "docker/base-python-pose"
   target = "runtime"
+  args = {
+    "TORCH_CUDA_ARCH_LIST" = "8.6+PTX"
+  }
   platforms = ["linux/amd64"]
   tags = [
     "${lower(REGISTRY)}/base-python-pose:${TAG}",

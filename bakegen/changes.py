@@ -27,3 +27,12 @@ def changed_paths(root: Path, since: str) -> list[str]:
     changed = _git(root, "diff", "--name-only", "-z", "--no-renames", "--relative", since, "--")
     untracked = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
     return sorted(set(changed) | set(untracked))
+
+
+def file_at(root: Path, revision: str, path: str) -> str | None:
+    """The text of `path` (relative to root) at `revision`; None where git has no such file."""
+    try:
+        done = command.run(["git", "-C", str(root), "show", f"{revision}:./{path}"])
+    except BakegenError:
+        return None
+    return done.stdout

@@ -228,6 +228,55 @@ def affected(root: Path, config: Path | None, since: str, fmt: str) -> None:
 
 
 @main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-C", "--project", "root", default=Path("."), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The monorepo.")
+@config_option
+@click.option("--since", metavar="GIT_REF",
+              help="Also every file that differs from this commit (untracked ones too). Changed "
+                   "Dockerfiles and bakegen.toml are compared with their version there (default HEAD).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def impact(paths: tuple[Path, ...], root: Path, config: Path | None, since: str | None, fmt: str) -> None:
+    """Which steps of which targets each changed file runs again, before anything is built.
+
+    PATHS are changed files (relative to here). Read as BuildKit keys its cache: what each
+    COPY/ADD takes (after .dockerignore), ARGs in scope, stage order, COPY --from and
+    RUN --mount from=, linked bases and all built on them; a changed Dockerfile is compared
+    instruction by instruction with its version in git. The most expensive steps first:
+    compiles, then installs. `affected` answers which targets; this answers which steps.
+    """
+    from bakegen.changes import changed_paths, file_at
+    from bakegen.impact import impact_of
+
+    project = _load(root, config)
+    changed = [_in_project(root, p) for p in paths] + (changed_paths(root, since) if since else [])
+    if not changed:
+        raise BakegenError("name the changed files, or give --since GIT_REF")
+    revision = since or "HEAD"
+    found = impact_of(project, target_links(project), list(dict.fromkeys(changed)),
+                      lambda path: file_at(root, revision, path))
+    if fmt == "json":
+        click.echo(json.dumps({path: [s.as_dict() for s in steps] for path, steps in found.items()}, indent=2))
+        return
+    for path, steps in found.items():
+        click.echo(path)
+        if not steps:
+            click.echo("  nothing runs again (no build takes this file)")
+        width = max((len(s.target) for s in steps), default=0)
+        where_width = max((len(f"{s.stage}:{s.line}") for s in steps), default=0)
+        for s in steps:
+            where = f"{s.stage}:{s.line}"
+            click.echo(f"  {s.target:<{width}}  {where:<{where_width}}  {s.cost:<8} {s.instruction[:100]}")
+
+
+def _in_project(root: Path, path: Path) -> str:
+    where = os.path.relpath(path.absolute(), root.absolute())
+    if where.startswith(".."):
+        raise BakegenError(f"{path}: not in the project {root}")
+    return Path(where).as_posix()
+
+
+@main.command()
 @project_root
 @click.option("--force", is_flag=True, help=f"Replace an existing {CONFIG_FILE}.")
 def init(root: Path, force: bool) -> None:

@@ -68,17 +68,17 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
         keyword = keyword.upper()
         rest = rest.strip()
         if keyword == "ARG" and not stages:
-            global_args += _parse_args(rest)
+            global_args += arg_declarations(rest)
         elif keyword == "FROM":
             stages.append(_parse_from(rest, line_no, shown, dict(_defaults(global_args))))
         elif keyword in ("COPY", "ADD") and stages:
-            flags, words = _flags(rest)
+            flags, words = copy_flags(rest)
             if "from" in flags:
                 references.append(Reference(flags["from"], line_no, len(stages) - 1))
             else:
                 sources += [(line_no, s) for s in words[:-1] if not _HEREDOC_WORD.match(s)]
         elif keyword == "RUN" and stages:
-            for mount in _mounts(rest):
+            for mount in run_mounts(rest):
                 if "from" in mount:
                     references.append(Reference(mount["from"], line_no, len(stages) - 1))
                 elif mount.get("type", "bind") == "bind":  # a bind mount without from= reads the context
@@ -175,7 +175,7 @@ def _unquote(word: str) -> str:
     return word
 
 
-def _parse_args(rest: str) -> list[tuple[str, str | None]]:
+def arg_declarations(rest: str) -> list[tuple[str, str | None]]:
     args = []
     for token in split_words(rest):
         name, eq, value = token.partition("=")
@@ -183,7 +183,7 @@ def _parse_args(rest: str) -> list[tuple[str, str | None]]:
     return args
 
 
-def _flags(rest: str) -> tuple[dict[str, str], list[str]]:
+def copy_flags(rest: str) -> tuple[dict[str, str], list[str]]:
     """`--key=value` flags at the start of COPY/ADD, and the words after them (JSON form too)."""
     words = split_words(rest)
     flags = {}
@@ -201,7 +201,7 @@ def _flags(rest: str) -> tuple[dict[str, str], list[str]]:
     return flags, [_unquote(w) for w in words]
 
 
-def _mounts(rest: str) -> list[dict[str, str]]:
+def run_mounts(rest: str) -> list[dict[str, str]]:
     mounts = []
     for word in split_words(rest):
         if not word.startswith("--"):

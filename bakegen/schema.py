@@ -154,16 +154,23 @@ _TOP_TABLES = {"images", "groups", "targets", "names"}
 
 
 def load_config(path: Path, shown: str) -> dict[str, Any]:
-    """Parse and validate; the result holds only known keys with checked types."""
+    """Read, parse and validate; the result holds only known keys with checked types."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BakegenError(f"{shown}: cannot read ({e})") from None
+    return parse_config(text, shown)
+
+
+def parse_config(text: str, shown: str) -> dict[str, Any]:
+    """`load_config` of a text (an old version from git, say)."""
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         where = f"{shown}:{m.group(1)}" if m else shown
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
         raise BakegenError(f"{where}: malformed TOML: {reason}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BakegenError(f"{shown}: cannot read ({e})") from None
     try:
         return _validate(raw)
     except _InvalidAt as e:

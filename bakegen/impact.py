@@ -1,0 +1,401 @@
+"""Which steps a change makes BuildKit run again, read from the Dockerfiles as BuildKit keys its
+cache, before anything is built.
+
+The rules, per stage in instruction order:
+- a step whose parent step ran again runs again (its cache key holds the parent's);
+- a COPY/ADD from the context runs again when a file it copies changed (after the ignore file);
+- a `COPY --from` (and a `RUN --mount=...,from=`) is keyed on the content it takes: it runs
+  again when a step of that stage (or base target) that may have changed that content ran
+  again: any RUN, or a COPY whose destination overlaps what is taken;
+- a RUN runs again after a changed ARG it has in scope (BuildKit passes every ARG in scope to
+  RUN), a changed ENV, or a changed bind-mounted file;
+- an instruction whose text changed runs again; a FROM whose image changed makes the whole
+  stage run again, and so does a FROM of a stage or target that ran again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bakegen import dockerignore
+from bakegen.dockerfile import (
+    Unresolved,
+    arg_declarations,
+    copy_flags,
+    expand,
+    global_values,
+    normalize_image_ref,
+    parse_dockerfile,
+    resolved_images,
+    run_mounts,
+)
+from bakegen.model import BakegenError, Dockerfile, Instruction, Project, Target
+from bakegen.paths import join_path, relative_to
+from bakegen.schema import parse_config
+
+STEP_KEYWORDS = ("RUN", "COPY", "ADD", "WORKDIR")
+# What makes a RUN expensive, by its command: compiling, or installing packages.
+_COMPILES = re.compile(r"\b(pip3? wheel|setup\.py (build|bdist|install)|make\b|cmake|nvcc|ninja|cargo build|"
+                       r"go build|gradlew?|mvn|npm run build|yarn build|tsc\b|bdist_wheel|python\S* -m build)")
+_INSTALLS = re.compile(r"\b(pip3? install|npm (ci|install)|yarn( install)?\b|pnpm install|apt-get install|apk add|"
+                       r"uv (pip|sync)|poetry install|conda install|mamba install|bundle install|go mod download)")
+COST_ORDER = {"compile": 0, "install": 1, "run": 2, "copy": 3, "workdir": 4}
+
+
+@dataclass(frozen=True)
+class StepImpact:
+    target: str
+    stage: str  # the stage's name, or its index
+    line: int
+    instruction: str  # as BuildKit names it
+    cost: str  # compile, install, run, copy or workdir
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {"target": self.target, "stage": self.stage, "line": self.line, "instruction": self.instruction,
+                "cost": self.cost}
+
+
+@dataclass
+class Change:
+    """What changed: files (relative to the root), and for changed Dockerfiles their old text."""
+
+    paths: list[str]
+    old_dockerfiles: dict[str, str | None] = field(default_factory=dict)  # path -> text before (None: new)
+    changed_args: dict[str, set[str]] = field(default_factory=dict)  # target -> build args whose value changed
+
+
+def cost_of(instruction: Instruction) -> str:
+    if instruction.keyword == "RUN":
+        if _COMPILES.search(instruction.text):
+            return "compile"
+        return "install" if _INSTALLS.search(instruction.text) else "run"
+    return "workdir" if instruction.keyword == "WORKDIR" else "copy"
+
+
+def impact(project: Project, links: dict[str, dict[str, str]], change: Change,
+           ignore_rules: Callable[[Target], list[dockerignore.Rule]]) -> list[StepImpact]:
+    """Every step that runs again, the most expensive first (compiles, installs, other RUNs,
+    copies), in Dockerfile order within each."""
+    order = _bases_first(links)
+    final: dict[str, _Reran] = {}
+    steps: list[StepImpact] = []
+    for name in order:
+        target = project.targets[name]
+        if target.parsed is None:
+            final[name] = _Reran()
+            continue
+        reader = _TargetReader(project, target, links.get(name, {}), change, ignore_rules(target), final)
+        final[name] = reader.stage_result(reader.built_stage())
+        steps += reader.steps
+    return sorted(steps, key=lambda s: (COST_ORDER[s.cost], s.target, s.line))
+
+
+@dataclass
+class _Reran:
+    """What ran again in a stage: whether any step did, any RUN, and the COPY destinations."""
+
+    any: bool = False
+    run: bool = False
+    destinations: list[str] = field(default_factory=list)
+    env: bool = False  # its environment changed (an ENV, SHELL or USER): RUNs on it run again
+
+    def may_change(self, path: str) -> bool:
+        """Whether content under `path` (absolute in the stage) may differ from last time."""
+        if self.run:
+            return True
+        path = posixpath.normpath("/" + path)
+        return any(_overlap(path, dest) for dest in self.destinations)
+
+
+def _overlap(a: str, b: str) -> bool:
+    a, b = a.rstrip("/") or "/", b.rstrip("/") or "/"
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/") or "/" in (a, b)
+
+
+class _TargetReader:
+    def __init__(self, project: Project, target: Target, links: dict[str, str], change: Change,
+                 rules: list[dockerignore.Rule], finals: dict[str, _Reran]):
+        self.target, self.links, self.finals = target, links, finals
+        self.parsed: Dockerfile = target.parsed  # type: ignore[assignment]
+        self.path = posixpath.normpath(join_path(target.context, target.dockerfile))
+        self.changed_context = [
+            inside for p in change.paths
+            if (inside := relative_to(p, target.context)) is not None and not dockerignore.is_ignored(rules, inside)
+        ]
+        self.named_contexts = {k: v for k, v in target.contexts.items() if "://" not in v and ":" not in v}
+        self.changed_paths = change.paths
+        self.changed_lines, old_globals = self._compare_with_old(change)
+        self.changed_args = set(change.changed_args.get(target.name, set()))
+        self.changed_args |= {name for name, value in self.parsed.global_args
+                              if old_globals is not None and old_globals.get(name, "<absent>") != value}
+        self.images = {stage.line: image for stage, image in _images(self.parsed, target.args)}
+        self.names = {s.name.lower(): i for i, s in enumerate(self.parsed.stages) if s.name}
+        self.memo: dict[int, _Reran] = {}
+        self.steps: list[StepImpact] = []
+
+    def _compare_with_old(self, change: Change) -> tuple[set[int], dict[str, str | None] | None]:
+        """Lines of instructions whose text is new (matched against the old file's), and the old
+        file's global ARGs; every line when the old file is unknown or unreadable."""
+        if self.path not in change.old_dockerfiles:
+            return set(), None
+        every = {i.line for i in self.parsed.instructions}
+        old_text = change.old_dockerfiles[self.path]
+        if old_text is None:
+            return every, None
+        try:
+            old = parse_dockerfile(old_text, self.parsed.path, self.path)
+        except BakegenError:
+            return every, None
+        new_texts = [i.shown() for i in self.parsed.instructions]
+        old_texts = [i.shown() for i in old.instructions]
+        matched: set[int] = set()
+        for block in difflib.SequenceMatcher(a=old_texts, b=new_texts, autojunk=False).get_matching_blocks():
+            matched.update(range(block.b, block.b + block.size))
+        return {i.line for n, i in enumerate(self.parsed.instructions) if n not in matched}, dict(old.global_args)
+
+    # -- stages -------------------------------------------------------------------------------
+
+    def built_stage(self) -> int:
+        if self.target.stage and self.target.stage.lower() in self.names:
+            return self.names[self.target.stage.lower()]
+        return len(self.parsed.stages) - 1
+
+    def stage_result(self, index: int) -> _Reran:
+        """What ran again in stage `index` (stages it takes from first, without recursion)."""
+        pending = [index]
+        while pending:  # depth first over the stages this one needs
+            current = pending[-1]
+            if current in self.memo:
+                pending.pop()
+                continue
+            needed = [d for d in self._stage_deps(current) if d not in self.memo]
+            if needed:
+                pending += needed
+                continue
+            self.memo[current] = self._read_stage(current)
+            pending.pop()
+        return self.memo[index]
+
+    def _stage_ref(self, source: str, before: int) -> int | None:
+        """A stage named (or numbered) `source`, defined before stage `before`."""
+        if source.isdigit():
+            return int(source) if int(source) < before else None
+        index = self.names.get(source.lower())
+        return index if index is not None and index < before else None
+
+    def _stage_deps(self, index: int) -> list[int]:
+        deps = []
+        image = self.images.get(self.parsed.stages[index].line)
+        if image is not None and (ref := self._stage_ref(image, index)) is not None:
+            deps.append(ref)
+        for instruction in self._instructions(index):
+            for source in self._froms(instruction):
+                if (ref := self._stage_ref(source, index)) is not None:
+                    deps.append(ref)
+        return deps
+
+    def _instructions(self, index: int) -> list[Instruction]:
+        return [i for i in self.parsed.instructions if i.stage == index and i.keyword != "FROM"]
+
+    @staticmethod
+    def _froms(instruction: Instruction) -> list[str]:
+        if instruction.keyword in ("COPY", "ADD"):
+            flags, _ = copy_flags(instruction.text)
+            return [flags["from"]] if "from" in flags else []
+        if instruction.keyword == "RUN":
+            return [m["from"] for m in run_mounts(instruction.text) if "from" in m]
+        return []
+
+    def _source_result(self, source: str, index: int) -> _Reran | None:
+        """What ran again where a `--from` takes its files: a stage, a linked target, a local
+        named context (None: nothing of ours, an upstream image)."""
+        if (ref := self._stage_ref(source, index)) is not None:
+            return self.memo[ref]
+        base = self.links.get(normalize_image_ref(source))
+        if base is not None:
+            return self.finals.get(base, _Reran())
+        if source in self.named_contexts:
+            folder = posixpath.normpath(self.named_contexts[source])
+            hit = any(relative_to(p, folder) is not None for p in self.changed_paths)
+            return _Reran(any=hit, run=hit)
+        return None
+
+    def _read_stage(self, index: int) -> _Reran:
+        stage = self.parsed.stages[index]
+        image = self.images.get(stage.line)
+        result = _Reran()
+        if stage.line in self.changed_lines or any(_uses(stage.raw, name) for name in self.changed_args):
+            result = _Reran(any=True, run=True)  # a new base image: everything on it is new
+        elif image is not None:
+            parent = None
+            if (ref := self._stage_ref(image, index)) is not None:
+                parent = self.memo[ref]
+            elif (base := self.links.get(normalize_image_ref(image))) is not None:
+                parent = self.finals.get(base, _Reran())
+            if parent is not None:
+                result = _Reran(any=parent.any, run=parent.any, env=parent.env)
+        dirty = result.any
+        changed_in_scope: set[str] = set()  # ARGs of this stage whose value changed
+        env_changed = result.env
+        values = global_values(self.parsed, self.target.args)
+        for instruction in self._instructions(index):
+            keyword = instruction.keyword
+            text_changed = instruction.line in self.changed_lines
+            if keyword == "ARG":
+                names = {name for name, _ in arg_declarations(instruction.text)}
+                changed_in_scope |= names if text_changed else names & self.changed_args
+                continue
+            if keyword in ("ENV", "SHELL", "USER"):
+                env_changed |= text_changed or any(_uses(instruction.text, n) for n in changed_in_scope)
+                continue
+            if keyword not in STEP_KEYWORDS:
+                continue
+            reran = dirty or text_changed
+            if keyword == "RUN":
+                reran |= bool(changed_in_scope) or env_changed or self._mounts_changed(instruction, index)
+            elif keyword in ("COPY", "ADD"):
+                reran |= self._copy_changed(instruction, index, values)
+            if not reran:
+                continue
+            dirty = True
+            result.any = True
+            if keyword == "RUN":
+                result.run = True
+            elif keyword in ("COPY", "ADD"):
+                result.destinations.append(self._destination(instruction))
+            else:
+                result.destinations.append(posixpath.normpath("/" + instruction.text.strip()))
+            self.steps.append(StepImpact(self.target.name, stage.name or str(index), instruction.line,
+                                         instruction.shown(), cost_of(instruction)))
+        result.env = env_changed
+        return result
+
+    def _copy_changed(self, instruction: Instruction, index: int, values: dict[str, str]) -> bool:
+        flags, words = copy_flags(instruction.text)
+        if len(words) < 2:
+            return False
+        sources = words[:-1]
+        if "from" in flags:
+            taken = self._source_result(flags["from"], index)
+            return taken is not None and any(taken.may_change(s) for s in sources)
+        return any(self._context_changed(source, values) for source in sources)
+
+    def _mounts_changed(self, instruction: Instruction, index: int) -> bool:
+        for mount in run_mounts(instruction.text):
+            if mount.get("type", "bind") != "bind":
+                continue
+            source = mount.get("source") or mount.get("src") or "."
+            if "from" in mount:
+                taken = self._source_result(mount["from"], index)
+                if taken is not None and taken.may_change(source):
+                    return True
+            elif self._context_changed(source, {}):
+                return True
+        return False
+
+    def _context_changed(self, source: str, values: dict[str, str]) -> bool:
+        if "://" in source or source.startswith("<<"):
+            return False
+        try:
+            source = expand(source, values)
+        except Unresolved:
+            return bool(self.changed_context)  # cannot tell which files: any change may count
+        pattern = posixpath.normpath(source.lstrip("/")) if source.strip("/") else "."
+        for path in self.changed_context:
+            if pattern == "." or path == pattern or path.startswith(pattern + "/"):
+                return True
+            parts = path.split("/")  # a glob matches the file or a folder above it
+            if any(fnmatch.fnmatchcase("/".join(parts[:n]), pattern) for n in range(1, len(parts) + 1)):
+                return True
+        return False
+
+    @staticmethod
+    def _destination(instruction: Instruction) -> str:
+        _, words = copy_flags(instruction.text)
+        return posixpath.normpath("/" + words[-1]) if words else "/"
+
+
+def _uses(word: str, name: str) -> bool:
+    return re.search(rf"\$(\{{)?{re.escape(name)}\b", word) is not None
+
+
+def _images(parsed: Dockerfile, args: dict[str, str]) -> list[tuple]:
+    try:
+        return resolved_images(parsed, args)
+    except Unresolved:
+        return [(stage, stage.image) for stage in parsed.stages]
+
+
+def _bases_first(links: dict[str, dict[str, str]]) -> list[str]:
+    """Targets ordered so that each comes after every target it builds on (no recursion)."""
+    order: list[str] = []
+    done: set[str] = set()
+    for start in sorted(links):
+        stack = [(start, iter(sorted(set(links[start].values()))))]
+        if start in done:
+            continue
+        while stack:
+            name, bases = stack[-1]
+            base = next(bases, None)
+            if base is None:
+                stack.pop()
+                if name not in done:
+                    done.add(name)
+                    order.append(name)
+            elif base not in done and base in links:
+                stack.append((base, iter(sorted(set(links[base].values())))))
+    return order
+
+
+# --- a change as a user names it ---------------------------------------------------------------
+
+CONFIG_PATH = "bakegen.toml"
+
+
+def change_of(project: Project, paths: list[str], old_text: Callable[[str], str | None]) -> Change:
+    """The change made by `paths` (relative to the root): the old text (from `old_text`, None
+    where there was none) of the Dockerfiles among them, and when bakegen.toml is among them,
+    the build args whose value it changed."""
+    dockerfiles = {posixpath.normpath(join_path(t.context, t.dockerfile)) for t in project.targets.values()}
+    change = Change(paths=list(paths))
+    for path in paths:
+        if path in dockerfiles:
+            change.old_dockerfiles[path] = old_text(path)
+    if CONFIG_PATH in paths:
+        before, now = _config_args(old_text(CONFIG_PATH)), _config_args(_read(project.root / CONFIG_PATH))
+        for name in project.targets:
+            old, new = before.get(name, {}), now.get(name, {})
+            differ = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
+            if differ:
+                change.changed_args[name] = differ
+    return change
+
+
+def _read(path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _config_args(text: str | None) -> dict[str, dict[str, str]]:
+    if text is None:
+        return {}
+    try:
+        config = parse_config(text, CONFIG_PATH)
+    except BakegenError:
+        return {}
+    return {name: fields.get("args", {}) for name, fields in config["targets"].items()}
+
+
+def impact_of(project: Project, links: dict[str, dict[str, str]], paths: list[str],
+              old_text: Callable[[str], str | None]) -> dict[str, list[StepImpact]]:
+    """For each changed path on its own, the steps it runs again."""
+    rules = {name: dockerignore.read_for(project.root, t.context, t.dockerfile) for name, t in project.targets.items()}
+    return {path: impact(project, links, change_of(project, [path], old_text), lambda t: rules[t.name])
+            for path in paths}
