@@ -42,6 +42,12 @@ def test_step_name_forms():
     assert as_step(Vertex("[internal] load build definition from Dockerfile")) is None
     step = as_step(Vertex("[odd__HOME_dir runtime 10/12] COPY --from=build /a /b"))
     assert (step.target, step.stage, step.instruction) == ("odd__HOME_dir", "runtime", "COPY --from=build /a /b")
+    # BuildKit pads the step number to the width of the count (seen with 12 steps)
+    step = as_step(Vertex("[base-python-pose runtime  9/12] RUN --mount=type=bind,from=x true"))
+    assert (step.target, step.stage, step.instruction) == ("base-python-pose", "runtime",
+                                                           "RUN --mount=type=bind,from=x true")
+    step = as_step(Vertex("[1/2] COPY a /a"))  # one target built: no label; a stage without a name
+    assert (step.target, step.stage, step.instruction) == ("", None, "COPY a /a")
 
 
 CACHE = ["index.json", "oci-layout"]

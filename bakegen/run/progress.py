@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# "[pose-service deps 2/3] RUN pip install ...", "[base 1/2] RUN ...", or "[1/2] COPY ..." (bake
-# names no target when it builds one, and the stage has no name)
-_STEP = re.compile(r"^\[(?:(?P<target>[^\]\s]+) )?(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<of>\d+)\] (?P<text>.*)$",
+# "[pose-service deps 2/3] RUN pip install ...", "[base 1/2] RUN ...", "[1/2] COPY ..." (bake names
+# no target when it builds one, and the stage has no name); BuildKit pads the step number to the
+# width of the count: "[base runtime  9/12]".
+_STEP = re.compile(r"^\[(?:(?P<target>[^\]\s]+)\s+)?(?:(?P<stage>[^\]\s]+)\s+)?(?P<n>\d+)/(?P<of>\d+)\] (?P<text>.*)$",
                    re.S)
 
 
