@@ -40,8 +40,9 @@ from bakegen.schema import parse_config
 
 STEP_KEYWORDS = ("RUN", "COPY", "ADD", "WORKDIR")
 # What makes a RUN expensive, by its command: compiling, or installing packages.
-_COMPILES = re.compile(r"\b(pip3? wheel|setup\.py (build|bdist|install)|make\b|cmake|nvcc|ninja|cargo build|"
-                       r"go build|gradlew?|mvn|npm run build|yarn build|tsc\b|bdist_wheel|python\S* -m build)")
+_COMPILES = re.compile(r"\b(pip3? wheel|setup\.py (build|bdist|install)|cmake|nvcc|ninja|cargo build|go build|"
+                       r"gradlew?|mvn|npm run build|yarn build|tsc|bdist_wheel|python\S* -m build)\b"
+                       r"|(^|&&|;|\|\|)\s*make\b")
 _INSTALLS = re.compile(r"\b(pip3? install|npm (ci|install)|yarn( install)?\b|pnpm install|apt-get install|apk add|"
                        r"uv (pip|sync)|poetry install|conda install|mamba install|bundle install|go mod download)")
 COST_ORDER = {"compile": 0, "install": 1, "run": 2, "copy": 3, "workdir": 4}

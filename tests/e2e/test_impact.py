@@ -9,6 +9,7 @@ no compile; service code reruns no base step; ...). No CUDA image and no GPU nee
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ from bakegen.steps import instruction_index, owner
 from .conftest import BUSYBOX_IMAGE, PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPILE_STAGES = {"toolchain", "detectron2", "pytorch3d", "neural-renderer", "python-wheels"}
+COMPILE_STAGES = {"toolchain", "cuda-toolchain", "detectron2", "pytorch3d", "neural-renderer", "python-wheels"}
 pytestmark = pytest.mark.engine
 
 
@@ -116,7 +117,7 @@ def repo(engine, docker_builder, tmp_path_factory):
     git(repo, "commit", "-qm", "stand-ins")
     first = run_bake(repo, [], builder=docker_builder.builder)
     assert first.ok, first.error_line()
-    return repo, docker_builder.builder
+    return repo, docker_builder.builder, run_id
 
 
 def rerun_by_buildkit(repo: Path, builder: str) -> set[tuple[str, int]]:
@@ -154,22 +155,24 @@ def edit(repo: Path, path: str, change) -> None:
     file.write_text(change(file.read_text()))
 
 
+# Each change is new to the run (`r`): the targets that do not build on the pose base would
+# otherwise find it in the cache of an earlier run.
 CHANGES = [
-    ("a requirements pin", "docker/base-python-pose/requirements.txt", lambda t: t + "tqdm==4.66.4\n"),
-    ("the torch pin", "docker/base-python-pose/torch.txt", lambda t: t.replace("0.16.2", "0.16.1")),
+    ("a requirements pin", "docker/base-python-pose/requirements.txt", lambda t, r: t + "tqdm==4.66.4\n"),
+    ("the torch pin", "docker/base-python-pose/torch.txt", lambda t, r: t.replace("0.16.2", "0.16.1")),
     ("a commit arg", "docker/base-python-pose/Dockerfile",
-     lambda t: re.sub(r"ARG DETECTRON2_COMMIT=\w+", "ARG DETECTRON2_COMMIT=0123456789abcdef", t)),
-    ("the CUDA architectures", "bakegen.toml", lambda t: t.replace('"8.6+PTX"', '"8.9"')),
-    ("service code", "pose-service/app.py", lambda t: t + "# a change\n"),
-    ("package.json", "backend/package.json", lambda t: t.rstrip() + " \n"),
-    ("web code", "web/src/main.js", lambda t: t + "// a change\n"),
+     lambda t, r: re.sub(r"ARG DETECTRON2_COMMIT=\w+", f"ARG DETECTRON2_COMMIT={r}", t)),
+    ("the CUDA architectures", "bakegen.toml", lambda t, r: t.replace('"8.6+PTX"', '"8.9"')),
+    ("service code", "pose-service/app.py", lambda t, r: t + f"# a change {r}\n"),
+    ("package.json", "backend/package.json", lambda t, r: json.dumps({**json.loads(t), "description": r})),
+    ("web code", "web/src/main.js", lambda t, r: t + f"// a change {r}\n"),
 ]
 
 
 @pytest.mark.parametrize(("what", "path", "change"), CHANGES, ids=[c[0] for c in CHANGES])
 def test_buildkit_reruns_exactly_what_impact_predicts(repo, what, path, change):
-    root, builder = repo
-    edit(root, path, change)
+    root, builder, run_id = repo
+    edit(root, path, lambda text: change(text, run_id))
     try:
         expected, stages = predicted(root, path)
         reran = rerun_by_buildkit(root, builder)
@@ -181,7 +184,9 @@ def test_buildkit_reruns_exactly_what_impact_predicts(repo, what, path, change):
         assert not base_stages & COMPILE_STAGES, (what, base_stages)  # no compile runs again
     if what == "a commit arg":
         assert base_stages & COMPILE_STAGES == {"detectron2"}  # that extension alone recompiles
-    if what == "the torch pin":
-        assert base_stages >= COMPILE_STAGES  # the one input every compile depends on
+    if what == "the torch pin":  # the one input every compile depends on
+        assert base_stages >= {"detectron2", "pytorch3d", "neural-renderer", "python-wheels"}
+    if what == "the CUDA architectures":  # the CUDA compiles, not the pure-Python wheels
+        assert base_stages & COMPILE_STAGES == {"detectron2", "pytorch3d", "neural-renderer"}
     if what in ("service code", "package.json", "web code"):
         assert {target for target, _ in stages} <= {"pose-service", "backend", "web"}  # no base step
