@@ -6,7 +6,8 @@ The rules, per stage in instruction order:
 - a COPY/ADD from the context runs again when a file it copies changed (after the ignore file);
 - a `COPY --from` (and a `RUN --mount=...,from=`) is keyed on the content it takes: it runs
   again when a step of that stage (or base target) that may have changed that content ran
-  again: any RUN, or a COPY whose destination overlaps what is taken;
+  again: any RUN, or a COPY of new files whose destination overlaps what is taken (a COPY run
+  again only because its parent did writes the same files);
 - a RUN runs again after a changed ARG it has in scope (BuildKit passes every ARG in scope to
   RUN), a changed ENV, or a changed bind-mounted file;
 - an instruction whose text changed runs again; a FROM whose image changed makes the whole
@@ -104,12 +105,13 @@ class _Reran:
     run: bool = False
     destinations: list[str] = field(default_factory=list)
     env: bool = False  # its environment changed (an ENV, SHELL or USER): RUNs on it run again
+    workdir: str = "/"  # where relative destinations land, at the stage's end
 
     def may_change(self, path: str) -> bool:
         """Whether content under `path` (absolute in the stage) may differ from last time."""
         if self.run:
             return True
-        path = posixpath.normpath("/" + path)
+        path = posixpath.normpath("/" + path.lstrip("/"))  # "//x" stays "//x" in POSIX
         return any(_overlap(path, dest) for dest in self.destinations)
 
 
@@ -239,7 +241,7 @@ class _TargetReader:
             elif (base := self.links.get(normalize_image_ref(image))) is not None:
                 parent = self.finals.get(base, _Reran())
             if parent is not None:
-                result = _Reran(any=parent.any, run=parent.any, env=parent.env)
+                result = _Reran(any=parent.any, run=parent.any, env=parent.env, workdir=parent.workdir)
         dirty = result.any
         changed_in_scope: set[str] = set()  # ARGs of this stage whose value changed
         env_changed = result.env
@@ -254,23 +256,25 @@ class _TargetReader:
             if keyword in ("ENV", "SHELL", "USER"):
                 env_changed |= text_changed or any(_uses(instruction.text, n) for n in changed_in_scope)
                 continue
+            if keyword == "WORKDIR":
+                result.workdir = posixpath.join(result.workdir, instruction.text.strip())
             if keyword not in STEP_KEYWORDS:
                 continue
-            reran = dirty or text_changed
+            own = text_changed  # a reason of the step's own, beyond its parent having run again
             if keyword == "RUN":
-                reran |= bool(changed_in_scope) or env_changed or self._mounts_changed(instruction, index)
+                own |= bool(changed_in_scope) or env_changed or self._mounts_changed(instruction, index)
             elif keyword in ("COPY", "ADD"):
-                reran |= self._copy_changed(instruction, index, values)
-            if not reran:
+                own |= self._copy_changed(instruction, index, values)
+            if not (dirty or own):
                 continue
             dirty = True
             result.any = True
             if keyword == "RUN":
-                result.run = True
-            elif keyword in ("COPY", "ADD"):
-                result.destinations.append(self._destination(instruction))
-            else:
-                result.destinations.append(posixpath.normpath("/" + instruction.text.strip()))
+                result.run = True  # a command may change any file
+            elif keyword in ("COPY", "ADD") and own:
+                # New files at the destination. A copy run again only for its parent writes the
+                # same files: what a `--from` takes there keeps its content, and its cache.
+                result.destinations.append(self._destination(instruction, result.workdir))
             self.steps.append(StepImpact(self.target.name, stage.name or str(index), instruction.line,
                                          instruction.shown(), cost_of(instruction)))
         result.env = env_changed
@@ -316,9 +320,9 @@ class _TargetReader:
         return False
 
     @staticmethod
-    def _destination(instruction: Instruction) -> str:
+    def _destination(instruction: Instruction, workdir: str) -> str:
         _, words = copy_flags(instruction.text)
-        return posixpath.normpath("/" + words[-1]) if words else "/"
+        return posixpath.normpath(posixpath.join(workdir, words[-1])) if words else "/"
 
 
 def _uses(word: str, name: str) -> bool:

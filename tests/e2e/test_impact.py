@@ -190,3 +190,30 @@ def test_buildkit_reruns_exactly_what_impact_predicts(repo, what, path, change):
         assert base_stages & COMPILE_STAGES == {"detectron2", "pytorch3d", "neural-renderer"}
     if what in ("service code", "package.json", "web code"):
         assert {target for target, _ in stages} <= {"pose-service", "backend", "web"}  # no base step
+
+
+def test_a_copy_run_again_only_for_its_parent_keeps_what_another_stage_takes_cached(engine, docker_builder, tmp_path):
+    """BuildKit keys `COPY --from` on the content it takes: a stage that copied its assets again
+    (because an earlier step ran again) wrote the same files, so the runtime's copy of them stays
+    cached, as impact says."""
+    run_id = uuid.uuid4().hex[:8]
+    root = tmp_path / "app"
+    files = {
+        "Dockerfile": "FROM alpine AS build\nWORKDIR /app\nCOPY src/ src/\nCOPY assets/ dist/\n"
+                      "FROM alpine AS runtime\nCOPY --from=build /app/dist /srv\nCOPY run.txt /\n",
+        "src/a.py": f"# {run_id}\n", "assets/logo.svg": f"<svg>{run_id}</svg>\n", "run.txt": run_id,
+        "bakegen.toml": f'[project]\nregistry = "localhost:5000/{PREFIX}/copy-{run_id}"\nsource = "{PREFIX}"\n'
+                        f'[images]\n"alpine" = "docker-image://{BUSYBOX_IMAGE}"\n',
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    (root / BAKE_FILE).write_text(generate(root))
+    assert run_bake(root, [], builder=docker_builder.builder).ok
+    (root / "src/a.py").write_text(f"# {run_id} changed\n")
+    expected, _ = predicted(root, "src/a.py")
+    assert expected == {("app", 3), ("app", 4)}
+    assert rerun_by_buildkit(root, docker_builder.builder) == expected
