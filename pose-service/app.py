@@ -3,8 +3,11 @@
 GET /health   200 as soon as the process runs (liveness)
 GET /ready    200 once the model has loaded, else 503 with the reason (readiness)
 POST /pose    a JPEG or PNG image (multipart field `image`, or the raw body); per detected
-              person: box, score, 3D joints and SMPL parameters. 400 bad input, 413 too large,
-              503 model not ready; every error is JSON: {"error": "..."}.
+              person: box, score, 3D joints and SMPL parameters, in the pixels of the image as
+              a viewer shows it (EXIF orientation applied: phone photos are often stored
+              sideways), whose `width` and `height` the answer gives. 400 bad input, 413 too
+              large, 503 model not ready (with its `state`, loading or failed, and `reason`);
+              every error is JSON: {"error": "..."}.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import os
 import numpy as np
 from estimator import LazyEstimator, NotReady, default_estimator
 from flask import Flask, jsonify, request
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from werkzeug.exceptions import HTTPException
 
 ALLOWED_FORMATS = {"JPEG", "PNG"}
@@ -33,6 +36,9 @@ def create_app(estimator: LazyEstimator | None = None, max_bytes: int | None = N
         messages = {413: f"image larger than {app.config['MAX_CONTENT_LENGTH']} bytes"}
         return jsonify(error=messages.get(e.code, e.description)), e.code
 
+    def not_ready(reason: str):
+        return jsonify(error="model not ready", state=model.state, reason=reason), 503
+
     @app.get("/health")
     def health():
         return jsonify(status="ok", model=model.state)
@@ -41,7 +47,7 @@ def create_app(estimator: LazyEstimator | None = None, max_bytes: int | None = N
     def ready():
         if model.state == "ready":
             return jsonify(status="ready", load_seconds=model.load_seconds)
-        return jsonify(error="model not ready", state=model.state, reason=model.reason), 503
+        return not_ready(model.reason)
 
     @app.post("/pose")
     def pose():
@@ -55,7 +61,7 @@ def create_app(estimator: LazyEstimator | None = None, max_bytes: int | None = N
         try:
             people = model.predict(image)
         except NotReady as e:
-            return jsonify(error="model not ready", reason=str(e)), 503
+            return not_ready(str(e))
         return jsonify(width=image.shape[1], height=image.shape[0], people=people)
 
     return app
@@ -75,7 +81,10 @@ def _decode(data: bytes) -> np.ndarray:
                 raise ValueError(f"unsupported image format {img.format}: send JPEG or PNG")
             if img.width * img.height > MAX_PIXELS:
                 raise ValueError(f"image of {img.width}x{img.height} pixels is too large")
-            return np.asarray(img.convert("RGB"))
+            # Upright, as browsers and viewers show it: the pixels a phone stored sideways are
+            # turned by the EXIF orientation tag, so boxes and joints land on the person seen.
+            upright = ImageOps.exif_transpose(img)
+            return np.asarray(upright.convert("RGB"))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise ValueError(f"not a readable JPEG or PNG image ({type(e).__name__})") from None
 

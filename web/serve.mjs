@@ -21,9 +21,10 @@ export function createWebServer({ root, backendUrl }) {
         res.writeHead(answer.statusCode, answer.headers);
         answer.pipe(res);
       });
-      upstream.on('error', () => {
+      upstream.on('error', (err) => {
+        console.error(`backend unreachable at ${backendUrl}: ${err.message}`); // the address stays in the log
         res.writeHead(502, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: `backend unreachable at ${backendUrl}` }));
+        res.end(JSON.stringify({ error: 'the API server cannot be reached', unreachable: 'api' }));
       });
       req.pipe(upstream);
       return;
@@ -42,7 +43,11 @@ export function createWebServer({ root, backendUrl }) {
     try {
       if (!statSync(target).isFile()) throw new Error('not a file');
     } catch {
-      target = path.join(root, 'index.html'); // single-page app: unknown paths get the page
+      if (path.extname(file)) { // a missing asset (/favicon.ico, an old bundle) is a 404, never the page
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        return res.end('not found');
+      }
+      target = path.join(root, 'index.html'); // single-page app: unknown routes get the page
     }
     res.writeHead(200, { 'content-type': TYPES[path.extname(target)] || 'application/octet-stream' });
     createReadStream(target).pipe(res);

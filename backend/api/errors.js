@@ -1,8 +1,9 @@
 // Every error leaves as JSON: {"error": "..."} with the status that says whose fault it is.
 export class HttpError extends Error {
-  constructor(status, message) {
+  constructor(status, message, extra = {}) {
     super(message);
     this.status = status;
+    this.extra = extra; // more fields of the JSON answer, e.g. which service could not be reached
   }
 }
 

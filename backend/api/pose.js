@@ -8,11 +8,14 @@ import { HttpError, sendJson } from './errors.js';
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
 
+const tooLarge = (maxBytes) => `the photo is larger than the limit of ${maxBytes >= 1048576
+  ? `${Math.round((maxBytes / 1048576) * 10) / 10} MB` : `${maxBytes} bytes`}`;
+
 export function readBody(req, maxBytes) {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > maxBytes) {
-      reject(new HttpError(413, `upload larger than ${maxBytes} bytes`));
+      reject(new HttpError(413, tooLarge(maxBytes)));
       req.resume();
       return;
     }
@@ -24,7 +27,7 @@ export function readBody(req, maxBytes) {
         // Answer now; the rest of the upload is read and dropped so the client gets the 413.
         req.off('data', onData);
         req.resume();
-        reject(new HttpError(413, `upload larger than ${maxBytes} bytes`));
+        reject(new HttpError(413, tooLarge(maxBytes)));
         return;
       }
       chunks.push(chunk);
@@ -82,15 +85,16 @@ export function makePoseHandler(config, fetchImpl = fetch) {
       });
     } catch (err) {
       if (err.name === 'TimeoutError' || err.name === 'AbortError') {
-        throw new HttpError(504, `pose service did not answer within ${config.poseTimeoutMs} ms`);
+        throw new HttpError(504, `the pose service did not answer within ${config.poseTimeoutMs / 1000} s`);
       }
-      throw new HttpError(502, `pose service unreachable at ${config.poseServiceUrl}`);
+      console.error(`pose service unreachable at ${config.poseServiceUrl}: ${err.message}`); // the address stays in the log
+      throw new HttpError(502, 'the pose service cannot be reached', { unreachable: 'pose-service' });
     }
     let payload;
     try {
       payload = await upstream.json();
     } catch {
-      throw new HttpError(502, `pose service answered ${upstream.status} without JSON`);
+      throw new HttpError(502, `the pose service answered ${upstream.status} without JSON`);
     }
     sendJson(res, upstream.status, payload);
   };

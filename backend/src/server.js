@@ -3,13 +3,13 @@ import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
 import { HttpError, sendJson } from '../api/errors.js';
-import { health } from '../api/health.js';
+import { makeHealthHandler } from '../api/health.js';
 import { makePoseHandler } from '../api/pose.js';
 import { loadConfig } from './config.js';
 
 export function createServer(config, fetchImpl = fetch) {
   const routes = {
-    'GET /api/health': health,
+    'GET /api/health': makeHealthHandler(config),
     'POST /api/pose': makePoseHandler(config, fetchImpl),
   };
   return http.createServer(async (req, res) => {
@@ -23,7 +23,7 @@ export function createServer(config, fetchImpl = fetch) {
       await handler(req, res);
     } catch (err) {
       if (res.headersSent) return res.destroy();
-      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message, ...err.extra });
       console.error(err);
       sendJson(res, 500, { error: 'internal error' });
     }

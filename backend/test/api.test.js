@@ -53,7 +53,7 @@ describe('backend API', () => {
   test('health', async () => {
     const res = await fetch(`${url}/api/health`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), { status: 'ok' });
+    assert.deepEqual(await res.json(), { status: 'ok', maxUploadBytes: 1000 });
   });
 
   test('forwards a raw PNG body and returns the answer', async () => {
@@ -78,10 +78,10 @@ describe('backend API', () => {
     ['a GIF in the form', () => { const f = new FormData(); f.append('image', new Blob([PNG], { type: 'image/gif' }), 'a.gif'); return { body: f }; }, 415, "unsupported image type 'image/gif': send JPEG or PNG"],
     ['text body', () => ({ body: 'hello', headers: { 'content-type': 'text/plain' } }), 415, "unsupported content type 'text/plain': send image/jpeg, image/png or multipart/form-data"],
     ['empty image', () => ({ body: Buffer.alloc(0), headers: { 'content-type': 'image/png' } }), 400, 'empty image'],
-    ['too large', () => ({ body: Buffer.alloc(5000, 7), headers: { 'content-type': 'image/png' } }), 413, 'upload larger than 1000 bytes'],
-    ['pose service slow', () => ({ body: Buffer.from([0]), headers: { 'content-type': 'image/png' } }), 504, 'pose service did not answer within 300 ms'],
+    ['too large', () => ({ body: Buffer.alloc(5000, 7), headers: { 'content-type': 'image/png' } }), 413, 'the photo is larger than the limit of 1000 bytes'],
+    ['pose service slow', () => ({ body: Buffer.from([0]), headers: { 'content-type': 'image/png' } }), 504, 'the pose service did not answer within 0.3 s'],
     ['pose service not ready', () => ({ body: Buffer.from([1]), headers: { 'content-type': 'image/png' } }), 503, 'model not ready'],
-    ['pose service broken', () => ({ body: Buffer.from([2]), headers: { 'content-type': 'image/png' } }), 502, 'pose service answered 500 without JSON'],
+    ['pose service broken', () => ({ body: Buffer.from([2]), headers: { 'content-type': 'image/png' } }), 502, 'the pose service answered 500 without JSON'],
   ];
   for (const [name, make, status, message] of bad) {
     test(`${name} -> ${status}`, async () => {
@@ -105,7 +105,7 @@ describe('backend API', () => {
     try {
       const res = await fetch(`${downUrl}/api/pose`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: PNG });
       assert.equal(res.status, 502);
-      assert.equal((await res.json()).error, 'pose service unreachable at http://127.0.0.1:9');
+      assert.deepEqual(await res.json(), { error: 'the pose service cannot be reached', unreachable: 'pose-service' }); // no internal address
     } finally {
       await close(down);
     }

@@ -130,3 +130,27 @@ def test_real_estimator_without_the_ml_stack_says_why(tmp_path):
     assert lazy.reason.startswith(("ModuleNotFoundError", "ImportError", "FileNotFoundError"))
     with pytest.raises(Exception, match="ModuleNotFoundError|ImportError|FileNotFoundError"):
         lazy.predict(np.zeros((2, 2, 3), np.uint8))
+
+
+def test_a_photo_stored_sideways_is_read_upright(ready_client):
+    """EXIF orientation 6 (a phone held upright, the pixels stored rotated): the model sees the
+    photo as a viewer shows it, and the answer's size is that frame's."""
+    client, model = ready_client
+    stored = Image.new("RGB", (40, 20), (200, 10, 10))  # 40 wide as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", exif=exif.tobytes())
+    answer = client.post("/pose", data=buffer.getvalue(), content_type="image/jpeg")
+    assert answer.status_code == 200
+    assert (answer.json["width"], answer.json["height"]) == (20, 40)
+    assert model.seen[-1] == (40, 20, 3)  # rows, columns: upright
+
+
+def test_not_ready_says_whether_the_model_is_loading_or_broken():
+    lazy = LazyEstimator(FakeModel(fail="CUDA unavailable"))
+    client = create_app(lazy).test_client()
+    wait_for(lazy, "failed")
+    answer = client.post("/pose", data=image_bytes("PNG"), content_type="image/png")
+    assert answer.status_code == 503
+    assert answer.json["state"] == "failed" and "CUDA unavailable" in answer.json["reason"]

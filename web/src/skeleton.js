@@ -42,3 +42,42 @@ export function describe(answer) {
   const n = answer.people.length;
   return n === 0 ? 'No person found.' : `${n} ${n === 1 ? 'person' : 'people'} found.`;
 }
+
+const MB = 1024 * 1024;
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png']);
+
+export function formatSize(bytes) {
+  return bytes >= MB ? `${Math.round((bytes / MB) * 10) / 10} MB` : `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+// Why a file cannot be sent, said before sending it (null when it can).
+export function problemWith(file, limitBytes) {
+  if (!IMAGE_TYPES.has((file.type || '').toLowerCase())) {
+    return `“${file.name}” is not a JPEG or PNG photo. Choose a .jpg or .png file.`;
+  }
+  if (file.size === 0) return `“${file.name}” is empty. Choose another photo.`;
+  if (file.size > limitBytes) {
+    return `This photo is ${formatSize(file.size)}; photos up to ${formatSize(limitBytes)} can be analysed. Choose a smaller one.`;
+  }
+  return null;
+}
+
+// What a person should read for an error answer of the API.
+export function messageFor(status, answer = {}, limitBytes = 10 * MB) {
+  if (status === 413) return `This photo is too large: photos up to ${formatSize(limitBytes)} can be analysed.`;
+  if (status === 400 || status === 415) return 'This file is not a JPEG or PNG photo that can be read. Choose another photo.';
+  if (status === 503 && answer.state === 'loading') return 'The pose model is still starting. Try again in a minute.';
+  if (status === 503 && answer.state === 'failed') {
+    return 'The pose service is not working: its model failed to load. Please tell the site’s team.';
+  }
+  if (status === 503) return 'The pose service is not ready yet. Try again in a minute.';
+  if (status === 504) return 'The pose service took too long to answer. Try again, or try a smaller photo.';
+  if (status === 502 && answer.unreachable === 'api') return 'The app’s server cannot be reached right now. Try again later.';
+  if (status === 502) return 'The pose service cannot be reached right now. Try again later.';
+  return `Something went wrong on the server (error ${status}). Try again.`;
+}
+
+// Label size in canvas pixels so it reads as 14 CSS pixels however far the canvas is scaled down.
+export function labelFontPx(cssPerCanvasPixel) {
+  return Math.round(14 / Math.max(0.05, Math.min(1, cssPerCanvasPixel)));
+}

@@ -47,3 +47,29 @@ test('asset paths cannot leave the root', () => {
   assert.equal(resolveAsset(root, '/../etc/passwd'), null);
   assert.equal(resolveAsset(root, '/%2e%2e/%2e%2e/etc/passwd'), null);
 });
+
+test('a file is refused in the page before any upload, in words a person reads', async () => {
+  const { problemWith } = await import('../src/skeleton.js');
+  const file = (name, type, size) => ({ name, type, size });
+  assert.equal(problemWith(file('a.jpg', 'image/jpeg', 5000), 10 * 1024 * 1024), null);
+  assert.match(problemWith(file('notes.txt', 'text/plain', 5), 1000), /“notes\.txt” is not a JPEG or PNG photo/);
+  assert.match(problemWith(file('big.png', 'image/png', 12 * 1024 * 1024), 10 * 1024 * 1024),
+    /This photo is 12 MB; photos up to 10 MB can be analysed/);
+  assert.match(problemWith(file('e.png', 'image/png', 0), 1000), /is empty/);
+});
+
+test('error answers become messages for people, with the model state', async () => {
+  const { messageFor } = await import('../src/skeleton.js');
+  assert.match(messageFor(503, { state: 'loading' }), /still starting/);
+  assert.match(messageFor(503, { state: 'failed', reason: 'CUDA' }), /not working/);
+  assert.match(messageFor(502, { error: 'pose service unreachable at http://10.0.0.3:8000' }), /cannot be reached/);
+  assert.doesNotMatch(messageFor(502, {}), /http|\d+\.\d+\.\d+/); // no internal address
+  assert.match(messageFor(413, {}, 2 * 1024 * 1024), /up to 2 MB/);
+  assert.match(messageFor(500, {}), /error 500/);
+});
+
+test('labels read as 14 CSS pixels at any canvas scale', async () => {
+  const { labelFontPx } = await import('../src/skeleton.js');
+  assert.equal(labelFontPx(1), 14);
+  assert.equal(labelFontPx(0.35), 40); // a 960-pixel canvas shown 335 pixels wide on a phone
+});

@@ -1,0 +1,392 @@
+"""The web app used in a real browser: Debian's Chromium driven by chromedriver (selenium), against
+the real web server (web/serve.mjs serving the Vite build), the real backend (backend/src/server.js)
+and the real pose service's HTTP layer (pose-service/app.py, which decodes images exactly as in the
+image) over a stand-in estimator: it finds the red pixels of a photo and returns one person there
+(box and BODY_25 joints inside it), slowly when the photo's corner is green. Screenshots of each
+test are kept in .artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .helpers import REQUIRE_ENGINE
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / ".artifacts" / "browser"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+LIMIT = 2 * 1024 * 1024  # MAX_UPLOAD_BYTES of the backend under test
+SLOW_SECONDS = 3.0
+
+
+def _unavailable(message: str) -> None:
+    if REQUIRE_ENGINE:  # in CI everything is installed: a missing browser is a failure, never a skip
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+# --- the stand-in estimator behind the real pose service -----------------------------------------
+
+
+class RedPerson:
+    """Finds the red pixels of the (decoded, upright) photo: one person there."""
+
+    def load(self) -> None:
+        pass
+
+    def predict(self, image: np.ndarray) -> list[dict]:
+        r, g, b = (int(v) for v in image[2, 2])
+        if g > 200 and r < 60 and b < 60:  # a green corner (JPEG moves it a little)
+            time.sleep(SLOW_SECONDS)
+        red = (image[:, :, 0] > 180) & (image[:, :, 1] < 80) & (image[:, :, 2] < 80)
+        ys, xs = np.nonzero(red)
+        if len(xs) == 0:
+            return []
+        x1, y1, x2, y2 = float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+        cx = (x1 + x2) / 2
+        joints = [[cx, y1 + (y2 - y1) * (i + 1) / 26] for i in range(25)]  # a line down the person
+        return [{"box": [x1, y1, x2, y2], "score": 0.9, "joints_2d": joints}]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer")
+
+
+@pytest.fixture(scope="module")
+def pose_service():
+    """The real Flask app (its decoding included) with the stand-in estimator."""
+    sys.path.insert(0, str(ROOT / "pose-service"))
+    try:
+        from app import create_app
+        from estimator import LazyEstimator
+        from werkzeug.serving import make_server
+    finally:
+        sys.path.pop(0)
+    gate = threading.Event()
+
+    class Gated(RedPerson):
+        def load(self) -> None:  # "loading" until the test opens the gate
+            gate.wait(60)
+
+    lazy = LazyEstimator(Gated())
+    server = make_server("127.0.0.1", free_port(), create_app(lazy, max_bytes=LIMIT), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", gate, lazy
+    gate.set()
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def web_dist(tmp_path_factory):
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        _unavailable("node and npm are needed for the web app")
+    web = ROOT / "web"
+    if not (web / "node_modules" / ".bin" / "vite").exists():
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=web, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    out = tmp_path_factory.mktemp("web") / "dist"
+    done = subprocess.run(["npx", "vite", "build", "--outDir", str(out), "--emptyOutDir"], cwd=web,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+@contextmanager
+def app_stack(web_dist: Path, pose_url: str, backend: bool = True):
+    """The real backend and web server as processes; the web server's URL."""
+    processes = []
+    backend_port, web_port = free_port(), free_port()
+    env = {**os.environ, "PORT": str(backend_port), "POSE_SERVICE_URL": pose_url,
+           "MAX_UPLOAD_BYTES": str(LIMIT), "POSE_TIMEOUT_MS": "20000"}
+    try:
+        if backend:
+            processes.append(subprocess.Popen(["node", "src/server.js"], cwd=ROOT / "backend", env=env,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_http(f"http://127.0.0.1:{backend_port}/api/health")
+        web_env = {**os.environ, "PORT": str(web_port), "WEB_ROOT": str(web_dist),
+                   "BACKEND_URL": f"http://127.0.0.1:{backend_port}"}
+        processes.append(subprocess.Popen(["node", "serve.mjs"], cwd=ROOT / "web", env=web_env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_http(f"http://127.0.0.1:{web_port}/")
+        yield f"http://127.0.0.1:{web_port}"
+    finally:
+        for p in processes:
+            p.terminate()
+            p.wait(10)
+
+
+@pytest.fixture(scope="module")
+def site(web_dist, pose_service):
+    pose_url, _, _ = pose_service
+    with app_stack(web_dist, pose_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM or not CHROMEDRIVER:
+        _unavailable("Chromium and chromedriver are needed (Debian: apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(browser, site, request):
+    """The page, fresh, at desktop width; a screenshot of how it ended, whatever the outcome."""
+    browser.set_window_size(1280, 900)
+    browser.get(site)
+    browser.get_log("browser")  # start each test with an empty console
+    yield browser
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / f"{request.node.name}.png"))
+
+
+# --- photos ----------------------------------------------------------------------------------------
+
+
+def photo(tmp_path: Path, name: str, size=(800, 600), red=(300, 150, 500, 550), corner=None, orientation=None,
+          fmt="JPEG") -> Path:
+    """A grey photo with a red 'person' at `red` (x1, y1, x2, y2, as a viewer shows it)."""
+    image = Image.new("RGB", size, (120, 120, 120))
+    image.paste((230, 20, 20), red)
+    if corner:
+        image.paste(corner, (0, 0, 8, 8))
+    path = tmp_path / name
+    if orientation == 6:  # stored sideways: a viewer turns it 90 degrees clockwise
+        stored = image.transpose(Image.Transpose.ROTATE_90)
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        stored.save(path, format="JPEG", exif=exif.tobytes(), quality=95)
+    else:
+        image.save(path, format=fmt, quality=95)
+    return path
+
+
+def choose(page, path: Path) -> None:
+    page.find_element("id", "file").send_keys(str(path))
+
+
+def wait_state(page, *states: str, seconds: float = 30) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = page.execute_script("return document.body.dataset.state")
+        if state in states:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"page stayed {page.execute_script('return document.body.dataset.state')}; "
+                         f"status: {message(page)}")
+
+
+def message(page) -> str:
+    return page.find_element("id", "message").text
+
+
+def drawing(page) -> dict | None:
+    raw = page.execute_script("return document.getElementById('canvas').dataset.drawing || null")
+    return json.loads(raw) if raw else None
+
+
+def console_errors(page, allowed: tuple[str, ...] = ()) -> list[str]:
+    return [e["message"] for e in page.get_log("browser")
+            if e["level"] == "SEVERE" and not any(a in e["message"] for a in allowed)]
+
+
+@pytest.fixture
+def ready(pose_service):
+    _, gate, lazy = pose_service
+    gate.set()
+    for _ in range(100):
+        if lazy.state == "ready":
+            return
+        time.sleep(0.05)
+
+
+# --- the tests -------------------------------------------------------------------------------------
+
+
+def test_not_ready_then_the_same_file_again(page, pose_service, tmp_path):
+    """First, the model is still loading: a message that says so; the same file chosen again once
+    it has loaded is sent again (the file input is reset) and drawn."""
+    _, gate, lazy = pose_service
+    assert lazy.state == "loading"
+    path = photo(tmp_path, "same.jpg")
+    choose(page, path)
+    assert wait_state(page, "error", "done") == "error"
+    assert message(page) == "The pose model is still starting. Try again in a minute."
+    assert drawing(page) is None and not page.find_element("id", "canvas").is_displayed()  # no stale photo
+    gate.set()
+    for _ in range(100):
+        if lazy.state == "ready":
+            break
+        time.sleep(0.05)
+    choose(page, path)
+    assert wait_state(page, "done", "error") == "done"
+    assert message(page) == "1 person found."
+    assert console_errors(page, allowed=("503",)) == []
+
+
+def test_upload_and_draw(page, ready, tmp_path):
+    choose(page, photo(tmp_path, "one.png", fmt="PNG"))
+    assert wait_state(page, "done", "error") == "done", message(page)
+    assert message(page) == "1 person found."
+    shown = drawing(page)
+    scale = shown["width"] / 800
+    [box] = shown["boxes"]
+    assert box["x"] == pytest.approx(300 * scale, abs=2) and box["y"] == pytest.approx(150 * scale, abs=2)
+    assert len(shown["bones"]) > 0
+    assert page.title == "Pose estimation: find the people in a photo"
+    assert page.find_element("css selector", "label[for=file]").text == "Photo"  # named for screen readers
+    assert console_errors(page) == []
+
+
+def test_overlapping_uploads_the_last_photo_wins(page, ready, tmp_path):
+    slow = photo(tmp_path, "slow.jpg", size=(800, 600), red=(50, 50, 150, 300), corner=(0, 255, 0))
+    fast = photo(tmp_path, "fast.jpg", size=(600, 800), red=(400, 500, 550, 780))
+    choose(page, slow)
+    wait_state(page, "waiting")
+    time.sleep(1)
+    assert page.execute_script("return document.body.dataset.state") == "waiting"  # the slow one is under way
+    choose(page, fast)
+    assert wait_state(page, "done", "error") == "done"
+    time.sleep(SLOW_SECONDS + 0.5)  # the slow answer has come back by now: it must change nothing
+    shown = drawing(page)
+    assert message(page) == "1 person found." and (shown["width"], shown["height"]) == (540, 720)  # fast's frame
+    [box] = shown["boxes"]
+    scale = shown["width"] / 600
+    assert box["x"] == pytest.approx(400 * scale, abs=2) and box["y"] == pytest.approx(500 * scale, abs=2)
+    assert box["x"] + box["width"] <= shown["width"] + 1  # nothing off the canvas
+    assert console_errors(page) == []
+
+
+def test_a_phone_photo_stored_sideways_is_drawn_on_the_person(page, ready, tmp_path):
+    """EXIF orientation 6: the browser shows it upright; the service now reads it upright too,
+    so the box lands on the red person and the skeleton inside the box."""
+    choose(page, photo(tmp_path, "phone.jpg", size=(600, 800), red=(100, 400, 300, 700), orientation=6))
+    assert wait_state(page, "done", "error") == "done", message(page)
+    shown = drawing(page)
+    assert (shown["width"], shown["height"]) == (540, 720)  # upright: taller than wide
+    scale = shown["width"] / 600
+    [box] = shown["boxes"]
+    assert box["x"] == pytest.approx(100 * scale, abs=3) and box["y"] == pytest.approx(400 * scale, abs=3)
+    assert box["width"] == pytest.approx(200 * scale, abs=3) and box["height"] == pytest.approx(300 * scale, abs=3)
+    for x1, y1, x2, y2 in shown["bones"]:
+        for x, y in ((x1, y1), (x2, y2)):
+            assert box["x"] - 1 <= x <= box["x"] + box["width"] + 1 and box["y"] - 1 <= y <= box["y"] + box["height"] + 1
+
+
+def test_too_large_and_not_an_image_are_refused_in_the_page(page, ready, pose_service, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(LIMIT + 300_000))
+    start = time.monotonic()
+    choose(page, big)
+    assert wait_state(page, "error", seconds=5) == "error"
+    assert time.monotonic() - start < 2  # no upload: the page knows the limit
+    assert message(page) == "This photo is 2.3 MB; photos up to 2 MB can be analysed. Choose a smaller one."
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo")
+    choose(page, text)
+    assert wait_state(page, "error") == "error"
+    assert message(page) == "“notes.txt” is not a JPEG or PNG photo. Choose a .jpg or .png file."
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff garbage")
+    choose(page, broken)
+    assert wait_state(page, "error") == "error"
+    assert "not a photo that can be read" in message(page)
+    assert console_errors(page) == []
+
+
+def test_cancel_stops_waiting(page, ready, tmp_path):
+    choose(page, photo(tmp_path, "slow2.jpg", corner=(0, 255, 0)))
+    wait_state(page, "waiting")
+    time.sleep(1.2)
+    assert message(page).startswith("Looking for people…") and message(page).endswith(" s")  # elapsed time
+    assert page.find_element("id", "spinner").is_displayed()
+    page.find_element("id", "cancel").click()
+    assert wait_state(page, "idle") == "idle"
+    assert message(page) == "Cancelled. Choose a photo to try again."
+    time.sleep(SLOW_SECONDS)
+    assert page.execute_script("return document.body.dataset.state") == "idle"  # the late answer is dropped
+
+
+def test_phone_width_keeps_labels_readable(page, ready, tmp_path):
+    page.set_window_size(375, 812)
+    choose(page, photo(tmp_path, "wide.jpg", size=(1600, 1200), red=(200, 300, 700, 1100)))
+    assert wait_state(page, "done", "error") == "done"
+    shown = drawing(page)
+    on_screen = shown["fontPx"] * shown["cssWidth"] / shown["width"]
+    assert on_screen >= 12, f"labels {on_screen:.1f} CSS px high at 375 px"
+    assert shown["cssWidth"] <= 375
+    overflow = page.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
+    assert not overflow  # no sideways scrolling on a phone
+
+
+def test_backend_down_and_pose_service_down_say_so_in_words(browser, web_dist, ready, tmp_path):
+    path = photo(tmp_path, "x.jpg")
+    with app_stack(web_dist, "http://127.0.0.1:9", backend=False) as url:  # no backend behind the web server
+        browser.get(url)
+        choose(browser, path)
+        assert wait_state(browser, "error") == "error"
+        assert message(browser) == "The app’s server cannot be reached right now. Try again later."
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "backend_down.png"))
+    with app_stack(web_dist, f"http://127.0.0.1:{free_port()}") as url:  # a backend with no pose service
+        browser.get(url)
+        choose(browser, path)
+        assert wait_state(browser, "error") == "error"
+        assert message(browser) == "The pose service cannot be reached right now. Try again later."
+        assert "127.0.0.1" not in browser.page_source  # no internal address shown
+        browser.save_screenshot(str(ARTIFACTS / "pose_service_down.png"))
+
+
+def test_favicon_and_missing_assets_are_404_not_the_page(site):
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{site}/favicon.ico")
+    assert e.value.code == 404
+    assert b"<html" in urllib.request.urlopen(f"{site}/some/route").read()  # a route still gets the page
+
+
+def test_health_gives_the_page_the_upload_limit(site):
+    health = json.load(urllib.request.urlopen(f"{site}/api/health"))
+    assert health == {"status": "ok", "maxUploadBytes": LIMIT}
