@@ -51,5 +51,5 @@ def affected_targets(
 
 def affected_since(project: Project, since: str) -> list[str]:
     """`affected_targets` for the changes in the work tree since the git revision `since`."""
-    rules = {name: dockerignore.read_for(project.root, t.context, t.dockerfile) for name, t in project.targets.items()}
-    return affected_targets(project, target_links(project), changed_paths(project.root, since), rules)
+    return affected_targets(project, target_links(project), changed_paths(project.root, since),
+                            dockerignore.rules_by_target(project))

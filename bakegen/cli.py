@@ -132,10 +132,15 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
     click.echo(f"wrote {target} ({_count(len(project.targets), 'target')})", err=True)
 
 
+def _in_root(root: Path, path: Path) -> str | None:
+    """`path` (relative to here) as a posix path relative to the project root; None if outside."""
+    where = os.path.relpath(path.absolute(), root.absolute())
+    return None if where.split(os.sep)[0] == ".." else Path(where).as_posix()
+
+
 def _from_root(root: Path, path: Path) -> str:
     """`path` as bake must be given it when run from the project root."""
-    where = os.path.relpath(path.absolute(), root.absolute())
-    return Path(where).as_posix() if not where.startswith("..") else str(path.absolute())
+    return _in_root(root, path) or str(path.absolute())
 
 
 def _count(n: int, noun: str) -> str:
@@ -270,10 +275,10 @@ def impact(paths: tuple[Path, ...], root: Path, config: Path | None, since: str 
 
 
 def _in_project(root: Path, path: Path) -> str:
-    where = os.path.relpath(path.absolute(), root.absolute())
-    if where.startswith(".."):
+    where = _in_root(root, path)
+    if where is None:
         raise BakegenError(f"{path}: not in the project {root}")
-    return Path(where).as_posix()
+    return where
 
 
 @main.command()

@@ -13,7 +13,7 @@ import pathspec
 
 from bakegen import command
 from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
-from bakegen.dockerfile import Unresolved, expand, global_values, read_dockerfile
+from bakegen.dockerfile import NoFrom, Unresolved, expand, global_values, read_dockerfile
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
 from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
 from bakegen.paths import inside, join_path
@@ -140,11 +140,11 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         variant = dockerfile_variant(filename) or ""
         try:
             parsed = read_dockerfile(root / shown, shown)
-        except BakegenError as e:
-            if variant and "no FROM instruction" in str(e):
-                warnings.append((NO_FROM, shown))
-                continue
-            raise
+        except NoFrom:
+            if not variant:  # a file named exactly Dockerfile is meant as one
+                raise
+            warnings.append((NO_FROM, shown))
+            continue
         context, dockerfile, warning = infer_context(root, folder, filename, parsed)
         if warning:
             warnings.append((SOURCE_NOT_FOUND, warning))
@@ -180,8 +180,7 @@ class _Candidate:
     args: dict[str, str] = field(default_factory=dict)
     image: str | None = None
     contexts: dict[str, str] = field(default_factory=dict)
-    service: str = ""
-    file: str = ""
+    file: str = ""  # the compose file, for its `service:` contexts
 
 
 def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, str]]) -> list[_Candidate]:
@@ -218,7 +217,7 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
                 key=f"{shown}:{build.service}", origin=f"{shown}: service {build.service}", folder=dockerfile_folder,
                 context=build.context, dockerfile=build.dockerfile, parsed=parsed,
                 wanted=(build.service, qualifiers), plain=target_name(build.service), stage=build.stage,
-                args=build.args, image=build.image, contexts=build.contexts, service=build.service, file=shown,
+                args=build.args, image=build.image, contexts=build.contexts, file=shown,
             ))
     return candidates
 

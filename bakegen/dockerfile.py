@@ -31,6 +31,10 @@ PLATFORM_ARGS = frozenset({
 EXCLUDE_HINT = "; fix it, or leave it out with project.exclude in bakegen.toml"
 
 
+class NoFrom(BakegenError):
+    """A file with no FROM: no Dockerfile (a variant's name can be a template's or a note's)."""
+
+
 class Unresolved(Exception):
     """An expansion needs a variable that has no value (or a form bakegen does not evaluate)."""
 
@@ -70,7 +74,7 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
         if keyword == "ARG" and not stages:
             global_args += arg_declarations(rest)
         elif keyword == "FROM":
-            stages.append(_parse_from(rest, line_no, shown, dict(_defaults(global_args))))
+            stages.append(_parse_from(rest, line_no, shown, arg_values(global_args, {})))
         elif keyword in ("COPY", "ADD") and stages:
             flags, words = copy_flags(rest)
             if "from" in flags:
@@ -87,7 +91,7 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
         if stages:
             instructions.append(Instruction(line_no, len(stages) - 1, keyword, rest))
     if not stages:
-        raise BakegenError(f"{shown}: no FROM instruction{EXCLUDE_HINT}")
+        raise NoFrom(f"{shown}: no FROM instruction{EXCLUDE_HINT}")
     return Dockerfile(path=path, stages=tuple(stages), syntax=directives.get("syntax"),
                       global_args=tuple(global_args), references=tuple(references), sources=tuple(sources),
                       instructions=tuple(instructions))
@@ -213,23 +217,17 @@ def run_mounts(rest: str) -> list[dict[str, str]]:
     return mounts
 
 
-def _defaults(args: list[tuple[str, str | None]]) -> list[tuple[str, str]]:
-    """Global ARG values from their defaults alone (no build args), where they resolve."""
-    values: dict[str, str] = {}
-    for name, default in args:
-        if default is not None:
-            try:
-                values[name] = expand(default, values)
-            except Unresolved:
-                values.pop(name, None)
-    return list(values.items())
-
-
 def global_values(parsed: Dockerfile, build_args: dict[str, str]) -> dict[str, str]:
-    """The global ARGs as BuildKit sets them: a build arg wins over the default, and a default
-    may use the ARGs declared before it. An ARG with neither has no value."""
+    """The global ARGs as BuildKit sets them (see `arg_values`)."""
+    return arg_values(parsed.global_args, build_args)
+
+
+def arg_values(declarations: list[tuple[str, str | None]] | tuple[tuple[str, str | None], ...],
+               build_args: dict[str, str]) -> dict[str, str]:
+    """ARG values as BuildKit sets them: a build arg wins over the default, and a default may use
+    the ARGs declared before it. An ARG with neither (or a default that does not resolve) has none."""
     values: dict[str, str] = {}
-    for name, default in parsed.global_args:
+    for name, default in declarations:
         if name in build_args:
             values[name] = build_args[name]
         elif default is not None:

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bakegen.model import Project
+
 # Entries every context should ignore (VCS data, secrets, logs), and more by what the context
 # builds, told apart by its manifest files: a Go context needs no `__pycache__/`.
 COMMON = (".git/", ".env", "*.log")
@@ -77,6 +79,11 @@ def read(context_dir: Path, path: Path | None = None) -> list[Rule]:
 
 def read_for(root: Path, context: str, dockerfile: str) -> list[Rule]:
     return read(root / context, ignore_file(root, context, dockerfile))
+
+
+def rules_by_target(project: Project) -> dict[str, list[Rule]]:
+    """Each target's ignore rules: what of its context never reaches its build."""
+    return {name: read_for(project.root, t.context, t.dockerfile) for name, t in project.targets.items()}
 
 
 def is_ignored(rules: list[Rule], path: str) -> bool:

@@ -37,6 +37,7 @@ from bakegen.dockerfile import (
 )
 from bakegen.model import BakegenError, Dockerfile, Instruction, Project, Target
 from bakegen.paths import join_path, relative_to
+from bakegen.plan import bases_first
 from bakegen.schema import parse_config
 
 STEP_KEYWORDS = ("RUN", "COPY", "ADD", "WORKDIR")
@@ -80,10 +81,10 @@ def cost_of(instruction: Instruction) -> str:
 
 
 def impact(project: Project, links: dict[str, dict[str, str]], change: Change,
-           ignore_rules: Callable[[Target], list[dockerignore.Rule]]) -> list[StepImpact]:
+           ignore_rules: dict[str, list[dockerignore.Rule]]) -> list[StepImpact]:
     """Every step that runs again, the most expensive first (compiles, installs, other RUNs,
     copies), in Dockerfile order within each."""
-    order = _bases_first(links)
+    order = [name for name in bases_first(links) if name in project.targets]
     final: dict[str, _Reran] = {}
     steps: list[StepImpact] = []
     for name in order:
@@ -91,7 +92,7 @@ def impact(project: Project, links: dict[str, dict[str, str]], change: Change,
         if target.parsed is None:
             final[name] = _Reran()
             continue
-        reader = _TargetReader(project, target, links.get(name, {}), change, ignore_rules(target), final)
+        reader = _TargetReader(project, target, links.get(name, {}), change, ignore_rules.get(name, []), final)
         final[name] = reader.stage_result(reader.built_stage())
         steps += reader.steps
     return sorted(steps, key=lambda s: (COST_ORDER[s.cost], s.target, s.line))
@@ -336,27 +337,6 @@ def _images(parsed: Dockerfile, args: dict[str, str]) -> list[tuple]:
         return [(stage, stage.image) for stage in parsed.stages]
 
 
-def _bases_first(links: dict[str, dict[str, str]]) -> list[str]:
-    """Targets ordered so that each comes after every target it builds on (no recursion)."""
-    order: list[str] = []
-    done: set[str] = set()
-    for start in sorted(links):
-        stack = [(start, iter(sorted(set(links[start].values()))))]
-        if start in done:
-            continue
-        while stack:
-            name, bases = stack[-1]
-            base = next(bases, None)
-            if base is None:
-                stack.pop()
-                if name not in done:
-                    done.add(name)
-                    order.append(name)
-            elif base not in done and base in links:
-                stack.append((base, iter(sorted(set(links[base].values())))))
-    return order
-
-
 # --- a change as a user names it ---------------------------------------------------------------
 
 CONFIG_PATH = "bakegen.toml"
@@ -401,6 +381,5 @@ def _config_args(text: str | None) -> dict[str, dict[str, str]]:
 def impact_of(project: Project, links: dict[str, dict[str, str]], paths: list[str],
               old_text: Callable[[str], str | None]) -> dict[str, list[StepImpact]]:
     """For each changed path on its own, the steps it runs again."""
-    rules = {name: dockerignore.read_for(project.root, t.context, t.dockerfile) for name, t in project.targets.items()}
-    return {path: impact(project, links, change_of(project, [path], old_text), lambda t: rules[t.name])
-            for path in paths}
+    rules = dockerignore.rules_by_target(project)
+    return {path: impact(project, links, change_of(project, [path], old_text), rules) for path in paths}

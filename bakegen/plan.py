@@ -108,13 +108,15 @@ def target_links(project: Project) -> dict[str, dict[str, str]]:
             if base in project.targets and base != name:
                 found[key] = base
         links[name] = found
-    _check_cycles(links)
+    bases_first(links)  # refuses a cycle
     return links
 
 
-def _check_cycles(links: dict[str, dict[str, str]], what: str = "targets") -> None:
-    """Depth-first, with an explicit stack: a chain of any depth is fine (no recursion limit)."""
+def bases_first(links: dict[str, dict[str, str]], what: str = "targets") -> list[str]:
+    """Every name after all it builds on; a cycle is an error naming it. Depth-first with an
+    explicit stack: a chain of any depth is fine (no recursion limit)."""
     state: dict[str, int] = {}  # 1 on the current path, 2 done
+    order: list[str] = []
     for start in sorted(links):
         if start in state:
             continue
@@ -124,7 +126,9 @@ def _check_cycles(links: dict[str, dict[str, str]], what: str = "targets") -> No
         while stack:
             base = next(stack[-1], None)
             if base is None:
-                state[path.pop()] = 2
+                done = path.pop()
+                state[done] = 2
+                order.append(done)
                 stack.pop()
             elif state.get(base) == 1:  # on the current path: from there back to it is the cycle
                 cycle = [*path[path.index(base):], base]
@@ -133,6 +137,7 @@ def _check_cycles(links: dict[str, dict[str, str]], what: str = "targets") -> No
                 state[base] = 1
                 path.append(base)
                 stack.append(iter(sorted(set(links.get(base, {}).values()))))
+    return order
 
 
 def dependents(links: dict[str, dict[str, str]], names: set[str]) -> set[str]:
@@ -175,7 +180,7 @@ def plan_groups(project: Project) -> dict[str, list[str]]:
         for member in members:
             if member not in project.targets and member not in groups:
                 raise BakegenError(f"groups.{group}: no target or group named '{member}'")
-    _check_cycles({g: {m: m for m in members if m in groups} for g, members in groups.items()}, "groups")
+    bases_first({g: {m: m for m in members if m in groups} for g, members in groups.items()}, "groups")
     return {g: sorted(set(m)) for g, m in sorted(groups.items())}
 
 

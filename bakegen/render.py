@@ -11,6 +11,8 @@ from bakegen.model import Project
 from bakegen.plan import COMMON_TARGET, BakePlan
 
 BAKE_FILE = "docker-bake.hcl"
+
+
 def header(bake_file: str = BAKE_FILE) -> str:
     """How to use the file, with its path from the project root (where bake must run: it
     resolves context paths from its working folder, not from the file's)."""
@@ -107,8 +109,10 @@ def render_init_toml(project: Project, exclude: list[str], missing_args: dict[st
                   "# (keys: a Dockerfile's path, or `<compose file>:<service>`).", "[names]"]
         lines += [f"{q(key)} = {q(name)}" for key, name in renamed]
     for name, target in sorted(project.targets.items()):
-        lines += ["", f"[targets.{name}]", f"# {target.origin}" if target.origin else "",
-                  f"kind = {q(target.kind.value)}", f"context = {q(target.context)}"]
+        lines += ["", f"[targets.{name}]"]
+        if target.origin:
+            lines.append(f"# {target.origin}")
+        lines += [f"kind = {q(target.kind.value)}", f"context = {q(target.context)}"]
         if target.dockerfile != "Dockerfile":
             lines.append(f"dockerfile = {q(target.dockerfile)}")
         if target.stage:
@@ -120,7 +124,7 @@ def render_init_toml(project: Project, exclude: list[str], missing_args: dict[st
         else:
             lines.append("# args = { KEY = \"value\" }")
         lines.append("# contexts = { name = \"path/or/docker-image://...\" }")
-    return "\n".join(line for i, line in enumerate(lines) if line or not lines[i - 1].startswith("[targets.")) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def name_key(origin: str) -> str:
