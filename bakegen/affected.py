@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from bakegen import dockerignore
-from bakegen.changes import changed_paths
+from bakegen.git import changed_paths
 from bakegen.model import Project
 from bakegen.paths import join_path, relative_to
 from bakegen.plan import dependents, target_links, with_platform_caches

@@ -250,7 +250,7 @@ def impact(paths: tuple[Path, ...], root: Path, config: Path | None, since: str 
     instruction by instruction with its version in git. The most expensive steps first:
     compiles, then installs. `affected` answers which targets; this answers which steps.
     """
-    from bakegen.changes import changed_paths, file_at
+    from bakegen.git import changed_paths, file_at
     from bakegen.impact import impact_of
 
     project = _load(root, config)

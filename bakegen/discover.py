@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pathspec
 
-from bakegen import command
+from bakegen import git
 from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
 from bakegen.dockerfile import NoFrom, Unresolved, expand, global_values, read_dockerfile
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
@@ -39,6 +39,8 @@ _NOT_DOCKERFILE = re.compile(r"\.(dockerignore|md|rst|txt|j2|jinja2?|tmpl|tpl|te
 # Kinds of findings (each shown as one line listing its items).
 NO_FROM = "files named like a Dockerfile without a FROM, left out"
 LINKED_OUT = "Dockerfiles that are symlinks to files outside the repository, left out"
+GIT_UNREADABLE = ("git could not be read, so the registry and default branch are fallbacks "
+                  "(set project.registry and project.default_branch, or fix git)")
 SOURCE_NOT_FOUND = ("files copied that are neither beside the Dockerfile nor in a folder above it (the context "
                     "stays the Dockerfile's folder; set targets.<name>.context)")
 
@@ -125,9 +127,11 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
     `names` maps a Dockerfile's path (or `<compose file>:<service>`) to the target name wanted.
     """
     found = walk(root, exclude)
-    origin_url = _origin_url(root)
+    origin_url, git_problem = git.origin_url(root)
     root_name = _repository_basename(origin_url) or "app"
     warnings: list[tuple[str, str]] = []
+    if git_problem:  # the defaults git would give (registry, default branch) are guesses now: say so
+        warnings.append((GIT_UNREADABLE, git_problem))
     candidates = _compose_candidates(root, found.compose_files, warnings)
     claimed = {posixpath.normpath(join_path(c.context, c.dockerfile)) for c in candidates}
     for folder, filename in found.dockerfiles:
@@ -291,17 +295,6 @@ FALLBACK_REGISTRY = "localhost:5000/app"
 _GITHUB_REMOTE = re.compile(r"github\.com[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        return command.run(["git", "-C", str(root), *args], timeout=30).stdout.strip() or None
-    except BakegenError:  # no git, not a repository, or no such ref
-        return None
-
-
-def _origin_url(root: Path) -> str | None:
-    return _git(root, "remote", "get-url", "origin")
-
-
 def _repository_basename(url: str | None) -> str:
     """`acme/shop.git` -> `shop`: names the root's image the same in every clone."""
     if not url:
@@ -311,8 +304,7 @@ def _repository_basename(url: str | None) -> str:
 
 def default_branch(root: Path) -> str:
     """The branch `origin/HEAD` points at (`master` for some), else `main`."""
-    head = _git(root, "symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD")
-    return head.split("/", 1)[1] if head and "/" in head else "main"
+    return git.origin_head_branch(root) or "main"
 
 
 def default_registry(url: str | None) -> str:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from bakegen import generate, load
-from bakegen.changes import file_at
 from bakegen.dockerfile import copy_flags, external_refs, normalize_image_ref, parse_dockerfile, run_mounts
+from bakegen.git import file_at
 from bakegen.impact import impact_of
 from bakegen.paths import join_path
 from bakegen.plan import target_links
