@@ -37,6 +37,7 @@ config_option = click.option(
 
 
 EXIT_INTERRUPTED = 130
+EXIT_BUG = 3
 
 
 class BakegenGroup(click.Group):
@@ -64,6 +65,21 @@ class BakegenGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("bakegen: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except RecursionError:  # input nested deeper than any reader here was bounded for
+            click.echo("bakegen: error: input nested too deeply to read", err=True)
+            sys.exit(BakegenError.exit_code)
+        except MemoryError:
+            click.echo("bakegen: error: out of memory reading the input", err=True)
+            sys.exit(BakegenError.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as e:  # a bug of ours: one line for people, the traceback on request
+            if os.environ.get("BAKEGEN_DEBUG") == "1":
+                raise
+            click.echo(f"bakegen: internal error (a bug in bakegen, please report it): "
+                       f"{type(e).__name__}: {_printable(str(e))[:300]}; BAKEGEN_DEBUG=1 shows the traceback",
+                       err=True)
+            sys.exit(EXIT_BUG)
 
 
 @click.group(cls=BakegenGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,10 +97,15 @@ def main() -> None:
       bakegen emit && docker buildx bake -f docker-bake.hcl
 
     Exit codes: 0 ok, 1 check or build failed (or a bench budget breached), 2 bad input (or no
-    Docker engine), 130 interrupted (Ctrl-C or SIGTERM; files being changed are put back).
+    Docker engine), 3 a bug in bakegen (BAKEGEN_DEBUG=1 shows its traceback), 130 interrupted
+    (Ctrl-C or SIGTERM; files being changed are put back).
     """
     # SIGTERM unwinds like Ctrl-C, so every `finally` runs: no temp file or changed file is left.
     signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _printable(text: str) -> str:  # TODO(merge): the terminal sink's escaper
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _interrupt(signum: int, frame: object) -> None:

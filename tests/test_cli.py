@@ -267,3 +267,27 @@ def test_sigterm_while_the_file_is_written_leaves_the_old_file_and_no_temp_file(
     assert result.exit_code == 130 and result.stderr == "bakegen: interrupted\n"
     assert (sample / "docker-bake.hcl").read_text() == "old\n"
     assert sorted(p.name for p in sample.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_a_bug_is_one_line_exit_3_and_the_traceback_on_request(sample, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise ValueError("unexpected\x1b[2J state")  # a bug, with a terminal escape in its message
+
+    monkeypatch.setattr(cli, "load", broken)
+    result = run("emit", str(sample))
+    assert result.exit_code == 3
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "a bug in bakegen" in result.stderr and "BAKEGEN_DEBUG=1" in result.stderr
+    assert "\x1b" not in result.stderr and "ValueError: unexpected\\x1b[2J state" in result.stderr
+    monkeypatch.setenv("BAKEGEN_DEBUG", "1")
+    with pytest.raises(ValueError):
+        run("emit", str(sample))
+
+
+def test_input_nested_past_any_bound_is_bad_input_not_a_bug(sample, monkeypatch):
+    def deep(*_args, **_kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(cli, "load", deep)
+    result = run("emit", str(sample))
+    assert result.exit_code == 2 and "nested too deeply" in result.stderr
