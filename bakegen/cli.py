@@ -414,7 +414,9 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
         click.echo(f"bake {' '.join(call) or 'default'}", err=True)
         outputs = {"PUSH": "true"} if push else {}
         outputs |= {"LOAD": "true"} if load else {}
-        result = run_bake(root, call, builder=builder, env=outputs, on_vertex=show)
+        result = run_bake(root, call, builder=builder, env=outputs, on_vertex=show,
+                          on_retry=lambda why: click.echo(f"bakegen: build failed on {why}; running it once more",
+                                                          err=True))
         missing = result.caches_not_there_yet()
         if missing:
             click.echo(f"bakegen: no cache yet at {_count(len(missing), 'ref')} (normal on a branch's first build): "

@@ -11,6 +11,16 @@ from bakegen import command
 from bakegen.render import BAKE_FILE
 from bakegen.run.progress import ProgressReader, Step, Vertex
 
+# dockerd's containerd image store sometimes fails a build with "failed to prepare extraction
+# snapshot ... parent snapshot ... does not exist" (moby/buildkit#6521, open; GitHub's hosted
+# runners hit it too). Running the same build once more is the known workaround.
+ENGINE_BUG_6521 = "moby/buildkit#6521"
+_6521_SIGNS = ("failed to prepare extraction snapshot", "parent snapshot", "does not exist")
+
+
+def is_engine_bug_6521(message: str) -> bool:
+    return all(sign in message for sign in _6521_SIGNS)
+
 
 @dataclass
 class BakeResult:
@@ -19,6 +29,7 @@ class BakeResult:
     steps: list[Step]
     messages: list[str] = field(default_factory=list)  # stderr lines that were not progress
     vertices: list[Vertex] = field(default_factory=list)  # every vertex, steps or not
+    retried: str = ""  # why the build was run a second time (the known engine bug), if it was
 
     @property
     def ok(self) -> bool:
@@ -65,10 +76,49 @@ def run_bake(
     env: dict[str, str] | None = None,
     extra_args: Sequence[str] = (),
     on_vertex: Callable[[Vertex], None] | None = None,
+    on_retry: Callable[[str], None] | None = None,
 ) -> BakeResult:
     """Build `targets` (default group when empty) from `root`, where bake resolves paths, on
-    `builder` (default: the current one)."""
+    `builder` (default: the current one). A build failed by the engine's known snapshot bug
+    (`ENGINE_BUG_6521`) runs once more, after `on_retry` is told why; its result counts a step
+    that ran in either attempt as run, and its time is both attempts'."""
     args = _bake_command(bake_file, builder, "--progress=rawjson", *extra_args, *targets)
+    first = _bake_once(args, root, env, on_vertex)
+    bug = next((m for m in first.messages if is_engine_bug_6521(m)), None)
+    if first.ok or bug is None:
+        return first
+    why = f"the engine's known snapshot bug ({ENGINE_BUG_6521}): {bug}"
+    if on_retry:
+        on_retry(why)
+    second = _bake_once(args, root, env, on_vertex)
+    return _after_retry(first, second, why)
+
+
+def run_build(args: Sequence[str], *, cwd: Path, timeout: float,
+              on_retry: Callable[[str], None] | None = None) -> None:
+    """A plain `docker buildx build` (bench's baseline), run once more on the engine's known
+    snapshot bug as `run_bake` does."""
+    try:
+        command.run(args, cwd=cwd, timeout=timeout)
+    except command.CommandError as e:
+        if not is_engine_bug_6521(e.reason):
+            raise
+        if on_retry:
+            on_retry(f"the engine's known snapshot bug ({ENGINE_BUG_6521}): {e.reason}")
+        command.run(args, cwd=cwd, timeout=timeout)
+
+
+def _after_retry(first: BakeResult, second: BakeResult, why: str) -> BakeResult:
+    """The second attempt's result, where a step the first attempt completed counts as run
+    (the second finds it in the cache because the first did the work)."""
+    ran_before = {(s.target, s.stage, s.instruction): s for s in first.steps if s.ran}
+    steps = [ran_before.get((s.target, s.stage, s.instruction), s) if s.cached else s for s in second.steps]
+    return BakeResult(second.returncode, first.seconds + second.seconds, steps, second.messages,
+                      second.vertices, retried=why)
+
+
+def _bake_once(args: list[str], root: Path, env: dict[str, str] | None,
+               on_vertex: Callable[[Vertex], None] | None) -> BakeResult:
     reader = ProgressReader(on_vertex)
     start = time.perf_counter()
     process = command.stream(args, cwd=root, env=env)

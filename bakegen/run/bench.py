@@ -28,7 +28,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from bakegen import command, dockerignore
+from bakegen import dockerignore
 from bakegen.budgets import SCENARIOS
 from bakegen.model import (
     BakegenError,
@@ -46,7 +46,7 @@ from bakegen.paths import join_path
 from bakegen.plan import replacement_contexts, target_links
 from bakegen.run import builder as builders
 from bakegen.run import registry
-from bakegen.run.bake import BakeResult, run_bake
+from bakegen.run.bake import BakeResult, run_bake, run_build
 from bakegen.run.engine import buildx_version, engine_builder, has_gpu_runtime
 from bakegen.run.scenario import appended, forget_everything, remove_images
 
@@ -198,10 +198,14 @@ class Bench:
     def bake(self, label: str, *, write_cache: bool = False, load: bool | None = None) -> BakeResult:
         load = self.options.load if load is None else load
         env = {**self.env, "CACHE_EXPORT": "true" if write_cache else "false", "LOAD": str(load).lower()}
-        result = run_bake(self.options.root, builder=self.builder, env=env, on_vertex=self._vertex(label))
+        result = run_bake(self.options.root, builder=self.builder, env=env, on_vertex=self._vertex(label),
+                          on_retry=self._retrying(label))
         if not result.ok:
             raise BakegenError(f"{label}: build failed: {result.error_line()}")
         return result
+
+    def _retrying(self, label: str) -> Callable[[str], None]:
+        return lambda why: self.say(f"{label}: failed on {why}; running it once more (its time counts both runs)")
 
     def _vertex(self, label: str):
         def seen(vertex) -> None:
@@ -333,9 +337,9 @@ class Bench:
         start = time.perf_counter()
         try:
             for name in order:
-                command.run(baseline_command(self.project, self.project.targets[name], tags[name],
-                                             self.engine_builder),
-                            cwd=self.options.root, timeout=7200)
+                run_build(baseline_command(self.project, self.project.targets[name], tags[name],
+                                           self.engine_builder),
+                          cwd=self.options.root, timeout=7200, on_retry=self._retrying(f"baseline {name}"))
             return round(time.perf_counter() - start, 3)
         finally:
             remove_images(self.client, tags.values())

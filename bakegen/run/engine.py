@@ -15,6 +15,7 @@ import docker.errors
 
 from bakegen import command
 from bakegen.model import BakegenError
+from bakegen.run.bake import ENGINE_BUG_6521
 from bakegen.run.builder import MIN_BUILDKIT, BuilderInfo, inspect
 from bakegen.run.registry import reachable
 
@@ -162,7 +163,9 @@ def doctor(registry: str, builder: str | None = None) -> list[Check]:
         snapshotter = "io.containerd.snapshotter" in store
         checks.append(Check(
             "image store", snapshotter,
-            f"containerd ({engine_info.get('Driver')})" if snapshotter else f"classic ({engine_info.get('Driver')})",
+            f"containerd ({engine_info.get('Driver')}); its builds sometimes fail with \"parent snapshot ... does "
+            f"not exist\" ({ENGINE_BUG_6521}, open): bakegen build and bench run such a build once more"
+            if snapshotter else f"classic ({engine_info.get('Driver')})",
             'set {"features": {"containerd-snapshotter": true}} in daemon.json: the classic store '
             "cannot export cache with the default docker driver",
         ))
