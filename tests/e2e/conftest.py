@@ -18,6 +18,7 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -35,6 +36,7 @@ from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.engine import connect, current_builder
 from bakegen.run.scenario import cache_records, prune, remove_images
 
+from .. import reaper
 from ..helpers import REQUIRE_ENGINE
 
 FIXTURE = Path(__file__).parent / "fixture"
@@ -75,6 +77,20 @@ def build_marker(builder: str, folder: Path) -> BakeResult:
     (folder / "Dockerfile").write_text(f"FROM {BUSYBOX_IMAGE}\nRUN echo {MARKER_TEXT} > /marker\n")
     (folder / "docker-bake.hcl").write_text('target "marker" {\n  output = ["type=cacheonly"]\n}\n')
     return run_bake(folder, ["marker"], builder=builder)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_outlives_the_run(tmp_path_factory):
+    """SIGTERM unwinds like Ctrl-C, so the fixtures' own teardown runs; and a reaper in a session
+    of its own stops whatever daemons still name the run's temp folder once this process has
+    ended in any way (SIGKILL included), and removes the session's builders."""
+    reaper.start(tmp_path_factory.getbasetemp(), PREFIX)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    yield
+    signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")
