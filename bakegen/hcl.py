@@ -1,4 +1,5 @@
-"""HCL text for bake: the one escaping function for strings, and values written as HCL."""
+"""HCL text for bake: the one escaping function for strings, the one for comments, and values
+written as HCL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import unicodedata
 
 from bakegen.model import BakegenError
 from bakegen.plan import Concat, Conditional, Expr, Template, Value
+from bakegen.sinks import visible
 
 _NEEDS_ESCAPE = re.compile(r'[\\"\n\r\t]|[$%]\{')
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -35,6 +37,13 @@ def escape(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def comment(text: str) -> str:
+    """A `#` comment line holding free text (a compose service name, a folder's path) on one
+    printable line: a newline in it would end the comment and let the text write a block of its
+    own (a `target` adding a secret to another), so it and other controls are shown escaped."""
+    return f"# {visible(text)}"
 
 
 def quote(text: str) -> str:
