@@ -29,10 +29,16 @@ from bakegen.writer import Owned, check_destination, write_file
 EXIT_CHECK_FAILED = 1
 
 
-def _echo(message: str, err: bool = False, nl: bool = True) -> None:
-    """Every line for a person goes out here: names, paths and Dockerfile text from the
-    repository with their escape sequences shown escaped (sinks.terminal), never raw."""
-    click.echo(terminal(message), err=err, nl=nl)
+def _echo(message: str, err: bool = False) -> None:
+    """Every message for a person goes out here, as one line: names, paths and Dockerfile text
+    from the repository with newlines and escape sequences shown escaped (sinks.visible)."""
+    click.echo(visible(message), err=err)
+
+
+def _echo_text(text: str) -> None:
+    """Text of many lines for a person (a diff, a graph, JSON): its lines kept, every other
+    control character shown escaped (sinks.terminal)."""
+    click.echo(terminal(text), nl=False)
 
 project_root = click.argument(
     "root", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[PATH]"
@@ -55,11 +61,11 @@ class BakegenGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BakegenError as e:
-            _echo(visible(f"bakegen: error: {e}"), err=True)  # one line, whatever the names in it hold
+            _echo(f"bakegen: error: {e}", err=True)
             sys.exit(e.exit_code)
         except OSError as e:  # a file or folder the command could not read or write
             where = f"{e.filename}: " if e.filename else ""
-            _echo(visible(f"bakegen: error: {where}{e.strerror or e}"), err=True)
+            _echo(f"bakegen: error: {where}{e.strerror or e}", err=True)
             sys.exit(BakegenError.exit_code)
         except UnicodeDecodeError as e:
             _echo(f"bakegen: error: not UTF-8 text ({e.reason} at byte {e.start})", err=True)
@@ -106,6 +112,9 @@ def _load(root: Path, config: Path | None, warn: bool = False, **overrides: str 
     return project
 
 
+BAKE_OWNED = Owned(BAKE_MARK, "write elsewhere with `-o another.hcl`, or replace it with `--force`")
+
+
 @main.command()
 @project_root
 @config_option
@@ -127,8 +136,10 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
     written through a link that leaves PATH. Run bake from PATH, since bake resolves context
     paths from where it runs.
     """
-    project = _load(root, config, warn=not quiet, cache=cache, registry=registry, tag=tag)
     target = Path(output) if output and output != "-" else root / BAKE_FILE
+    if not check and output != "-":  # refused before any work or warning
+        check_destination(root, target, owned=BAKE_OWNED, force=force, given=output is not None)
+    project = _load(root, config, warn=not quiet, cache=cache, registry=registry, tag=tag)
     text = render_bake(make_plan(project), _from_root(root, target))
     if output == "-":
         if check:
@@ -140,9 +151,6 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
         return
     write_file(root, target, text, owned=BAKE_OWNED, force=force, given=output is not None)
     _echo(f"wrote {target} ({_count(len(project.targets), 'target')})", err=True)
-
-
-BAKE_OWNED = Owned(BAKE_MARK, "write elsewhere with `-o another.hcl`, or replace it with `--force`")
 
 
 def _in_root(root: Path, path: Path) -> str | None:
@@ -169,7 +177,7 @@ def _check_current(path: Path, text: str, fix: str = "bakegen emit") -> None:
     if current == text:
         _echo(f"{path} is current", err=True)
         return
-    _echo(bounded_diff(current, text, str(path)), nl=False)
+    _echo_text(bounded_diff(current, text, str(path)))
     _echo(f"{path} is out of date; run `{fix}`", err=True)
     sys.exit(EXIT_CHECK_FAILED)
 
@@ -182,7 +190,7 @@ def _check_current(path: Path, text: str, fix: str = "bakegen emit") -> None:
 def graph(root: Path, config: Path | None, fmt: str) -> None:
     """Show which target is built on which (bases above what builds on them)."""
     project = _load(root, config)
-    _echo(render_graph(project, target_links(project), fmt), nl=False)
+    _echo_text(render_graph(project, target_links(project), fmt))
 
 
 @main.command()
@@ -239,7 +247,7 @@ def impact(paths: tuple[Path, ...], root: Path, config: Path | None, since: str 
     found = impact_of(project, target_links(project), list(dict.fromkeys(changed)),
                       lambda path: file_at(root, revision, path))
     if fmt == "json":
-        _echo(json.dumps({path: [s.as_dict() for s in steps] for path, steps in found.items()}, indent=2))
+        _echo_text(json.dumps({path: [s.as_dict() for s in steps] for path, steps in found.items()}, indent=2) + "\n")
         return
     for path, steps in found.items():
         _echo(path)
@@ -627,8 +635,8 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
     options = BenchOptions(root=root, scenarios=chosen, targets=targets, repeat=repeat,
                            baseline=baseline, cache_registry=cache_registry, load=load)
     with console.status("starting") as status:
-        run = Bench(project, options, name, lambda m: console.print(Text(terminal(f"bakegen: {m}"))),
-                    on_step=lambda m: status.update(Text(terminal(m)))).run()
+        run = Bench(project, options, name, lambda m: console.print(Text(visible(f"bakegen: {m}"))),
+                    on_step=lambda m: status.update(Text(visible(m)))).run()
     verdicts = check(budgets, {s.name: s.wall_s for s in run.scenarios if s.wall_s is not None},
                      {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None})
     out = Console(width=max(shutil.get_terminal_size((160, 24)).columns, 120))
@@ -639,7 +647,7 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
         if body:
             table = Table(*header, title=title)
             for row in body:
-                table.add_row(*(Text(terminal(cell)) for cell in row))  # text, never rich markup
+                table.add_row(*(Text(visible(cell)) for cell in row))  # text, never rich markup
             out.print(table)
     if json_file:
         write_file(root, json_file, json.dumps(report.to_json(run, verdicts), indent=2) + "\n", given=True)
@@ -675,14 +683,16 @@ def ci(root: Path, config: Path | None, check: bool, force: bool) -> None:
     """
     from bakegen.workflow import WORKFLOW_FILE, WORKFLOW_MARK, render_workflow
 
+    target = root / WORKFLOW_FILE
+    owned = Owned(WORKFLOW_MARK, "replace it with `bakegen ci --force`")
+    if not check:
+        check_destination(root, target, owned=owned, force=force)  # refused before any work
     project = _load(root, config)
     text = render_workflow(project)
-    target = root / WORKFLOW_FILE
     if check:
         _check_current(target, text, "bakegen ci")
         return
-    write_file(root, target, text, owned=Owned(WORKFLOW_MARK, "replace it with `bakegen ci --force`"),
-               force=force, make_folder=True)
+    write_file(root, target, text, owned=owned, force=force, make_folder=True)
     _echo(f"wrote {target}", err=True)
 
 

@@ -74,7 +74,7 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
         while stack:
             name, depth = stack.pop()
             target = project.targets[name]
-            renamed = f"  <- {target.origin}" if target.renamed else ""
+            renamed = f"  <- {visible(target.origin)}" if target.renamed else ""  # a path: one line
             lines.append(f"{'  ' * depth}{name} ({target.kind}){renamed}")
             stack += [(child, depth + 1) for child in reversed(children[name])]
     return "\n".join(lines) + "\n"
