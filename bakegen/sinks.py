@@ -46,7 +46,7 @@ def terminal(text: str) -> str:
     return "\n".join(_shown(line, "\t") for line in text.split("\n"))
 
 
-def _unicode(text: str, what: str) -> None:
+def require_unicode(text: str, what: str) -> None:
     """Lone surrogates stand for bytes that were not UTF-8 (a file name): no file can hold them."""
     if any("\ud800" <= ch <= "\udfff" for ch in text):
         raise BakegenError(f"{what} {visible(text)!r}: not UTF-8 text; rename it")
@@ -61,7 +61,7 @@ _TOML_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 def toml_string(text: str) -> str:
     """A TOML basic string that reads back as exactly `text`: quote, backslash and controls
     escaped (TOML has no \\x, so \\u001b), other non-printable characters as \\uXXXX."""
-    _unicode(text, "TOML value")
+    require_unicode(text, "TOML value")
     return '"' + "".join(
         _TOML_ESCAPES.get(ch) or (ch if ch.isprintable() else _code(ch, short=False)) for ch in text) + '"'
 
@@ -87,7 +87,7 @@ def yaml_string(text: str, key: str) -> str:
     `${{` is refused: GitHub evaluates expressions in any workflow value, so a value could read a
     secret into a step's environment.
     """
-    _unicode(text, key)
+    require_unicode(text, key)
     if "${{" in text:
         raise BakegenError(f"{key}: {visible(text)!r}: `${{{{` is a GitHub Actions expression, which bakegen "
                            "never writes into the workflow; remove it")
@@ -111,7 +111,7 @@ def github_file(values: dict[str, str]) -> str:
     for name, value in values.items():
         if not _GITHUB_NAME.match(name):
             raise ValueError(f"not a variable name: {name!r}")
-        _unicode(value, name)
+        require_unicode(value, name)
         if value.isprintable():
             out.append(f"{name}={value}\n")
             continue
