@@ -49,7 +49,7 @@ def terminal(text: str) -> str:
 def require_unicode(text: str, what: str) -> None:
     """Lone surrogates stand for bytes that were not UTF-8 (a file name): no file can hold them."""
     if any("\ud800" <= ch <= "\udfff" for ch in text):
-        raise BakegenError(f"{what} {visible(text)!r}: not UTF-8 text; rename it")
+        raise BakegenError(f"{what} '{visible(text)}': not UTF-8 text; rename it")
 
 
 # --- TOML (`bakegen init`) -----------------------------------------------------------------------
@@ -61,6 +61,8 @@ _TOML_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+\Z")
 def toml_string(text: str) -> str:
     """A TOML basic string that reads back as exactly `text`: quote, backslash and controls
     escaped (TOML has no \\x, so \\u001b), other non-printable characters as \\uXXXX."""
+    if text.isprintable() and '"' not in text and "\\" not in text:  # the common case, at C speed
+        return f'"{text}"'
     require_unicode(text, "TOML value")
     return '"' + "".join(
         _TOML_ESCAPES.get(ch) or (ch if ch.isprintable() else _code(ch, short=False)) for ch in text) + '"'
@@ -89,8 +91,10 @@ def yaml_string(text: str, key: str) -> str:
     """
     require_unicode(text, key)
     if "${{" in text:
-        raise BakegenError(f"{key}: {visible(text)!r}: `${{{{` is a GitHub Actions expression, which bakegen "
+        raise BakegenError(f"{key}: '{visible(text)}': `${{{{` is a GitHub Actions expression, which bakegen "
                            "never writes into the workflow; remove it")
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
     return '"' + "".join(_YAML_ESCAPES.get(ch) or (ch if ch.isprintable() else _code(ch)) for ch in text) + '"'
 
 
