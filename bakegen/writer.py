@@ -49,12 +49,12 @@ def check_destination(root: Path, path: Path, *, owned: Owned | None = None, for
         raise BakegenError(f"{path}: leads outside the repository (to {real}) through a link; "
                            "bakegen never writes there (replace the link by a file)")
     try:
-        mode = os.stat(real).st_mode
+        mode = os.stat(path).st_mode  # the kernel follows the links: /dev/stdout is what it is now
     except FileNotFoundError:
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
         if given and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-            return real
+            return Path(path)
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
         raise BakegenError(f"{path}: {kind}; bakegen writes only regular files")
     if mode is not None and owned is not None and not force and not _starts_with(real, owned.mark):
@@ -82,7 +82,7 @@ def write_file(root: Path, path: Path, content: str | bytes, *, owned: Owned | N
     was. `make_folder` makes the missing folders first, after the check."""
     real = check_destination(root, path, owned=owned, force=force, given=given)
     data = content.encode("utf-8") if isinstance(content, str) else content
-    if real.exists() and not real.is_file():  # a device or pipe given with -o
+    if real.exists() and not real.is_file():  # a device or pipe given with -o: written to
         try:
             with real.open("wb") as f:
                 f.write(data)
