@@ -1,4 +1,5 @@
-"""HCL text for bake: the one escaping function for strings, and values written as HCL."""
+"""HCL text for bake: the one escaping function for strings, the one for comments, and values
+written as HCL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import unicodedata
 
 from bakegen.model import BakegenError
 from bakegen.plan import Concat, Conditional, Expr, Template, Value
+from bakegen.sinks import require_unicode, visible
 
 _NEEDS_ESCAPE = re.compile(r'[\\"\n\r\t]|[$%]\{')
 _SIMPLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -17,12 +19,14 @@ def escape(text: str) -> str:
 
     Backslash, quote and line breaks get backslash escapes; `${` and `%{` are doubled into
     `$${` and `%%{` so bake does not interpolate them; other non-printables become \\uNNNN.
-    Text not in Unicode NFC form is refused: HCL normalises every string, escaped or not.
+    Text not in Unicode NFC form is refused: HCL normalises every string, escaped or not; so is
+    text that is not Unicode (a file name whose bytes are not UTF-8).
     """
     if not unicodedata.is_normalized("NFC", text):
         raise BakegenError(f"{text!r} is not in Unicode NFC form, which bake would silently change")
     if text.isprintable() and not _NEEDS_ESCAPE.search(text):  # the common case, at C speed
         return text
+    require_unicode(text, "HCL string")
     out = []
     for i, ch in enumerate(text):
         if ch in _SIMPLE_ESCAPES:
@@ -35,6 +39,13 @@ def escape(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def comment(text: str) -> str:
+    """A `#` comment line holding free text (a compose service name, a folder's path) on one
+    printable line: a newline in it would end the comment and let the text write a block of its
+    own (a `target` adding a secret to another), so it and other controls are shown escaped."""
+    return f"# {visible(text)}"
 
 
 def quote(text: str) -> str:

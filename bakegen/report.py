@@ -5,11 +5,12 @@ The chart needs matplotlib (`pip install 'bakegen[chart]'`), imported only when 
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 from typing import Any
 
 from bakegen.budgets import Verdict
 from bakegen.model import BakegenError, BenchRun, ScenarioResult
+from bakegen.sinks import visible
 
 COLUMNS = ("scenario", "wall (median)", "spread", "steps run/cached/all", "cache written", "pulled", "baseline",
            "speed-up", "changed")
@@ -82,14 +83,15 @@ def _verdict_json(v: Verdict) -> dict[str, Any]:
 
 def to_markdown(run: BenchRun, verdicts: list[Verdict]) -> str:
     def table(header: tuple[str, ...] | list[str], body: list[list[str]]) -> list[str]:
-        cells = [[c.replace("|", "\\|") for c in row] for row in body]
+        cells = [[visible(c).replace("|", "\\|") for c in row] for row in body]  # one line each
         return ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)] + [
             "| " + " | ".join(row) + " |" for row in cells]
 
     m = run.machine
     lines = ["## bakegen bench", "",
-             f"Builder `{m.get('builder')}` ({m.get('driver')} driver, BuildKit {m.get('buildkit')}), "
-             f"engine {m.get('engine')}, buildx {m.get('buildx')}, {m.get('cpus')} CPUs, cache: {m.get('cache')}.", ""]
+             visible(f"Builder `{m.get('builder')}` ({m.get('driver')} driver, BuildKit {m.get('buildkit')}), "
+                     f"engine {m.get('engine')}, buildx {m.get('buildx')}, {m.get('cpus')} CPUs, "
+                     f"cache: {m.get('cache')}."), ""]
     lines += [*table(COLUMNS, rows(run)), ""]
     if run.services:
         lines += [*table(("target", "image size", "start to healthy", "note"), service_rows(run)), ""]
@@ -98,8 +100,9 @@ def to_markdown(run: BenchRun, verdicts: list[Verdict]) -> str:
     return "\n".join(lines)
 
 
-def write_chart(run: BenchRun, path: Path) -> None:
-    """A bar chart of the scenarios' median times (and the baseline's, when measured)."""
+def chart(run: BenchRun, fmt: str) -> bytes:
+    """A bar chart of the scenarios' median times (and the baseline's, when measured), as a
+    file of format `fmt` (svg, png, pdf): the caller writes it (writer.write_file)."""
     try:
         import matplotlib
 
@@ -130,9 +133,11 @@ def write_chart(run: BenchRun, path: Path) -> None:
                    f"BuildKit {run.machine.get('buildkit')})", fontsize=10)
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8, frameon=False)
     figure.tight_layout()
+    out = io.BytesIO()
     try:
-        figure.savefig(path, format=path.suffix.lstrip(".") or "svg")
-    except (OSError, ValueError) as e:
-        raise BakegenError(f"--chart {path}: cannot write ({e})") from None
+        figure.savefig(out, format=fmt)
+    except ValueError as e:
+        raise BakegenError(f"--chart: cannot draw a .{fmt} file ({e})") from None
     finally:
         plt.close(figure)
+    return out.getvalue()
