@@ -79,19 +79,18 @@ class BakegenGroup(click.Group):
             _echo("bakegen: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except RecursionError:  # input nested deeper than any reader here was bounded for
-            click.echo("bakegen: error: input nested too deeply to read", err=True)
+            _echo("bakegen: error: input nested too deeply to read", err=True)
             sys.exit(BakegenError.exit_code)
         except MemoryError:
-            click.echo("bakegen: error: out of memory reading the input", err=True)
+            _echo("bakegen: error: out of memory reading the input", err=True)
             sys.exit(BakegenError.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except Exception as e:  # a bug of ours: one line for people, the traceback on request
             if os.environ.get("BAKEGEN_DEBUG") == "1":
                 raise
-            click.echo(f"bakegen: internal error (a bug in bakegen, please report it): "
-                       f"{type(e).__name__}: {_printable(str(e))[:300]}; BAKEGEN_DEBUG=1 shows the traceback",
-                       err=True)
+            _echo(f"bakegen: internal error (a bug in bakegen, please report it): "
+                  f"{type(e).__name__}: {str(e)[:300]}; BAKEGEN_DEBUG=1 shows the traceback", err=True)
             sys.exit(EXIT_BUG)
 
 
@@ -115,10 +114,6 @@ def main() -> None:
     """
     # SIGTERM unwinds like Ctrl-C, so every `finally` runs: no temp file or changed file is left.
     signal.signal(signal.SIGTERM, _interrupt)
-
-
-def _printable(text: str) -> str:  # TODO(merge): the terminal sink's escaper
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -402,8 +397,8 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
         outputs = {"PUSH": "true"} if push else {}
         outputs |= {"LOAD": "true"} if load else {}
         result = run_bake(root, call, builder=builder, env=outputs, on_vertex=show,
-                          on_retry=lambda why: click.echo(f"bakegen: build failed on {why}; running it once more",
-                                                          err=True))
+                          on_retry=lambda why: _echo(f"bakegen: build failed on {why}; running it once more",
+                                                     err=True))
         missing = result.caches_not_there_yet()
         if missing:
             _echo(f"bakegen: no cache yet at {_count(len(missing), 'ref')} (normal on a branch's first build): "

@@ -111,7 +111,7 @@ def test_hostile_repositories_never_change_what_the_file_means(repository):
                               timeout=120, env={**os.environ, "GIT_CEILING_DIRECTORIES": str(base)})
         assert done.returncode in (0, 2), f"exit {done.returncode}: {done.stderr}"
         assert "Traceback" not in done.stderr
-        raw = [c for c in done.stderr if ord(c) < 32 and c != "\n" or 0x7F <= ord(c) < 0xA0 or c == "\u202e"]
+        raw = [c for c in done.stderr if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 or c == "\u202e"]
         assert not raw, f"raw control characters reached the terminal: {done.stderr!r}"
         assert SECRET not in done.stdout + done.stderr
         assert fingerprint(outside) == before, "something outside the tree was written"
