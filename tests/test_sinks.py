@@ -365,3 +365,16 @@ def test_a_pipe_bakegen_did_not_name_is_refused_without_opening_it(repo):
     with pytest.raises(BakegenError, match="not a regular file"):
         check_destination(repo, repo / "docker-bake.hcl")
     assert check_destination(repo, repo / "docker-bake.hcl", given=True) == (repo / "docker-bake.hcl").resolve()
+
+
+def test_a_bench_change_never_goes_through_a_link_out_of_the_repository(tmp_path):
+    from bakegen.run.scenario import appended
+
+    outside = tmp_path / "outside.py"
+    outside.write_text("print('theirs')\n")
+    root = tmp_path / "repo"
+    (root / "svc").mkdir(parents=True)
+    (root / "svc/app.py").symlink_to(outside)
+    with pytest.raises(BakegenError, match="outside the repository"), appended(root / "svc/app.py", "# x\n", root=root):
+        pass
+    assert outside.read_text() == "print('theirs')\n"

@@ -49,6 +49,7 @@ from bakegen.run import registry
 from bakegen.run.bake import BakeResult, run_bake, run_build
 from bakegen.run.engine import buildx_version, engine_builder, has_gpu_runtime
 from bakegen.run.scenario import appended, forget_everything, remove_images
+from bakegen.writer import check_destination
 
 BENCH_TAG = "bakegen-bench"
 BENCH_BUILDER = "bakegen-bench"
@@ -140,6 +141,7 @@ def harmless_line(path: Path, nonce: str) -> str:
 def base_step_added(project: Project, base: Target, nonce: str) -> Iterator[Path]:
     """A new RUN step at the end of the base's built stage: everything built on it rebuilds."""
     path = project.root / join_path(base.context, base.dockerfile)
+    check_destination(project.root, path)  # never through a link out of the repository
     original = path.read_bytes()
     lines = original.decode("utf-8").splitlines(keepends=True)
     stages = base.parsed.stages if base.parsed else ()
@@ -274,7 +276,8 @@ class Bench:
             return
         with ExitStack() as changes:
             for path in files:
-                changes.enter_context(appended(path, harmless_line(path, f"{self.run_id}-{attempt}")))
+                changes.enter_context(appended(path, harmless_line(path, f"{self.run_id}-{attempt}"),
+                                               root=self.options.root))
             result.changed = [self._shown(p) for p in files]
             result.measures.append(measure(self.bake("code-change")))
 
@@ -285,7 +288,7 @@ class Bench:
             result.skipped = "no dependency manifest (requirements.txt, package.json, ...) found"
             return
         path = found[1]
-        with appended(path, harmless_line(path, f"{self.run_id}-{attempt}")):
+        with appended(path, harmless_line(path, f"{self.run_id}-{attempt}"), root=self.options.root):
             result.changed = [self._shown(path)]
             result.measures.append(measure(self.bake("deps-change")))
 

@@ -16,11 +16,16 @@ import docker
 import docker.errors
 
 from bakegen import command
+from bakegen.writer import check_destination
 
 
 @contextmanager
-def appended(path: Path, text: str) -> Iterator[None]:
-    """`text` appended to the file for the duration; the original bytes come back whatever happens."""
+def appended(path: Path, text: str, *, root: Path | None = None) -> Iterator[None]:
+    """`text` appended to the file for the duration; the original bytes come back whatever happens.
+    With `root`, a file of that repository: refused when a link takes it outside (bakegen never
+    writes there) or when it is no regular file."""
+    if root is not None:
+        check_destination(root, path)
     original = path.read_bytes()
     try:
         with path.open("a", encoding="utf-8") as f:
