@@ -21,6 +21,7 @@ CI, where every scenario must run, they fail).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -79,21 +80,26 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "exports_cache: exports cache through the builder it runs on")
 
 
-def _on_the_engines_buildkit(item) -> bool:
+def _runs_on(item, kind: str) -> bool:
+    """The item builds on the engine's own BuildKit ("docker") or the private builder ("buildkit")."""
     callspec = getattr(item, "callspec", None)
-    return "docker_builder" in item.fixturenames or (callspec is not None and callspec.params.get("build_env") == "docker")
+    return f"{kind}_builder" in item.fixturenames or (callspec is not None and callspec.params.get("build_env") == kind)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """Before any fixture builds: a scenario exporting cache through a classic-store engine's own
-    BuildKit is not run (it would fail on "Cache export is not supported for the docker driver")."""
-    if (item.get_closest_marker("exports_cache") and _on_the_engines_buildkit(item)
+    """Before any fixture builds, so that each reason is one line of pytest's summary (a skip in a
+    fixture is reported at every test): a scenario exporting cache through a classic-store
+    engine's own BuildKit is not run (it would fail on "Cache export is not supported for the
+    docker driver"), nor one on a private builder this machine cannot make."""
+    if (item.get_closest_marker("exports_cache") and _runs_on(item, "docker")
             and engine_facts().get("store") == "classic"):
         if REQUIRE_ENGINE:
             pytest.fail(f"{CLASSIC_STORE}; CI runs every scenario, on the engine scripts/engine starts "
                         "(containerd image store)", pytrace=False)
         pytest.skip(CLASSIC_STORE)
+    if _runs_on(item, "buildkit") and (why_not := private_builder()[1]):
+        _unavailable(why_not, NO_PRIVATE_BUILDER_HOW)
 
 
 def bakegen(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -237,23 +243,29 @@ def buildkitd_binary() -> str:
     return str(found)
 
 
-def private_builder_driver() -> list[str]:
+@functools.cache
+def private_builder() -> tuple[list[str], str]:
     """How `bakegen builder up` makes the session's BuildKit 0.26 here: a buildkitd of its own
-    (root), else the pinned moby/buildkit image through the docker-container driver."""
+    (root), else the pinned moby/buildkit image through the docker-container driver; else no
+    arguments and why not."""
     found = _buildkitd_found()
     if found and os.geteuid() == 0:
-        return ["--driver", "remote", "--buildkitd", found]
+        return ["--driver", "remote", "--buildkitd", found], ""
     if image_present(BUILDKIT_IMAGE):
-        return ["--driver", "docker-container", "--image", BUILDKIT_IMAGE]
-    _unavailable(f"not run here: no BuildKit builder of the suite's own: {_why_no_buildkitd(found)}, and the "
-                 f"engine has no {BUILDKIT_IMAGE} (Docker Hub out of reach)",
-                 f"docker pull {BUILDKIT_IMAGE} where Docker Hub is reachable, or sudo scripts/test with shared/buildkit/")
+        return ["--driver", "docker-container", "--image", BUILDKIT_IMAGE], ""
+    return [], (f"not run here: no BuildKit builder of the suite's own: {_why_no_buildkitd(found)}, and the "
+                f"engine has no {BUILDKIT_IMAGE} (Docker Hub out of reach)")
+
+
+NO_PRIVATE_BUILDER_HOW = f"docker pull {BUILDKIT_IMAGE} where Docker Hub is reachable, or sudo scripts/test with shared/buildkit/"
 
 
 @pytest.fixture(scope="session")
 def buildkit_builder(engine, tmp_path_factory):
     """A BuildKit 0.26 builder of the session's own, made by `bakegen builder up`."""
-    driver = private_builder_driver()
+    driver, why_not = private_builder()
+    if why_not:
+        _unavailable(why_not, NO_PRIVATE_BUILDER_HOW)
     name, state = f"{PREFIX}-bk", tmp_path_factory.mktemp("builder")
     loopback = {SPARE_REGISTRY, REGISTRY, REGISTRY.replace("127.0.0.1", "localhost")}
     insecure = [arg for host in sorted(loopback) for arg in ("--insecure-registry", host)]
