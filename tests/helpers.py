@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,20 @@ from bakegen.render import BAKE_FILE
 from bakegen.run.engine import buildx_version
 
 REQUIRE_ENGINE = os.environ.get("BAKEGEN_REQUIRE_ENGINE") == "1" or os.environ.get("CI") == "true"
+ENGINE_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "engine"
+
+
+def parse_engine_facts(line: str) -> dict[str, str]:
+    """`store=classic kind=rootless version=27.3.1` as a dict."""
+    return dict(pair.split("=", 1) for pair in line.split() if "=" in pair)
+
+
+@functools.cache
+def engine_facts() -> dict[str, str]:
+    """What `scripts/engine describe` says of the engine that answers (store, kind, version): the
+    script is the one place that reads `docker info` for this; {} when no engine answers."""
+    done = subprocess.run([str(ENGINE_SCRIPT), "describe"], capture_output=True, text=True, timeout=60)
+    return parse_engine_facts(done.stdout) if done.returncode == 0 else {}
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

@@ -161,13 +161,20 @@ def doctor(registry: str, builder: str | None = None) -> list[Check]:
     if client is not None:
         store = _driver_status(engine_info)
         snapshotter = "io.containerd.snapshotter" in store
+        # The store matters to the engine's own BuildKit only: a builder of its own exports cache anyway.
+        own_builder = builder_info is not None and builder_info.driver != "docker"
+        if snapshotter:
+            store_detail = (f"containerd ({engine_info.get('Driver')}); its builds sometimes fail with \"parent "
+                            f"snapshot ... does not exist\" ({ENGINE_BUG_6521}, open): bakegen build and bench run "
+                            "such a build once more")
+        else:
+            store_detail = f"classic ({engine_info.get('Driver')})"
+            if own_builder and builder_info is not None:
+                store_detail += f"; {builder_info.name} exports cache without it"
         checks.append(Check(
-            "image store", snapshotter,
-            f"containerd ({engine_info.get('Driver')}); its builds sometimes fail with \"parent snapshot ... does "
-            f"not exist\" ({ENGINE_BUG_6521}, open): bakegen build and bench run such a build once more"
-            if snapshotter else f"classic ({engine_info.get('Driver')})",
-            'set {"features": {"containerd-snapshotter": true}} in daemon.json: the classic store '
-            "cannot export cache with the default docker driver",
+            "image store", snapshotter or own_builder, store_detail,
+            "the classic store cannot export cache through the engine's own BuildKit (docker driver): build on a "
+            "builder of bakegen's own (`bakegen builder up`), or use the containerd image store",
         ))
         if builder_info is not None and builder_info.running:
             built, exported, detail = probe_bake(builder_info.name)

@@ -9,12 +9,19 @@ The suite never touches what is not its own. It builds on two builders:
   found still cached by the last one; the images and registry repositories the suite made are
   removed. Its build records stay for the engine's garbage collection.
 - `buildkit`: a BuildKit 0.26 builder made by `bakegen builder up` for this session (remote
-  driver, state in a temp folder), pruned at will and purged at the end.
+  driver with a buildkitd of its own as root, else the pinned moby/buildkit image through the
+  docker-container driver; state in a temp folder), pruned at will and purged at the end.
+
+The suite runs on whatever engine answers, as it is. With the classic image store the engine's
+own BuildKit cannot export cache: the scenarios marked `exports_cache` then run on the private
+builder only, and their docker-driver runs are reported as not run here in one summary line (in
+CI, where every scenario must run, they fail).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -25,6 +32,7 @@ import tarfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import docker.errors
 import pytest
@@ -33,11 +41,12 @@ from bakegen import generate, load
 from bakegen.model import BakegenError, CacheBackend
 from bakegen.run import registry
 from bakegen.run.bake import BakeResult, run_bake
+from bakegen.run.builder import BUILDKIT_IMAGE, image_present
 from bakegen.run.engine import connect, current_builder
 from bakegen.run.scenario import cache_records, prune, remove_images
 
 from .. import reaper
-from ..helpers import REQUIRE_ENGINE
+from ..helpers import REQUIRE_ENGINE, engine_facts
 
 FIXTURE = Path(__file__).parent / "fixture"
 REGISTRY = os.environ.get("BAKEGEN_REGISTRY_ADDR", "127.0.0.1:5000")
@@ -53,10 +62,44 @@ MARKER_TEXT = f"bakegen-test-marker-{SESSION}"
 SOURCE_LABEL = "org.opencontainers.image.source"
 
 
-def _unavailable(message: str):
+def _unavailable(message: str, how: str = HOW) -> NoReturn:
+    """Skip with one line saying what this machine lacks and what would enable it; fail in CI.
+    (One place raises every such skip, so pytest's summary folds each reason into one line.)"""
     if REQUIRE_ENGINE:
         pytest.fail(f"{message}; the end-to-end tests must run in CI", pytrace=False)
-    pytest.skip(f"{message}; {HOW}")
+    pytest.skip(f"{message}; {how}")
+
+
+# --- what this engine cannot do: one line in the summary, never a stop ------------------------------
+
+CLASSIC_STORE = ("not run here: the engine's classic image store cannot export cache through its own BuildKit "
+                 "(docker driver); these scenarios run on the private builder only")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "exports_cache: exports cache through the builder it runs on")
+
+
+def _runs_on(item, kind: str) -> bool:
+    """The item builds on the engine's own BuildKit ("docker") or the private builder ("buildkit")."""
+    callspec = getattr(item, "callspec", None)
+    return f"{kind}_builder" in item.fixturenames or (callspec is not None and callspec.params.get("build_env") == kind)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture builds, so that each reason is one line of pytest's summary (a skip in a
+    fixture is reported at every test): a scenario exporting cache through a classic-store
+    engine's own BuildKit is not run (it would fail on "Cache export is not supported for the
+    docker driver"), nor one on a private builder this machine cannot make."""
+    if (item.get_closest_marker("exports_cache") and _runs_on(item, "docker")
+            and engine_facts().get("store") == "classic"):
+        if REQUIRE_ENGINE:
+            pytest.fail(f"{CLASSIC_STORE}; CI runs every scenario, on the engine scripts/engine starts "
+                        "(containerd image store)", pytrace=False)
+        pytest.skip(CLASSIC_STORE)
+    if _runs_on(item, "buildkit") and (why_not := private_builder()[1]):
+        _unavailable(why_not, NO_PRIVATE_BUILDER_HOW)
 
 
 def bakegen(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -134,7 +177,7 @@ def busybox_rootfs() -> bytes:
     """A root file system tarball holding Debian's static busybox and a few applet links."""
     busybox = shutil.which("busybox")
     if busybox is None:
-        _unavailable("busybox is not installed (Debian: busybox-static)")
+        _unavailable("busybox is not installed, so no base image for the fixture", "sudo apt-get install busybox-static")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         tar.add(busybox, arcname="bin/busybox")
@@ -181,15 +224,52 @@ class BuildEnv:
         prune(self.builder)
 
 
+def _buildkitd_found() -> str | None:
+    return os.environ.get("BAKEGEN_BUILDKITD") or shutil.which("buildkitd")
+
+
+def _why_no_buildkitd(found: str | None) -> str:
+    if found:
+        return f"a buildkitd of the suite's own ({found}) needs root"
+    return "no buildkitd (shared/buildkit/ beside the checkout, or BAKEGEN_BUILDKITD)"
+
+
+def buildkitd_binary() -> str:
+    """A buildkitd the suite may start itself (remote driver): found, and run as root."""
+    found = _buildkitd_found()
+    if not found or os.geteuid() != 0:
+        _unavailable(f"not run here: {_why_no_buildkitd(found)}",
+                     "sudo scripts/test, or BAKEGEN_BUILDKITD=/path/to/buildkitd (BuildKit 0.26)")
+    return str(found)
+
+
+@functools.cache
+def private_builder() -> tuple[list[str], str]:
+    """How `bakegen builder up` makes the session's BuildKit 0.26 here: a buildkitd of its own
+    (root), else the pinned moby/buildkit image through the docker-container driver; else no
+    arguments and why not."""
+    found = _buildkitd_found()
+    if found and os.geteuid() == 0:
+        return ["--driver", "remote", "--buildkitd", found], ""
+    if image_present(BUILDKIT_IMAGE):
+        return ["--driver", "docker-container", "--image", BUILDKIT_IMAGE], ""
+    return [], (f"not run here: no BuildKit builder of the suite's own: {_why_no_buildkitd(found)}, and the "
+                f"engine has no {BUILDKIT_IMAGE} (Docker Hub out of reach)")
+
+
+NO_PRIVATE_BUILDER_HOW = f"docker pull {BUILDKIT_IMAGE} where Docker Hub is reachable, or sudo scripts/test with shared/buildkit/"
+
+
 @pytest.fixture(scope="session")
 def buildkit_builder(engine, tmp_path_factory):
     """A BuildKit 0.26 builder of the session's own, made by `bakegen builder up`."""
-    buildkitd = os.environ.get("BAKEGEN_BUILDKITD") or shutil.which("buildkitd")
-    if not buildkitd:
-        _unavailable("no buildkitd: set BAKEGEN_BUILDKITD (scripts/test points it at shared/buildkit/buildkitd)")
+    driver, why_not = private_builder()
+    if why_not:
+        _unavailable(why_not, NO_PRIVATE_BUILDER_HOW)
     name, state = f"{PREFIX}-bk", tmp_path_factory.mktemp("builder")
-    up = bakegen("builder", "up", "--name", name, "--driver", "remote", "--buildkitd", buildkitd,
-                 "--state", str(state), "--insecure-registry", SPARE_REGISTRY, "--max-storage", "5GB")
+    loopback = {SPARE_REGISTRY, REGISTRY, REGISTRY.replace("127.0.0.1", "localhost")}
+    insecure = [arg for host in sorted(loopback) for arg in ("--insecure-registry", host)]
+    up = bakegen("builder", "up", "--name", name, *driver, "--state", str(state), *insecure, "--max-storage", "5GB")
     assert up.returncode == 0, up.stderr
     assert up.stdout.splitlines()[-1] == name
     # Its bases come from the loopback registry: it cannot see the engine's images.

@@ -16,16 +16,9 @@ import pytest
 from bakegen.run import registry
 from bakegen.run.builder import inspect
 
-from .conftest import PREFIX, REGISTRY, _unavailable, bakegen
+from .conftest import PREFIX, REGISTRY, _unavailable, bakegen, buildkitd_binary
 
 pytestmark = pytest.mark.engine
-
-
-def buildkitd_binary() -> str:
-    found = os.environ.get("BAKEGEN_BUILDKITD") or shutil.which("buildkitd")
-    if not found:
-        _unavailable("no buildkitd: set BAKEGEN_BUILDKITD")
-    return str(found)
 
 
 def current_builder() -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from .conftest import REGISTRY
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.exports_cache]  # on the docker driver: containerd store only
 
 
 def test_doctor_reports_a_working_engine_and_builder(build_env):

@@ -16,7 +16,7 @@ from bakegen.run.registry import reachable
 
 from .conftest import SPARE_REGISTRY, Monorepo, _unavailable
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.exports_cache]  # on the docker driver: containerd store only
 
 
 def registry_binary() -> str:

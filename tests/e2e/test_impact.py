@@ -32,7 +32,7 @@ from .conftest import BUSYBOX_IMAGE, PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPILE_STAGES = {"toolchain", "cuda-toolchain", "detectron2", "pytorch3d", "neural-renderer", "python-wheels"}
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.exports_cache]  # on the docker driver: containerd store only
 
 
 def standin(text: str, label: str) -> str:

@@ -13,7 +13,7 @@ from bakegen.run.scenario import appended
 
 from .conftest import Monorepo
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.exports_cache]  # on the docker driver: containerd store only
 
 
 def folder_size(path) -> int:

@@ -20,7 +20,7 @@ from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.scenario import prune
 
 from ..helpers import write_tree
-from .conftest import PREFIX, REGISTRY, _unavailable, bakegen, busybox_rootfs
+from .conftest import PREFIX, REGISTRY, bakegen, buildkitd_binary, busybox_rootfs
 
 pytestmark = pytest.mark.engine
 PLATFORMS = ("linux/amd64", "linux/386")
@@ -70,13 +70,7 @@ def team(engine, buildkitd_for_team, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def buildkitd_for_team(buildkit_builder) -> str:
-    import os
-    import shutil
-
-    found = os.environ.get("BAKEGEN_BUILDKITD") or shutil.which("buildkitd")
-    if not found:
-        _unavailable("no buildkitd: set BAKEGEN_BUILDKITD")
-    return str(found)
+    return buildkitd_binary()
 
 
 def heavy_steps(result: BakeResult) -> dict[str, bool]:

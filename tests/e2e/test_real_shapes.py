@@ -18,7 +18,7 @@ from bakegen.run.bake import run_bake
 from .conftest import BUSYBOX_IMAGE, PREFIX
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "cookiecutter-django"
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.exports_cache]  # on the docker driver: containerd store only
 
 
 def test_a_root_context_service_builds_with_the_context_its_compose_file_gives(engine, docker_builder, tmp_path):

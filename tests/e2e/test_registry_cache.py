@@ -23,7 +23,7 @@ HEAVY = "dd if=/dev/urandom"
 BASE_APP = "echo app > /base-app.txt"
 DEPS = "while read -r pkg"
 CI = {"CACHE_EXPORT": "true"}
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.exports_cache]  # on the docker driver: containerd store only
 
 
 def steps_with(result: BakeResult, text: str):

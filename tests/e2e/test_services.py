@@ -29,7 +29,7 @@ PNG = bytes.fromhex(  # a valid 1x1 PNG
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f01f0005"
     "0001ff5a6d4e4d0000000049454e44ae426082"
 )
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.exports_cache]  # on the docker driver: containerd store only
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import yaml
 
 from bakegen.run import registry
 
-from .conftest import FIXTURE, PREFIX, REGISTRY, _unavailable, bakegen
+from .conftest import FIXTURE, PREFIX, REGISTRY, bakegen, buildkitd_binary
 from .workflow_player import Player
 
 pytestmark = pytest.mark.engine
@@ -40,9 +40,7 @@ def git(root: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def repo(engine, buildkit_builder, tmp_path_factory):
     """The fixture monorepo as a git repository with its generated bake file and workflow."""
-    buildkitd = os.environ.get("BAKEGEN_BUILDKITD") or shutil.which("buildkitd")
-    if not buildkitd:
-        _unavailable("no buildkitd: set BAKEGEN_BUILDKITD")
+    buildkitd_binary()  # the played workflow's `bakegen builder up` starts a buildkitd of its own
     root = tmp_path_factory.mktemp("play") / "app"
     shutil.copytree(FIXTURE, root)
     namespace = f"{PREFIX}/play"
