@@ -470,3 +470,152 @@ def test_favicon_and_missing_assets_are_404_not_the_page(site):
 def test_health_gives_the_page_the_upload_limit(site):
     health = json.load(urllib.request.urlopen(f"{site}/api/health"))
     assert health == {"status": "ok", "maxUploadBytes": LIMIT}
+
+
+# --- real networks: slow uploads, abandoned requests, a retry after an error -------------------------
+
+
+def record_status(page) -> None:
+    """From now on, every text the live region takes (what a screen reader announces) and every
+    text beside it, in order, in window.announced and window.details."""
+    page.execute_script("""
+        window.announced = []; window.details = [];
+        const watch = (id, into) => new MutationObserver(() => into.push(document.getElementById(id).textContent))
+          .observe(document.getElementById(id), { childList: true, characterData: true, subtree: true });
+        watch('message', window.announced);
+        watch('detail', window.details);
+    """)
+
+
+def test_upload_progress_is_shown_apart_from_model_time_on_a_slow_connection(page, ready, tmp_path):
+    """Chromium's own network throttling (DevTools network conditions) slows the upload: the page
+    says "Sending… N %" with N rising, then "Looking for people… N s" only once the photo is sent."""
+    noisy = tmp_path / "noisy.jpg"  # noise does not compress: about 1 MB, sent as it is
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (800, 1000, 3), dtype=np.uint8)).save(noisy, quality=90)
+    record_status(page)
+    page.set_network_conditions(offline=False, latency=50, download_throughput=500_000, upload_throughput=150_000)
+    try:
+        choose(page, noisy)
+        assert wait_state(page, "done", "error", seconds=90) == "done", message(page)
+    finally:
+        page.delete_network_conditions()
+    announced, details = page.execute_script("return [window.announced, window.details]")
+    assert announced == ["Reading the photo…", "Sending…", "Looking for people…", "1 person found."]
+    sending = [int(d.removesuffix(" %")) for d in details if d.endswith(" %")]
+    waiting = [d for d in details if d.endswith(" s")]
+    assert len({p for p in sending if 0 < p < 100}) >= 3, sending  # progress seen on the way, not only 0 and 100
+    assert sending == sorted(sending)
+    assert details.index(waiting[0]) > max(i for i, d in enumerate(details) if d.endswith(" %"))  # model time after
+
+
+def test_abandoned_photos_are_dropped_before_the_model_runs_them(page, ready, pose_service, tmp_path):
+    """Photo A keeps the model busy; B is chosen, reaches the pose service and queues; C is chosen
+    (B is abandoned in the page) and queues too. B's abort travels through the web server and the
+    backend to the pose service, which skips B when its turn comes: the stand-in ran A and C only."""
+    _, _, lazy, stand_in = pose_service
+    stand_in.hold.clear()
+    ran, skipped = len(stand_in.ran), lazy.skipped
+
+    def until(check, what: str) -> None:
+        for _ in range(400):
+            if check():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"never {what}")
+
+    try:
+        choose(page, photo(tmp_path, "a.jpg", corner=(0, 0, 255)))
+        until(lambda: len(stand_in.ran) == ran + 1, "ran A")
+        choose(page, photo(tmp_path, "b.jpg", red=(100, 100, 200, 300)))
+        until(lambda: lazy.waiting == 1, "queued B")
+        choose(page, photo(tmp_path, "c.jpg", red=(500, 200, 700, 500)))
+        until(lambda: lazy.waiting == 2, "queued C")
+    finally:
+        stand_in.hold.set()
+    assert wait_state(page, "done", "error") == "done", message(page)
+    until(lambda: lazy.waiting == 0, "emptied the queue")
+    assert len(stand_in.ran) == ran + 2 and lazy.skipped == skipped + 1  # A and C ran; B was skipped
+    [box] = drawing(page)["boxes"]
+    assert box["x"] == pytest.approx(500 * drawing(page)["width"] / 800, abs=2)  # C's person
+
+
+def pose_responses(page) -> list[dict]:
+    """The browser's answers to POST /api/pose since the last call, from Chromium's CDP log."""
+    events = (json.loads(e["message"])["message"] for e in page.get_log("performance"))
+    return [e["params"]["response"] for e in events
+            if e["method"] == "Network.responseReceived" and e["params"]["response"]["url"].endswith("/api/pose")]
+
+
+def test_a_retry_after_the_server_cannot_be_reached_goes_on_the_same_connection(browser, web_dist, ready, tmp_path):
+    """Backend down: the web server's 502 comes after it has read the whole upload, so the browser
+    keeps the connection and the retry goes out on it at once (it used to wait ~6 s for a reset
+    and go out on a new one)."""
+    noisy = tmp_path / "noisy.jpg"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (700, 900, 3), dtype=np.uint8)).save(noisy, quality=90)
+    with app_stack(web_dist, "http://127.0.0.1:9", backend=False) as url:
+        browser.get(url)
+        pose_responses(browser)
+        for _ in range(2):
+            choose(browser, noisy)
+            assert wait_state(browser, "error") == "error"
+            assert message(browser) == "The app’s server cannot be reached right now. Try again later."
+        first, retry = pose_responses(browser)
+    assert (first["status"], retry["status"]) == (502, 502)
+    assert retry["connectionReused"] and retry["connectionId"] == first["connectionId"]
+
+
+# --- accessibility and layout --------------------------------------------------------------------
+
+
+def test_the_live_region_announces_each_sentence_once_and_focus_never_falls_to_the_body(page, ready, tmp_path):
+    """A 3 s wait: the counter beside the message ticks, but the live region (role=status) only
+    changes when the sentence does, and it holds neither the counter nor the Cancel button. With
+    focus on Cancel when the answer comes, focus goes to the photo button."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    record_status(page)
+    choose(page, photo(tmp_path, "slow3.jpg", corner=(0, 255, 0)))
+    wait_state(page, "waiting")
+    page.execute_script("document.getElementById('file').focus()")
+    ActionChains(page).send_keys(Keys.TAB).perform()
+    assert page.switch_to.active_element.get_attribute("id") == "cancel"
+    assert wait_state(page, "done", "error") == "done"
+    announced, details = page.execute_script("return [window.announced, window.details]")
+    assert announced == ["Reading the photo…", "Sending…", "Looking for people…", "1 person found."]
+    assert len([d for d in details if d.endswith(" s")]) >= 3  # it ticked: 0 s, 1 s, 2 s...
+    live = page.find_elements("css selector", "[role=status], [aria-live]")
+    assert [e.get_attribute("id") for e in live] == ["message"]
+    assert page.find_elements("css selector", "[role=status] *, [aria-live] *") == []  # only the sentence
+    assert page.switch_to.active_element.get_attribute("id") == "file"
+
+
+def test_on_a_laptop_screen_the_result_is_above_the_fold(page, ready, tmp_path):
+    page.set_window_size(1366, 768)
+    choose(page, photo(tmp_path, "laptop.jpg", size=(1600, 1200), red=(200, 300, 700, 1100)))
+    assert wait_state(page, "done", "error") == "done"
+    bottom, height = page.execute_script(
+        "return [document.getElementById('canvas').getBoundingClientRect().bottom, window.innerHeight]")
+    assert bottom <= height, f"the photo ends at {bottom} px of a {height} px window"
+    shown = drawing(page)
+    assert shown["fontPx"] * shown["cssWidth"] / shown["width"] >= 12  # labels still readable
+
+
+def test_labels_are_resized_when_a_phone_is_turned(page, ready, tmp_path):
+    """Drawn wide, then the window narrows (a tablet turned to portrait, a phone's split screen): the
+    labels are drawn again at the size that reads there. The photo button is a 44 px tap target."""
+    choose(page, photo(tmp_path, "turn.jpg", size=(1600, 1200), red=(200, 300, 700, 1100)))
+    assert wait_state(page, "done", "error") == "done"
+    wide = drawing(page)
+    page.set_window_size(375, 812)
+    for _ in range(100):
+        narrow = drawing(page)
+        if narrow["cssWidth"] < wide["cssWidth"]:
+            break
+        time.sleep(0.05)
+    assert narrow["cssWidth"] <= 375 and narrow["fontPx"] > wide["fontPx"]
+    assert narrow["fontPx"] * narrow["cssWidth"] / narrow["width"] >= 12
+    button = page.find_element("css selector", "label[for=file]").rect
+    assert button["height"] >= 44
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "turned_to_375.png"))
