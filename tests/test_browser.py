@@ -496,6 +496,9 @@ def test_upload_progress_is_shown_apart_from_model_time_on_a_slow_connection(pag
     page.set_network_conditions(offline=False, latency=50, download_throughput=500_000, upload_throughput=150_000)
     try:
         choose(page, noisy)
+        wait_state(page, "sending")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.save_screenshot(str(ARTIFACTS / "sending.png"))
         assert wait_state(page, "done", "error", seconds=90) == "done", message(page)
     finally:
         page.delete_network_conditions()
@@ -574,12 +577,15 @@ def test_the_live_region_announces_each_sentence_once_and_focus_never_falls_to_t
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
 
+    page.set_window_size(375, 812)
     record_status(page)
     choose(page, photo(tmp_path, "slow3.jpg", corner=(0, 255, 0)))
     wait_state(page, "waiting")
     page.execute_script("document.getElementById('file').focus()")
     ActionChains(page).send_keys(Keys.TAB).perform()
     assert page.switch_to.active_element.get_attribute("id") == "cancel"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "waiting_375_focus_on_cancel.png"))
     assert wait_state(page, "done", "error") == "done"
     announced, details = page.execute_script("return [window.announced, window.details]")
     assert announced == ["Reading the photo…", "Sending…", "Looking for people…", "1 person found."]
