@@ -153,7 +153,13 @@ async function analyse(file) {
   current = job;
   chosen.textContent = `${file.name}, ${formatSize(file.size)}`;
   setState('reading', 'Reading the photo…'); // at once: an earlier message is never left standing
-  const photo = sniffPhoto(new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer()));
+  const unreadable = 'This file is not a photo that can be read. Choose a JPEG or PNG photo.';
+  let photo;
+  try {
+    photo = sniffPhoto(new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer()));
+  } catch {
+    return fail(job, unreadable); // the file went away or cannot be read
+  }
   if (current !== job) return;
   const problem = problemWith(file, photo);
   if (problem) return fail(job, problem);
@@ -167,7 +173,7 @@ async function analyse(file) {
     if (plan.resize) body = await encodeJpeg(bitmap);
   } catch {
     bitmap?.close();
-    return fail(job, 'This file is not a photo that can be read. Choose a JPEG or PNG photo.');
+    return fail(job, unreadable);
   }
   if (current !== job) return bitmap.close();
   if (body.size > limitBytes) {
