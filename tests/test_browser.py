@@ -357,6 +357,10 @@ def test_files_that_are_not_photos_are_refused_in_the_page_and_an_over_limit_pho
     choose(page, heic)
     assert wait_state(page, "error") == "error"
     assert message(page).startswith("“IMG_0001.HEIC” is a HEIC photo, which this app cannot read yet. Save it as a JPEG")
+    page.set_window_size(375, 812)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "heic_375.png"))
+    page.set_window_size(1280, 900)
     assert len(stand_in.ran) == ran  # none of them reached the model
     noisy = tmp_path / "noisy.png"  # 2.4 MB, over the 2 MB limit: sent as a smaller JPEG, not refused
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (700, 1100, 3), dtype=np.uint8)).save(noisy)
