@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,15 +35,24 @@ class NotReady(Exception):
     """The model has not loaded (yet, or at all)."""
 
 
+class ClientLeft(Exception):
+    """The photo's sender went away while it waited for its turn: nobody would read the answer."""
+
+
 class LazyEstimator:
-    """Wraps an estimator whose `load` is slow: loads it once, in the background."""
+    """Wraps an estimator whose `load` is slow: loads it once, in the background. Predictions run
+    one at a time (the model's memory holds one photo's work); a photo whose sender left while it
+    waited for its turn is skipped, so abandoned uploads do not delay the next person's."""
 
     def __init__(self, estimator: Estimator):
         self._estimator = estimator
         self._lock = threading.Lock()
+        self._turn = threading.Lock()
         self.state = "idle"  # idle, loading, ready, failed
         self.reason = ""
         self.load_seconds: float | None = None
+        self.waiting = 0  # photos waiting for their turn
+        self.skipped = 0  # photos dropped because their sender left
 
     def start(self) -> None:
         with self._lock:
@@ -63,10 +73,24 @@ class LazyEstimator:
         self.state = "ready"
         log.info("model ready in %.1fs", self.load_seconds)
 
-    def predict(self, image_rgb: np.ndarray) -> list[dict[str, Any]]:
+    def predict(self, image_rgb: np.ndarray, client_left: Callable[[], bool] = lambda: False) -> list[dict[str, Any]]:
         if self.state != "ready":
             raise NotReady(self.reason or f"model is {self.state}")
-        return self._estimator.predict(image_rgb)
+        with self._lock:
+            self.waiting += 1
+        try:
+            self._turn.acquire()
+        finally:
+            with self._lock:
+                self.waiting -= 1
+        try:
+            if client_left():  # asked when its turn comes: a long queue is where senders give up
+                with self._lock:
+                    self.skipped += 1
+                raise ClientLeft()
+            return self._estimator.predict(image_rgb)
+        finally:
+            self._turn.release()
 
 
 class HMR2Estimator:

@@ -2,8 +2,8 @@
 the real web server (web/serve.mjs serving the Vite build), the real backend (backend/src/server.js)
 and the real pose service's HTTP layer (pose-service/app.py, which decodes images exactly as in the
 image) over a stand-in estimator: it finds the red pixels of a photo and returns one person there
-(box and BODY_25 joints inside it), slowly when the photo's corner is green. Screenshots of each
-test are kept in .artifacts/browser/.
+(box and BODY_25 joints inside it), slowly when the photo's corner is green, and only once the test
+lets it when the corner is blue. Screenshots of each test are kept in .artifacts/browser/.
 """
 
 from __future__ import annotations
@@ -44,15 +44,23 @@ def _unavailable(message: str) -> None:
 
 
 class RedPerson:
-    """Finds the red pixels of the (decoded, upright) photo: one person there."""
+    """Finds the red pixels of the (decoded, upright) photo: one person there. Records the size of
+    every photo it ran on."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[int, int]] = []  # (height, width) of each photo, in the order run
+        self.hold = threading.Event()  # a blue-cornered photo runs until the test sets this
 
     def load(self) -> None:
         pass
 
     def predict(self, image: np.ndarray) -> list[dict]:
+        self.ran.append(image.shape[:2])
         r, g, b = (int(v) for v in image[2, 2])
         if g > 200 and r < 60 and b < 60:  # a green corner (JPEG moves it a little)
             time.sleep(SLOW_SECONDS)
+        if b > 200 and r < 60 and g < 60:  # a blue corner
+            self.hold.wait(60)
         red = (image[:, :, 0] > 180) & (image[:, :, 1] < 80) & (image[:, :, 2] < 80)
         ys, xs = np.nonzero(red)
         if len(xs) == 0:
@@ -98,11 +106,13 @@ def pose_service():
         def load(self) -> None:  # "loading" until the test opens the gate
             gate.wait(60)
 
-    lazy = LazyEstimator(Gated())
+    stand_in = Gated()
+    lazy = LazyEstimator(stand_in)
     server = make_server("127.0.0.1", free_port(), create_app(lazy, max_bytes=LIMIT), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", gate, lazy
+    yield f"http://127.0.0.1:{server.server_port}", gate, lazy, stand_in
     gate.set()
+    stand_in.hold.set()
     server.shutdown()
 
 
@@ -148,7 +158,7 @@ def app_stack(web_dist: Path, pose_url: str, backend: bool = True):
 
 @pytest.fixture(scope="module")
 def site(web_dist, pose_service):
-    pose_url, _, _ = pose_service
+    pose_url, *_ = pose_service
     with app_stack(web_dist, pose_url) as url:
         yield url
 
@@ -166,7 +176,7 @@ def browser():
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1280,900"):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})  # performance: CDP events
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
     driver.quit()
@@ -223,6 +233,11 @@ def message(page) -> str:
     return page.find_element("id", "message").text
 
 
+def detail(page) -> str:
+    """The counter or percentage beside the message (outside the live region)."""
+    return page.find_element("id", "detail").text
+
+
 def drawing(page) -> dict | None:
     raw = page.execute_script("return document.getElementById('canvas').dataset.drawing || null")
     return json.loads(raw) if raw else None
@@ -235,7 +250,7 @@ def console_errors(page, allowed: tuple[str, ...] = ()) -> list[str]:
 
 @pytest.fixture
 def ready(pose_service):
-    _, gate, lazy = pose_service
+    _, gate, lazy, _ = pose_service
     gate.set()
     for _ in range(100):
         if lazy.state == "ready":
@@ -249,7 +264,7 @@ def ready(pose_service):
 def test_not_ready_then_the_same_file_again(page, pose_service, tmp_path):
     """First, the model is still loading: a message that says so; the same file chosen again once
     it has loaded is sent again (the file input is reset) and drawn."""
-    _, gate, lazy = pose_service
+    _, gate, lazy, _ = pose_service
     assert lazy.state == "loading"
     path = photo(tmp_path, "same.jpg")
     choose(page, path)
@@ -277,7 +292,9 @@ def test_upload_and_draw(page, ready, tmp_path):
     assert box["x"] == pytest.approx(300 * scale, abs=2) and box["y"] == pytest.approx(150 * scale, abs=2)
     assert len(shown["bones"]) > 0
     assert page.title == "Pose estimation: find the people in a photo"
-    assert page.find_element("css selector", "label[for=file]").text == "Photo"  # named for screen readers
+    assert page.find_element("css selector", "label[for=file]").text == "Choose a photo"  # named for screen readers
+    chosen = page.find_element("id", "chosen").text
+    assert chosen.startswith("one.png, ") and chosen.endswith(" KB")  # the file's name, not "No file chosen"
     assert console_errors(page) == []
 
 
@@ -316,14 +333,15 @@ def test_a_phone_photo_stored_sideways_is_drawn_on_the_person(page, ready, tmp_p
             assert box["x"] - 1 <= x <= box["x"] + box["width"] + 1 and box["y"] - 1 <= y <= box["y"] + box["height"] + 1
 
 
-def test_too_large_and_not_an_image_are_refused_in_the_page(page, ready, pose_service, tmp_path):
-    big = tmp_path / "big.png"
-    big.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(LIMIT + 300_000))
-    start = time.monotonic()
-    choose(page, big)
-    assert wait_state(page, "error", seconds=5) == "error"
-    assert time.monotonic() - start < 2  # no upload: the page knows the limit
-    assert message(page) == "This photo is 2.3 MB; photos up to 2 MB can be analysed. Choose a smaller one."
+def test_files_that_are_not_photos_are_refused_in_the_page_and_an_over_limit_photo_is_sent_smaller(
+        page, ready, pose_service, tmp_path):
+    *_, stand_in = pose_service
+    ran = len(stand_in.ran)
+    fake = tmp_path / "big.png"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(LIMIT + 300_000))  # a PNG's signature, then noise
+    choose(page, fake)
+    assert wait_state(page, "error") == "error"
+    assert message(page) == "This file is not a photo that can be read. Choose a JPEG or PNG photo."
     text = tmp_path / "notes.txt"
     text.write_text("not a photo")
     choose(page, text)
@@ -334,18 +352,84 @@ def test_too_large_and_not_an_image_are_refused_in_the_page(page, ready, pose_se
     choose(page, broken)
     assert wait_state(page, "error") == "error"
     assert "not a photo that can be read" in message(page)
+    heic = tmp_path / "IMG_0001.HEIC"
+    heic.write_bytes(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + os.urandom(5000))
+    choose(page, heic)
+    assert wait_state(page, "error") == "error"
+    assert message(page).startswith("“IMG_0001.HEIC” is a HEIC photo, which this app cannot read yet. Save it as a JPEG")
+    page.set_window_size(375, 812)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "heic_375.png"))
+    page.set_window_size(1280, 900)
+    assert len(stand_in.ran) == ran  # none of them reached the model
+    noisy = tmp_path / "noisy.png"  # 2.4 MB, over the 2 MB limit: sent as a smaller JPEG, not refused
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (700, 1100, 3), dtype=np.uint8)).save(noisy)
+    assert noisy.stat().st_size > LIMIT
+    choose(page, noisy)
+    assert wait_state(page, "done", "error") == "done", message(page)
+    assert stand_in.ran[-1] == (700, 1100)
     assert console_errors(page) == []
 
 
-def test_cancel_stops_waiting(page, ready, tmp_path):
+def test_a_jpeg_without_an_extension_is_read_by_its_bytes(page, ready, tmp_path):
+    plain = photo(tmp_path, "photo.jpg")
+    nameless = plain.rename(tmp_path / "IMG_2041")  # as some phones and chat apps save them
+    choose(page, nameless)
+    assert wait_state(page, "done", "error") == "done", message(page)
+    assert message(page) == "1 person found."
+
+
+def test_a_50_megapixel_phone_photo_is_drawn_and_sent_small(page, ready, pose_service, tmp_path):
+    """8660x5773 (a 50 MP phone camera), stored sideways with EXIF orientation 6: decoded at most
+    2048 px on its longest side, upright, in the page; the service gets that, and the person is boxed."""
+    *_, stand_in = pose_service
+    big = photo(tmp_path, "PXL_50MP.jpg", size=(5773, 8660), red=(1000, 2000, 3000, 7000), orientation=6)
+    choose(page, big)
+    assert wait_state(page, "done", "error", seconds=60) == "done", message(page)
+    assert message(page) == "1 person found."
+    assert stand_in.ran[-1] == (2048, 1365)  # upright (taller than wide) and small
+    shown = drawing(page)
+    assert (shown["width"], shown["height"]) == (480, 720)
+    scale = shown["width"] / 5773
+    [box] = shown["boxes"]
+    assert box["x"] == pytest.approx(1000 * scale, abs=3) and box["y"] == pytest.approx(2000 * scale, abs=3)
+    assert box["width"] == pytest.approx(2000 * scale, abs=3) and box["height"] == pytest.approx(5000 * scale, abs=3)
+    assert console_errors(page) == []
+
+
+def test_a_photo_of_too_many_pixels_is_refused_before_it_is_decoded(page, ready, pose_service, tmp_path):
+    """A 20000x20000 PNG (400 MP; decoding it took 1.5 GB in the tab): the page reads its size from
+    the file's header and says "too many pixels", sending nothing."""
+    *_, stand_in = pose_service
+    ran = len(stand_in.ran)
+    huge = tmp_path / "huge.png"
+    Image.new("1", (20000, 20000)).save(huge)
+    choose(page, huge)
+    assert wait_state(page, "error") == "error"
+    assert message(page) == ("This photo has too many pixels (400 megapixels; up to 120 megapixels can be "
+                             "analysed). Choose a smaller one.")
+    assert len(stand_in.ran) == ran and not page.find_element("id", "canvas").is_displayed()
+
+
+def test_cancel_stops_waiting_and_gives_focus_to_the_photo_button(page, ready, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
     choose(page, photo(tmp_path, "slow2.jpg", corner=(0, 255, 0)))
     wait_state(page, "waiting")
-    time.sleep(1.2)
-    assert message(page).startswith("Looking for people…") and message(page).endswith(" s")  # elapsed time
+    for _ in range(100):  # the counter ticks beside the message
+        if detail(page) not in ("", "0 s"):
+            break
+        time.sleep(0.05)
+    assert message(page) == "Looking for people…" and detail(page).endswith(" s")
     assert page.find_element("id", "spinner").is_displayed()
-    page.find_element("id", "cancel").click()
+    page.execute_script("document.getElementById('file').focus()")
+    ActionChains(page).send_keys(Keys.TAB).perform()  # from the photo button to Cancel, by keyboard
+    assert page.switch_to.active_element.get_attribute("id") == "cancel"
+    ActionChains(page).send_keys(Keys.ENTER).perform()
     assert wait_state(page, "idle") == "idle"
     assert message(page) == "Cancelled. Choose a photo to try again."
+    assert page.switch_to.active_element.get_attribute("id") == "file"  # not the page's body
     time.sleep(SLOW_SECONDS)
     assert page.execute_script("return document.body.dataset.state") == "idle"  # the late answer is dropped
 
@@ -390,3 +474,158 @@ def test_favicon_and_missing_assets_are_404_not_the_page(site):
 def test_health_gives_the_page_the_upload_limit(site):
     health = json.load(urllib.request.urlopen(f"{site}/api/health"))
     assert health == {"status": "ok", "maxUploadBytes": LIMIT}
+
+
+# --- real networks: slow uploads, abandoned requests, a retry after an error -------------------------
+
+
+def record_status(page) -> None:
+    """From now on, every text the live region takes (what a screen reader announces) and every
+    text beside it, in order, in window.announced and window.details."""
+    page.execute_script("""
+        window.announced = []; window.details = [];
+        const watch = (id, into) => new MutationObserver(() => into.push(document.getElementById(id).textContent))
+          .observe(document.getElementById(id), { childList: true, characterData: true, subtree: true });
+        watch('message', window.announced);
+        watch('detail', window.details);
+    """)
+
+
+def test_upload_progress_is_shown_apart_from_model_time_on_a_slow_connection(page, ready, tmp_path):
+    """Chromium's own network throttling (DevTools network conditions) slows the upload: the page
+    says "Sending… N %" with N rising, then "Looking for people… N s" only once the photo is sent."""
+    noisy = tmp_path / "noisy.jpg"  # noise does not compress: about 1 MB, sent as it is
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (800, 1000, 3), dtype=np.uint8)).save(noisy, quality=90)
+    record_status(page)
+    page.set_network_conditions(offline=False, latency=50, download_throughput=500_000, upload_throughput=150_000)
+    try:
+        choose(page, noisy)
+        wait_state(page, "sending")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.save_screenshot(str(ARTIFACTS / "sending.png"))
+        assert wait_state(page, "done", "error", seconds=90) == "done", message(page)
+    finally:
+        page.delete_network_conditions()
+    announced, details = page.execute_script("return [window.announced, window.details]")
+    assert announced == ["Reading the photo…", "Sending…", "Looking for people…", "1 person found."]
+    sending = [int(d.removesuffix(" %")) for d in details if d.endswith(" %")]
+    waiting = [d for d in details if d.endswith(" s")]
+    assert len({p for p in sending if 0 < p < 100}) >= 3, sending  # progress seen on the way, not only 0 and 100
+    assert sending == sorted(sending)
+    assert details.index(waiting[0]) > max(i for i, d in enumerate(details) if d.endswith(" %"))  # model time after
+
+
+def test_abandoned_photos_are_dropped_before_the_model_runs_them(page, ready, pose_service, tmp_path):
+    """Photo A keeps the model busy; B is chosen, reaches the pose service and queues; C is chosen
+    (B is abandoned in the page) and queues too. B's abort travels through the web server and the
+    backend to the pose service, which skips B when its turn comes: the stand-in ran A and C only."""
+    _, _, lazy, stand_in = pose_service
+    stand_in.hold.clear()
+    ran, skipped = len(stand_in.ran), lazy.skipped
+
+    def until(check, what: str) -> None:
+        for _ in range(400):
+            if check():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"never {what}")
+
+    try:
+        choose(page, photo(tmp_path, "a.jpg", corner=(0, 0, 255)))
+        until(lambda: len(stand_in.ran) == ran + 1, "ran A")
+        choose(page, photo(tmp_path, "b.jpg", red=(100, 100, 200, 300)))
+        until(lambda: lazy.waiting == 1, "queued B")
+        choose(page, photo(tmp_path, "c.jpg", red=(500, 200, 700, 500)))
+        until(lambda: lazy.waiting == 2, "queued C")
+    finally:
+        stand_in.hold.set()
+    assert wait_state(page, "done", "error") == "done", message(page)
+    until(lambda: lazy.waiting == 0, "emptied the queue")
+    assert len(stand_in.ran) == ran + 2 and lazy.skipped == skipped + 1  # A and C ran; B was skipped
+    [box] = drawing(page)["boxes"]
+    assert box["x"] == pytest.approx(500 * drawing(page)["width"] / 800, abs=2)  # C's person
+
+
+def pose_responses(page) -> list[dict]:
+    """The browser's answers to POST /api/pose since the last call, from Chromium's CDP log."""
+    events = (json.loads(e["message"])["message"] for e in page.get_log("performance"))
+    return [e["params"]["response"] for e in events
+            if e["method"] == "Network.responseReceived" and e["params"]["response"]["url"].endswith("/api/pose")]
+
+
+def test_a_retry_after_the_server_cannot_be_reached_goes_on_the_same_connection(browser, web_dist, ready, tmp_path):
+    """Backend down: the web server's 502 comes after it has read the whole upload, so the browser
+    keeps the connection and the retry goes out on it at once (it used to wait ~6 s for a reset
+    and go out on a new one)."""
+    noisy = tmp_path / "noisy.jpg"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (700, 900, 3), dtype=np.uint8)).save(noisy, quality=90)
+    with app_stack(web_dist, "http://127.0.0.1:9", backend=False) as url:
+        browser.get(url)
+        pose_responses(browser)
+        for _ in range(2):
+            choose(browser, noisy)
+            assert wait_state(browser, "error") == "error"
+            assert message(browser) == "The app’s server cannot be reached right now. Try again later."
+        first, retry = pose_responses(browser)
+    assert (first["status"], retry["status"]) == (502, 502)
+    assert retry["connectionReused"] and retry["connectionId"] == first["connectionId"]
+
+
+# --- accessibility and layout --------------------------------------------------------------------
+
+
+def test_the_live_region_announces_each_sentence_once_and_focus_never_falls_to_the_body(page, ready, tmp_path):
+    """A 3 s wait: the counter beside the message ticks, but the live region (role=status) only
+    changes when the sentence does, and it holds neither the counter nor the Cancel button. With
+    focus on Cancel when the answer comes, focus goes to the photo button."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    page.set_window_size(375, 812)
+    record_status(page)
+    choose(page, photo(tmp_path, "slow3.jpg", corner=(0, 255, 0)))
+    wait_state(page, "waiting")
+    page.execute_script("document.getElementById('file').focus()")
+    ActionChains(page).send_keys(Keys.TAB).perform()
+    assert page.switch_to.active_element.get_attribute("id") == "cancel"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "waiting_375_focus_on_cancel.png"))
+    assert wait_state(page, "done", "error") == "done"
+    announced, details = page.execute_script("return [window.announced, window.details]")
+    assert announced == ["Reading the photo…", "Sending…", "Looking for people…", "1 person found."]
+    assert len([d for d in details if d.endswith(" s")]) >= 3  # it ticked: 0 s, 1 s, 2 s...
+    live = page.find_elements("css selector", "[role=status], [aria-live]")
+    assert [e.get_attribute("id") for e in live] == ["message"]
+    assert page.find_elements("css selector", "[role=status] *, [aria-live] *") == []  # only the sentence
+    assert page.switch_to.active_element.get_attribute("id") == "file"
+
+
+def test_on_a_laptop_screen_the_result_is_above_the_fold(page, ready, tmp_path):
+    page.set_window_size(1366, 768)
+    choose(page, photo(tmp_path, "laptop.jpg", size=(1600, 1200), red=(200, 300, 700, 1100)))
+    assert wait_state(page, "done", "error") == "done"
+    bottom, height = page.execute_script(
+        "return [document.getElementById('canvas').getBoundingClientRect().bottom, window.innerHeight]")
+    assert bottom <= height, f"the photo ends at {bottom} px of a {height} px window"
+    shown = drawing(page)
+    assert shown["fontPx"] * shown["cssWidth"] / shown["width"] >= 12  # labels still readable
+
+
+def test_labels_are_resized_when_a_phone_is_turned(page, ready, tmp_path):
+    """Drawn wide, then the window narrows (a tablet turned to portrait, a phone's split screen): the
+    labels are drawn again at the size that reads there. The photo button is a 44 px tap target."""
+    choose(page, photo(tmp_path, "turn.jpg", size=(1600, 1200), red=(200, 300, 700, 1100)))
+    assert wait_state(page, "done", "error") == "done"
+    wide = drawing(page)
+    page.set_window_size(375, 812)
+    for _ in range(100):
+        narrow = drawing(page)
+        if narrow["cssWidth"] < wide["cssWidth"]:
+            break
+        time.sleep(0.05)
+    assert narrow["cssWidth"] <= 375 and narrow["fontPx"] > wide["fontPx"]
+    assert narrow["fontPx"] * narrow["cssWidth"] / narrow["width"] >= 12
+    button = page.find_element("css selector", "label[for=file]").rect
+    assert button["height"] >= 44
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "turned_to_375.png"))

@@ -13,22 +13,33 @@ export function resolveAsset(root, urlPath) {
   return file === root || file.startsWith(root + path.sep) ? file : null;
 }
 
+function passToBackend(req, res, backend, backendUrl) {
+  const upstream = http.request({ host: backend.hostname, port: backend.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+    res.writeHead(answer.statusCode, answer.headers);
+    answer.pipe(res);
+    answer.on('error', () => res.destroy());
+  });
+  // The browser left (Cancel, another photo, the tab closed): the backend's request ends too, and
+  // through it the pose service's, so nobody keeps working on a photo no one waits for.
+  res.on('close', () => { if (!res.writableFinished) upstream.destroy(); });
+  upstream.on('error', (err) => {
+    if (res.destroyed) return; // the browser has gone: nobody to answer
+    if (res.headersSent) return res.destroy();
+    console.error(`backend unreachable at ${backendUrl}: ${err.message}`); // the address stays in the log
+    // The rest of the upload is read and dropped: the browser gets the 502 and its connection can
+    // carry a retry at once (an unread body left it waiting for a reset).
+    req.unpipe(upstream);
+    req.resume();
+    res.writeHead(502, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: 'the API server cannot be reached', unreachable: 'api' }));
+  });
+  req.pipe(upstream);
+}
+
 export function createWebServer({ root, backendUrl }) {
   const backend = new URL(backendUrl);
   return http.createServer((req, res) => {
-    if (req.url.startsWith('/api/')) {
-      const upstream = http.request({ host: backend.hostname, port: backend.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode, answer.headers);
-        answer.pipe(res);
-      });
-      upstream.on('error', (err) => {
-        console.error(`backend unreachable at ${backendUrl}: ${err.message}`); // the address stays in the log
-        res.writeHead(502, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'the API server cannot be reached', unreachable: 'api' }));
-      });
-      req.pipe(upstream);
-      return;
-    }
+    if (req.url.startsWith('/api/')) return passToBackend(req, res, backend, backendUrl);
     let file;
     try {
       file = resolveAsset(root, req.url);

@@ -2,15 +2,15 @@
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 
-import { HttpError, sendJson } from '../api/errors.js';
+import { ClientGone, HttpError, sendJson } from '../api/errors.js';
 import { makeHealthHandler } from '../api/health.js';
 import { makePoseHandler } from '../api/pose.js';
 import { loadConfig } from './config.js';
 
-export function createServer(config, fetchImpl = fetch) {
+export function createServer(config) {
   const routes = {
     'GET /api/health': makeHealthHandler(config),
-    'POST /api/pose': makePoseHandler(config, fetchImpl),
+    'POST /api/pose': makePoseHandler(config),
   };
   return http.createServer(async (req, res) => {
     const path = new URL(req.url, 'http://local').pathname;
@@ -22,7 +22,7 @@ export function createServer(config, fetchImpl = fetch) {
       }
       await handler(req, res);
     } catch (err) {
-      if (res.headersSent) return res.destroy();
+      if (err instanceof ClientGone || res.headersSent) return res.destroy();
       if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message, ...err.extra });
       console.error(err);
       sendJson(res, 500, { error: 'internal error' });

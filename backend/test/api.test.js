@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 
 import { createServer } from '../src/server.js';
@@ -133,4 +134,139 @@ test('uploads are kept when UPLOAD_DIR is set', async () => {
 test('config rejects bad numbers with the variable name', () => {
   assert.throws(() => loadConfig({ PORT: 'eighty' }), /PORT must be a positive whole number, got 'eighty'/);
   assert.equal(loadConfig({ POSE_SERVICE_URL: 'http://x:1/' }).poseServiceUrl, 'http://x:1');
+});
+
+// A pose service stand-in that records each request: when it started, the bytes it got, and
+// whether its client went away before it answered. `answerAfter` holds each answer until called.
+function recordingPoseService() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const seen = { bytes: 0, ended: false, clientLeft: false, release: null };
+    requests.push(seen);
+    seen.released = new Promise((resolve) => { seen.release = resolve; });
+    req.on('data', (chunk) => { seen.bytes += chunk.length; });
+    req.on('end', () => { seen.ended = true; });
+    res.on('close', () => { if (!res.writableFinished) seen.clientLeft = true; });
+    seen.released.then(() => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"people":[]}'); });
+  });
+  return { server, requests };
+}
+
+async function until(check, what) {
+  for (let i = 0; i < 500; i += 1) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`never ${what}`);
+}
+
+describe('streaming and aborts', () => {
+  let pose;
+  let backend;
+  let url;
+
+  before(async () => {
+    pose = recordingPoseService();
+    backend = createServer({ ...loadConfig({}), poseServiceUrl: await listen(pose.server), maxUploadBytes: 1_000_000, poseTimeoutMs: 20000 });
+    url = await listen(backend);
+  });
+
+  after(async () => {
+    for (const r of pose.requests) r.release();
+    pose.server.closeAllConnections();
+    await close(backend);
+    await close(pose.server);
+  });
+
+  const post = (headers) => http.request(`${url}/api/pose`, { method: 'POST', headers: { 'content-type': 'image/jpeg', ...headers } });
+  // The pose service's record of the next request it gets.
+  const next = async () => {
+    const count = pose.requests.length;
+    await until(() => pose.requests.length > count, 'reached the pose service');
+    return pose.requests[count];
+  };
+
+  test('a raw upload reaches the pose service while it is still being sent (no copy held whole)', async () => {
+    const arriving = next();
+    const client = post({ 'content-length': 200_000 });
+    client.write(Buffer.alloc(100_000, 1));
+    const seen = await arriving;
+    await until(() => seen.bytes >= 100_000, 'forwarded the first half');
+    assert.equal(seen.ended, false); // the rest has not been sent yet
+    client.end(Buffer.alloc(100_000, 2));
+    await until(() => seen.ended, 'forwarded the end');
+    assert.equal(seen.bytes, 200_000);
+    seen.release();
+    const [answer] = await once(client, 'response');
+    assert.equal(answer.statusCode, 200);
+    answer.resume();
+  });
+
+  test('a client that leaves while the pose service works: the call to it is aborted', async () => {
+    const arriving = next();
+    const client = post({ 'content-length': 1000 });
+    client.on('error', () => {});
+    client.end(Buffer.alloc(1000, 3));
+    const seen = await arriving;
+    await until(() => seen.ended, 'forwarded the photo');
+    client.destroy(); // the browser's Cancel, passed on by the web server
+    await until(() => seen.clientLeft, 'aborted the call to the pose service');
+  });
+
+  test('a client that leaves in the middle of its upload: the pose service call ends too, the backend goes on', async () => {
+    const arriving = next();
+    const client = post({ 'content-length': 100_000 });
+    client.on('error', () => {});
+    client.write(Buffer.alloc(10_000, 4));
+    const seen = await arriving;
+    await until(() => seen.bytes >= 10_000, 'started forwarding');
+    client.destroy();
+    await until(() => seen.clientLeft, 'aborted the call to the pose service');
+    assert.equal(seen.ended, false);
+    assert.equal((await fetch(`${url}/api/health`)).status, 200);
+  });
+
+  test('a chunked upload over the limit is stopped with 413, and the connection serves the next request', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const client = http.request(`${url}/api/pose`, { method: 'POST', agent, headers: { 'content-type': 'image/png', 'transfer-encoding': 'chunked' } });
+      for (let i = 0; i < 15; i += 1) client.write(Buffer.alloc(100_000, 5));
+      client.end();
+      const [answer] = await once(client, 'response');
+      assert.equal(answer.statusCode, 413);
+      answer.resume();
+      await once(answer, 'end');
+      const next = http.request(`${url}/api/health`, { agent });
+      next.end();
+      const [health] = await once(next, 'response');
+      assert.equal(health.statusCode, 200);
+      assert.equal(next.reusedSocket, true); // the same connection, not stuck behind the unread upload
+      health.resume();
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
+test('pose service down: the 502 comes after the upload is read, and the same connection carries the retry', async () => {
+  const down = createServer({ ...loadConfig({}), poseServiceUrl: 'http://127.0.0.1:9', maxUploadBytes: 2_000_000 });
+  const downUrl = await listen(down);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const send = async () => {
+    const client = http.request(`${downUrl}/api/pose`, { method: 'POST', agent, headers: { 'content-type': 'image/jpeg', 'content-length': 1_500_000 } });
+    client.end(Buffer.alloc(1_500_000, 6));
+    const [answer] = await once(client, 'response');
+    const chunks = [];
+    for await (const chunk of answer) chunks.push(chunk);
+    return { status: answer.statusCode, body: JSON.parse(Buffer.concat(chunks)), reused: client.reusedSocket };
+  };
+  try {
+    const first = await send();
+    assert.deepEqual([first.status, first.body.unreachable], [502, 'pose-service']);
+    const retry = await send();
+    assert.deepEqual([retry.status, retry.reused], [502, true]);
+  } finally {
+    agent.destroy();
+    await close(down);
+  }
 });

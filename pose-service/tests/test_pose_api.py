@@ -1,7 +1,9 @@
 """The HTTP layer with Flask's test client. The estimator here is a stand-in with the real
 one's interface; the real HMR2 estimator needs the ML stack and a GPU (GPU runner only)."""
 
+import http.client
 import io
+import socket
 import threading
 import time
 
@@ -10,6 +12,7 @@ import pytest
 from app import create_app
 from estimator import HMR2Estimator, LazyEstimator
 from PIL import Image
+from werkzeug.serving import make_server
 
 PERSON = {"box": [1.0, 2.0, 30.0, 40.0], "score": 0.98, "joints_3d": [[0.0, 0.1, 0.2]],
           "camera_translation": [0.0, 0.0, 5.0],
@@ -154,3 +157,76 @@ def test_not_ready_says_whether_the_model_is_loading_or_broken():
     answer = client.post("/pose", data=image_bytes("PNG"), content_type="image/png")
     assert answer.status_code == 503
     assert answer.json["state"] == "failed" and "CUDA unavailable" in answer.json["reason"]
+
+
+def test_a_photo_with_too_many_pixels_is_refused_as_that_without_decoding(ready_client):
+    """A 50-megapixel photo (8660x5773) is over the bomb guard: 413 saying "too many pixels",
+    with the numbers the page needs, never "unreadable"."""
+    client, model = ready_client
+    buffer = io.BytesIO()
+    Image.new("1", (8660, 5773)).save(buffer, format="PNG")  # 1 bit a pixel: small to make here
+    answer = client.post("/pose", data=buffer.getvalue(), content_type="image/png")
+    assert answer.status_code == 413
+    assert answer.json["reason"] == "too_many_pixels"
+    assert answer.json["pixels"] == 8660 * 5773 and answer.json["max_pixels"] == 40_000_000
+    assert "too many pixels (8660x5773 pixels" in answer.json["error"]
+    assert model.seen == []
+
+
+class GatedModel(FakeModel):
+    """Holds its first prediction until `release` is set, so the next photos queue behind it."""
+
+    def __init__(self):
+        super().__init__()
+        self.running, self.release = threading.Event(), threading.Event()
+
+    def predict(self, image):
+        self.running.set()
+        self.release.wait(10)
+        return super().predict(image)
+
+
+def test_a_photo_whose_sender_left_while_queued_is_not_run():
+    """Over a real socket (werkzeug's server, which like gunicorn hands the app its socket): photo A
+    runs; B and C queue behind it; B's sender closes its connection. When A is done, B is skipped
+    and C runs: the model ran twice, not three times."""
+    model = GatedModel()
+    lazy = LazyEstimator(model)
+    server = make_server("127.0.0.1", 0, create_app(lazy), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    body = image_bytes("PNG")
+    answers: dict[str, int] = {}
+
+    def post(name: str) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=20)
+        connection.request("POST", "/pose", body=body, headers={"content-type": "image/png"})
+        answers[name] = connection.getresponse().status
+
+    def wait_until(check, what: str) -> None:
+        for _ in range(500):
+            if check():
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"never {what}")
+
+    try:
+        wait_for(lazy, "ready")
+        first = threading.Thread(target=post, args=("A",))
+        first.start()
+        wait_until(model.running.is_set, "ran A")
+        leaver = socket.create_connection(("127.0.0.1", server.server_port))
+        leaver.sendall(b"POST /pose HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        wait_until(lambda: lazy.waiting == 1, "queued B")
+        third = threading.Thread(target=post, args=("C",))
+        third.start()
+        wait_until(lambda: lazy.waiting == 2, "queued C")
+        leaver.close()  # B's sender gives up
+        model.release.set()
+        first.join(20)
+        third.join(20)
+        assert answers == {"A": 200, "C": 200}
+        assert len(model.seen) == 2 and lazy.skipped == 1
+    finally:
+        model.release.set()
+        server.shutdown()
