@@ -120,7 +120,7 @@ def test_no_expression_is_expanded_inside_run(workflow):
 def test_every_bakegen_command_and_option_a_step_calls_exists(workflow):
     calls = [["bakegen", *shlex.split(found)] for _, step in steps(workflow)
              for found in re.findall(r"(?:^|\$\()\s*bakegen ([^)\n]+)", step.get("run", ""), re.M)]
-    assert {c[1] for c in calls} >= {"emit", "ci", "ci-plan", "ci-lint", "builder", "build", "bench"}
+    assert {c[1] for c in calls} >= {"emit", "ci", "ci-plan", "ci-lint", "ci-tags", "builder", "build", "bench"}
     for call in calls:
         words = call[1:3] if call[1] == "builder" else call[1:2]
         done = subprocess.run([sys.executable, "-m", "bakegen", *words, "--help"], capture_output=True, text=True)
