@@ -130,7 +130,8 @@ def split_by_kind(project: Project, plan: CiPlan) -> tuple[str, str]:
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 # An image repository as registries name them: host[:port]/path, lowercase path components.
-_REPOSITORY = re.compile(r"[A-Za-z0-9.-]+(?::\d+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+\Z")
+_REPOSITORY = r"[A-Za-z0-9.-]+(?::\d+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+"
+_IMAGE_NAME = re.compile(rf"(?P<repository>{_REPOSITORY})(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?\Z")
 
 
 @dataclass(frozen=True)
@@ -155,13 +156,6 @@ def commit_tag(sha: str) -> str:
     return f"sha-{sha[:12]}"
 
 
-def _repository(name: str) -> str:
-    """`ghcr.io/acme/api:latest` -> `ghcr.io/acme/api` (a tag follows the last `/`)."""
-    name = name.split("@", 1)[0]
-    head, _, last = name.rpartition("/")
-    return f"{head}/{last.split(':', 1)[0]}" if head else name
-
-
 def pushed_images(metadata: list[str]) -> list[PushedImage]:
     """Each image bake pushed, from its `--metadata-file` JSON (docker/bake-action's `metadata`
     output; an empty text is a bake step that did not run): per target, `image.name` (the tags,
@@ -184,10 +178,10 @@ def pushed_images(metadata: list[str]) -> list[PushedImage]:
             if not _DIGEST.match(digest):
                 raise BakegenError(f"bake metadata: {target}: not a digest: '{visible(digest)}'")
             for name in str(result["image.name"]).split(","):
-                repository = _repository(name.strip())
-                if not _REPOSITORY.match(repository):
+                m = _IMAGE_NAME.match(name.strip())
+                if not m:
                     raise BakegenError(f"bake metadata: {target}: not an image name: '{visible(name)}'")
-                found[(repository, digest)] = PushedImage(target, repository, digest)
+                found[(m["repository"], digest)] = PushedImage(target, m["repository"], digest)
     return sorted(found.values(), key=lambda image: (image.target, image.repository))
 
 
