@@ -304,3 +304,26 @@ def test_a_finding_fails_the_scan_but_still_reaches_the_summary_and_code_scannin
     assert "CVE-1 CRITICAL" in (home / "runner-scan-0/summary.md").read_text()
     assert run.step("Upload to code scanning").returncode == 0 and "1 result(s)" in run.step("Upload to").output
     assert json.loads((home / "artifacts/code-scanning/api.sarif").read_text())["runs"][0]["results"]
+
+
+def test_compose_runs_the_pushed_images_by_digest_from_the_env_file(tmp_path):
+    """What `bakegen ci-tags --env-file` writes, read by the real `docker compose config`: each
+    service's image is the digest CI pushed; without the file, the bake tags as before."""
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("docker compose is not installed")
+    digests = {"pose-service": API, "backend": BASE, "web": "sha256:" + "d" * 64}
+    images = pushed_images([json.dumps({t: {"containerimage.digest": d, "image.name": f"ghcr.io/acme/app/{t}:latest"}
+                                        for t, d in digests.items()})])
+    (tmp_path / "images.env").write_text(compose_env(images))
+
+    def config(*extra: str) -> dict:
+        done = subprocess.run(["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), *extra, "config",
+                               "--format", "json"], capture_output=True, text=True, cwd=tmp_path,
+                              env={k: v for k, v in os.environ.items()  # none of the file's variables
+                                   if k not in ("REGISTRY", "TAG") and not k.endswith("_IMAGE")})
+        assert done.returncode == 0, done.stderr
+        return {name: s["image"] for name, s in json.loads(done.stdout)["services"].items()}
+
+    assert config("--env-file", str(tmp_path / "images.env")) == {t: f"ghcr.io/acme/app/{t}@{d}"
+                                                                  for t, d in digests.items()}
+    assert config() == {t: f"ghcr.io/bakegen/pose-app/{t}:latest" for t in digests}
