@@ -4,15 +4,18 @@ the cache, and the bake variables that say so. Pure: the event comes in as plain
 The rules (design.md, "CI facts"): every event reads the cache; only a push to the default
 branch writes it (a pull request cannot poison it); images are pushed from the default branch
 and from tags only; a pull request bakes only what its changes affect, and nothing when that
-is empty.
+is empty. After a push, each image also gets the commit's tag, by its digest, and the digests
+are reported (the job summary, a compose env file, the scan job's matrix).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 from bakegen.model import BakegenError, Project
+from bakegen.sinks import visible
 
 DEFAULT_RUNNER_LABELS = ("self-hosted", "linux", "x64", "gpu")
 CI_BUILDER = "bakegen-ci"  # the persistent builder on the self-hosted runner
@@ -121,3 +124,79 @@ def split_by_kind(project: Project, plan: CiPlan) -> tuple[str, str]:
     bases = [t for t in plan.targets if t in known and project.targets[t].kind == "base"]
     rest = [t for t in plan.targets if t not in bases]  # services and per-platform cache targets
     return ",".join(bases), ",".join(rest)
+
+
+# --- after the push: immutable tags and digests ---------------------------------------------------
+
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+# An image repository as registries name them: host[:port]/path, lowercase path components.
+_REPOSITORY = r"[A-Za-z0-9.-]+(?::\d+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+"
+_IMAGE_NAME = re.compile(rf"(?P<repository>{_REPOSITORY})(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?\Z")
+
+
+@dataclass(frozen=True)
+class PushedImage:
+    target: str
+    repository: str  # ghcr.io/acme/api: no tag
+    digest: str  # sha256:...
+
+    @property
+    def ref(self) -> str:
+        """The image by digest: what a deployment or a scan pins."""
+        return f"{self.repository}@{self.digest}"
+
+    @property
+    def variable(self) -> str:
+        """The compose variable that runs this image by digest (`POSE_SERVICE_IMAGE`)."""
+        return re.sub(r"[^A-Za-z0-9]", "_", self.target).upper() + "_IMAGE"
+
+
+def commit_tag(sha: str) -> str:
+    """The immutable tag of a commit's images, beside `latest` or the release tag."""
+    return f"sha-{sha[:12]}"
+
+
+def pushed_images(metadata: list[str]) -> list[PushedImage]:
+    """Each image bake pushed, from its `--metadata-file` JSON (docker/bake-action's `metadata`
+    output; an empty text is a bake step that did not run): per target, `image.name` (the tags,
+    comma-separated) and `containerimage.digest`. Cache-only targets have neither and are left out.
+    A name or digest that is not one is refused: these values reach the workflow's matrix."""
+    found: dict[tuple[str, str], PushedImage] = {}
+    for text in metadata:
+        if not text.strip():
+            continue
+        try:
+            targets = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise BakegenError(f"bake metadata: not JSON ({e})") from None
+        if not isinstance(targets, dict):
+            raise BakegenError("bake metadata: expected an object of targets")
+        for target, result in sorted(targets.items()):
+            if not isinstance(result, dict) or "containerimage.digest" not in result or not result.get("image.name"):
+                continue  # buildx.build.warnings, a cache-only target
+            digest = str(result["containerimage.digest"])
+            if not _DIGEST.match(digest):
+                raise BakegenError(f"bake metadata: {target}: not a digest: '{visible(digest)}'")
+            for name in str(result["image.name"]).split(","):
+                m = _IMAGE_NAME.match(name.strip())
+                if not m:
+                    raise BakegenError(f"bake metadata: {target}: not an image name: '{visible(name)}'")
+                found[(m["repository"], digest)] = PushedImage(target, m["repository"], digest)
+    return sorted(found.values(), key=lambda image: (image.target, image.repository))
+
+
+def digests_summary(images: list[PushedImage], tag: str) -> str:
+    """The job summary's table of what was pushed (Markdown)."""
+    rows = [f"| {image.target} | `{image.repository}` | `{image.digest}` |" for image in images]
+    return "\n".join([f"### Images pushed (also tagged `{tag}`)", "", "| target | image | digest |",
+                      "| --- | --- | --- |", *rows, ""]) + "\n"
+
+
+def compose_env(images: list[PushedImage]) -> str:
+    """`docker compose --env-file` lines that run each image by its digest."""
+    return "".join(f"{image.variable}={image.ref}\n" for image in images)
+
+
+def scan_matrix(images: list[PushedImage]) -> str:
+    """The scan job's matrix (one entry per pushed image), as compact JSON for `fromJSON`."""
+    return json.dumps([{"target": image.target, "ref": image.ref} for image in images], separators=(",", ":"))

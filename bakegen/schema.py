@@ -69,6 +69,15 @@ def _whole_number(low: int, high: int, what: str, note: str = ""):
 
 _compression_level = _whole_number(0, 22, "a whole number", " (gzip: 0 to 9)")
 _minutes = _whole_number(1, 4320, "whole minutes")
+SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")  # the scanner's (trivy's) levels
+
+
+def _severities(value: Any) -> str:
+    """`ci.scan_severity`: the levels that fail the scan, comma-separated as trivy reads them."""
+    levels = _string(value).split(",")
+    if not all(level in SEVERITIES for level in levels):
+        raise _Invalid(f"expected a comma-separated list of {', '.join(SEVERITIES)}, got '{value}'")
+    return value
 
 
 def _registry(value: Any) -> str:
@@ -148,6 +157,7 @@ SCHEMA = {
         "runner_labels": _string_list, "registry": _string, "builder": _string, "max_storage": _string,
         "install": _string, "test_command": _string, "smoke_target": _string, "smoke_command": _string,
         "bench": _boolean, "bench_args": _string, "build_timeout_minutes": _minutes, "gpu_timeout_minutes": _minutes,
+        "scan": _boolean, "scan_severity": _severities,
     },
 }
 _TOP_TABLES = {"images", "groups", "targets", "names"}

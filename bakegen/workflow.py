@@ -1,8 +1,9 @@
 """The GitHub Actions workflow `bakegen ci` writes, from the same model as the bake file.
 
 Every step is a thin call of a command tested outside GitHub (`bakegen ci-plan`, `bakegen
-builder up`, `bakegen build`, `bakegen bench`) or a pinned action standing for one (checkout,
-GHCR login, bake). No `${{ }}` expression is expanded inside `run:`: values pass through `env:`.
+builder up`, `bakegen ci-tags`, `bakegen build`, `bakegen bench`) or a pinned action standing for
+one (checkout, GHCR login, bake, the trivy scanner, the SARIF upload). No `${{ }}` expression is
+expanded inside `run:`: values pass through `env:`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ ACTIONS = {
     "login": ("docker/login-action", "4907a6ddec9925e35a0a9e82d7399ccc52663121", "v4.1.0"),
     "bake": ("docker/bake-action", "a66e1c87e2eca0503c343edf1d208c716d54b8a8", "v7.1.0"),
     "upload": ("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    # v0.36.0: the release after the March 2026 compromise of the action's older tags (0.35.0 was
+    # the first clean one again); pinned by SHA, as everything here.
+    "trivy": ("aquasecurity/trivy-action", "ed142fd0673e97e23eac54620cfb913e5ce36c25", "v0.36.0"),
+    "sarif": ("github/codeql-action/upload-sarif", "b96794f015dfd88f77b49b1c93e0fa7110f94c63", "v4.38.0"),
 }
 # The fork guard: a self-hosted runner never runs code from a fork's pull request.
 SAME_REPOSITORY = ("github.event_name != 'pull_request' || "
@@ -46,6 +51,80 @@ def _checkout(history: bool) -> list[str]:
     if history:
         lines.append("          fetch-depth: 0  # `bakegen affected` compares with the base branch")
     return lines
+
+
+def _login(ci: CiSettings, condition: str = "") -> list[str]:
+    """GHCR takes the job's own token; any other registry is the runner's to log in to."""
+    if not ci.registry.startswith("ghcr.io"):
+        return []
+    return [
+        "      - name: Log in to GHCR",
+        *([f"        if: {condition}"] if condition else []),
+        f"        uses: {uses('login')}",
+        "        with:",
+        "          registry: ghcr.io",
+        "          username: ${{ github.actor }}",
+        "          password: ${{ secrets.GITHUB_TOKEN }}",
+    ]
+
+
+def _scan_job(ci: CiSettings) -> list[str]:
+    """A vulnerability scan of each image the build job pushed (by digest), on a GitHub-hosted
+    runner: trivy fails the job on `scan_severity`, its table goes to the job summary, and every
+    finding as SARIF to code scanning (the one job that may write security events)."""
+    severity = yaml_string(ci.scan_severity, "ci.scan_severity")
+    image = "${{ matrix.image.ref }}"
+    return [
+        "",
+        "  scan:",
+        "    name: Scan ${{ matrix.image.target }} for vulnerabilities",
+        "    needs: build",
+        "    if: needs.build.outputs.images != '' && needs.build.outputs.images != '[]'",
+        "    runs-on: ubuntu-latest",
+        "    timeout-minutes: 60",
+        "    permissions:",
+        "      contents: read",
+        "      packages: read  # pull the pushed images",
+        "      security-events: write  # the one job that uploads to code scanning",
+        "      actions: read  # upload-sarif reads the run's details in a private repository",
+        "    strategy:",
+        "      fail-fast: false",
+        "      matrix:",
+        "        image: ${{ fromJSON(needs.build.outputs.images) }}",
+        "    steps:",
+        *_login(ci),
+        "      - name: " + yaml_string(f"Scan (fails on {ci.scan_severity} with a fix available)", "ci.scan_severity"),
+        "        id: scan",
+        f"        uses: {uses('trivy')}",
+        "        with:",
+        f"          image-ref: {image}",
+        f"          severity: {severity}",
+        "          ignore-unfixed: true",
+        '          exit-code: "1"',
+        "          format: table",
+        "          output: ${{ runner.temp }}/trivy.txt",
+        "      - name: The findings in the job summary",
+        "        if: always() && steps.scan.outcome != 'skipped'",
+        "        env:",
+        "          TARGET: ${{ matrix.image.target }}",
+        "        run: |",
+        '          { echo "### $TARGET"; echo \'```\'; cat "$RUNNER_TEMP/trivy.txt"; echo \'```\'; } \\',
+        '            >> "$GITHUB_STEP_SUMMARY"',
+        "      - name: Every finding as SARIF",
+        "        if: always() && steps.scan.outcome != 'skipped'",
+        f"        uses: {uses('trivy')}",
+        "        with:",
+        f"          image-ref: {image}",
+        "          skip-setup-trivy: true",
+        "          format: sarif",
+        "          output: ${{ runner.temp }}/trivy.sarif",
+        "      - name: Upload to code scanning",
+        "        if: always() && steps.scan.outcome != 'skipped'",
+        f"        uses: {uses('sarif')}",
+        "        with:",
+        "          sarif_file: ${{ runner.temp }}/trivy.sarif",
+        "          category: ${{ matrix.image.target }}",
+    ]
 
 
 def _plan_step() -> list[str]:
@@ -119,6 +198,7 @@ def render_workflow(project: Project) -> str:
         "      packages: write  # the one job that pushes images and cache",
         "    outputs:",
         "      build: ${{ steps.plan.outputs.build }}",
+        "      images: ${{ steps.tags.outputs.images }}  # what was pushed, by digest: the scan's matrix",
         "    steps:",
         *_checkout(history=True),
         *_install(ci),
@@ -133,19 +213,11 @@ def render_workflow(project: Project) -> str:
         '          name=$(bakegen builder up --name "$BUILDER" --max-storage "$MAX_STORAGE")',
         '          echo "name=$name" >> "$GITHUB_OUTPUT"',
     ]
-    if ci.registry.startswith("ghcr.io"):
-        lines += [
-            "      - name: Log in to GHCR",
-            "        if: steps.plan.outputs.build == 'true'",
-            f"        uses: {uses('login')}",
-            "        with:",
-            "          registry: ghcr.io",
-            "          username: ${{ github.actor }}",
-            "          password: ${{ secrets.GITHUB_TOKEN }}",
-        ]
+    lines += _login(ci, "steps.plan.outputs.build == 'true'")
     for group in ("bases", "services"):
         lines += [
             f"      - name: Bake the {group}" + (" (their own call first)" if group == "bases" else ""),
+            f"        id: bake-{group}",
             f"        if: steps.plan.outputs.build == 'true' && steps.plan.outputs.{group} != ''",
             f"        uses: {uses('bake')}",
             "        with:",
@@ -154,6 +226,23 @@ def render_workflow(project: Project) -> str:
             "          builder: ${{ steps.builder.outputs.name }}",
             f"          targets: ${{{{ steps.plan.outputs.{group} }}}}",
         ]
+    lines += [
+        "      - name: Tag the pushed images with the commit, by digest; the digests to the summary",
+        "        id: tags",
+        "        if: steps.plan.outputs.push == 'true'",
+        "        env:",
+        "          BASES_METADATA: ${{ steps.bake-bases.outputs.metadata }}",
+        "          SERVICES_METADATA: ${{ steps.bake-services.outputs.metadata }}",
+        "        run: |",
+        '          bakegen ci-tags --metadata "$BASES_METADATA" --metadata "$SERVICES_METADATA"'
+        ' --env-file "$RUNNER_TEMP/images.env"',
+        "      - name: Keep the digests (`docker compose --env-file images.env up` runs exactly these)",
+        "        if: steps.tags.outcome == 'success'",
+        f"        uses: {uses('upload')}",
+        "        with:",
+        "          name: images",
+        "          path: ${{ runner.temp }}/images.env",
+    ]
     lines += [
         "",
         "  gpu:",
@@ -199,4 +288,6 @@ def render_workflow(project: Project) -> str:
             "          path: ${{ runner.temp }}/bench.*",
             "          if-no-files-found: ignore",
         ]
+    if ci.scan:
+        lines += _scan_job(ci)
     return "\n".join(lines) + "\n"

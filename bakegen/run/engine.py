@@ -1,4 +1,5 @@
-"""What this machine can build with: engine, buildx, cache export, named contexts, registry, GPU."""
+"""What this machine can build with: cores and memory (and the MAX_JOBS they give), WSL, Docker
+Desktop, engine, buildx, cache export, named contexts, registry, GPU."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from bakegen import command
+from bakegen import command, machine
 from bakegen.model import BakegenError
 from bakegen.run.bake import ENGINE_BUG_6521
 from bakegen.run.builder import MIN_BUILDKIT, BuilderInfo, inspect
@@ -30,21 +31,36 @@ class Check:
     ok: bool
     detail: str
     advice: str = ""
+    required: bool = True  # a miss fails `doctor` (exit 1); otherwise it is advice
 
 
 def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    """Where the docker CLI talks to the engine: DOCKER_HOST, else the current Docker context's
+    endpoint (rootless Docker and Docker Desktop use contexts whose socket is not
+    /var/run/docker.sock), else the default socket."""
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    if shutil.which("docker"):
+        with contextlib.suppress(BakegenError):
+            done = command.run(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
+                               check=False, timeout=30)
+            if done.returncode == 0 and done.stdout.strip():
+                return done.stdout.strip()
+    return "unix:///var/run/docker.sock"
 
 
 def connect() -> docker.DockerClient:
     """A client of a running engine, or a clear error saying how to get one."""
+    address = engine_address()
     try:
-        client = docker.from_env(timeout=10)
+        # from_env keeps DOCKER_HOST's TLS settings; a context's endpoint is named directly.
+        client = docker.from_env(timeout=10) if os.environ.get("DOCKER_HOST") else \
+            docker.DockerClient(base_url=address, timeout=10)
         client.ping()
         return client
     except docker.errors.DockerException as e:
         reason = str(e).split("(")[0].strip().rstrip(":") or type(e).__name__
-        raise BakegenError(f"no Docker engine answers at {engine_address()} ({reason}); {START_ENGINE}") from None
+        raise BakegenError(f"no Docker engine answers at {address} ({reason}); {START_ENGINE}") from None
 
 
 def buildx_version() -> tuple[int, ...] | None:
@@ -95,6 +111,115 @@ def builder_checks(info: BuilderInfo, engine_version: str) -> list[Check]:
     return checks
 
 
+# --- the machine: cores, memory, MAX_JOBS, WSL ---------------------------------------------------
+
+WSL_NVIDIA_SMI = "/usr/lib/wsl/lib/nvidia-smi"  # what the Windows driver gives WSL, often off PATH
+CLONE_INSIDE = ("clone it inside the Linux file system and work there: `git clone URL ~/src/NAME` "
+                "(Windows reaches it as \\\\wsl$\\<distro>\\home\\...)")
+
+
+@dataclass(frozen=True)
+class Host:
+    """What the kernel says about the machine bakegen runs on (read by `read_host`)."""
+
+    cores: int
+    memory: int | None  # MemTotal, bytes
+    cgroup_limit: int | None  # bytes, when this process's cgroup has one
+    proc_version: str = ""
+    proc_mounts: str = ""
+    cwd: str = ""
+    nvidia_smi: tuple[bool, str] | None = None  # (ran, its first line); None: not found
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def read_host(cwd: Path) -> Host:
+    """The facts of this machine, from /proc and /sys where they exist (empty elsewhere)."""
+    limit = next((text for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+                  if (text := _read(path))), "")
+    proc_version = _read("/proc/version")
+    smi = shutil.which("nvidia-smi") or (WSL_NVIDIA_SMI if Path(WSL_NVIDIA_SMI).is_file() else None)
+    nvidia = None
+    if smi and machine.wsl(proc_version):
+        done = command.run([smi, "-L"], check=False, timeout=30)
+        lines = (done.stdout or done.stderr).strip().splitlines()
+        nvidia = (done.returncode == 0, lines[0] if lines else f"exit code {done.returncode}")
+    return Host(cores=os.cpu_count() or 1, memory=machine.meminfo_total(_read("/proc/meminfo")),
+                cgroup_limit=machine.cgroup_limit(limit), proc_version=proc_version,
+                proc_mounts=_read("/proc/mounts"), cwd=str(cwd), nvidia_smi=nvidia)
+
+
+def host_checks(host: Host, engine_info: dict | None = None) -> list[Check]:
+    """Cores and memory, the MAX_JOBS the pose base's compiles get, and WSL's traps. The engine's
+    NCPU and MemTotal, when known, are where builds run (Docker Desktop's VM, a remote engine)."""
+    wsl = machine.wsl(host.proc_version)
+    checks = []
+    if host.memory is not None:
+        memory = machine.effective_memory(host.memory, host.cgroup_limit)
+        detail = f"{host.cores} cores, {machine.gib(host.memory)}"
+        if host.cgroup_limit is not None and host.cgroup_limit < host.memory:
+            detail += f", limited to {machine.gib(host.cgroup_limit)} by its cgroup"
+        if wsl and wsl.version == 2:
+            detail += (" (the WSL2 VM's cap: by default half of Windows' memory; raise it with memory= under "
+                       "[wsl2] in %UserProfile%\\.wslconfig, then `wsl --shutdown`)")
+        checks.append(Check("machine", True, detail))
+    resources = machine.engine_resources(engine_info or {})
+    where = "the engine's machine"
+    if resources is None and host.memory is not None:
+        resources, where = (host.cores, machine.effective_memory(host.memory, host.cgroup_limit)), "this machine"
+    if resources is not None:
+        cores, memory = resources
+        stages = machine.POSE_COMPILE_STAGES
+        jobs = machine.max_jobs(cores, memory, stages)
+        fits = memory >= stages * machine.GB_PER_NVCC_JOB * 1024**3
+        checks.append(Check(
+            "MAX_JOBS", fits,
+            f"{jobs} per CUDA compile, {stages} compiles at once ({where}: {cores} cores, {machine.gib(memory)}, "
+            f"{machine.GB_PER_NVCC_JOB:g} GiB per nvcc job); the pose base computes this itself unless MAX_JOBS is set",
+            f"{machine.gib(memory)} holds fewer than {stages} nvcc jobs: give the builder more memory "
+            "(WSL2: .wslconfig memory=; Docker Desktop: Settings > Resources) or the compiles may be killed",
+            required=False))
+    if wsl is not None:
+        drive = machine.windows_drive(host.cwd, host.proc_mounts)
+        if wsl.version == 1:
+            checks.append(Check("WSL", False, "WSL1: Docker Desktop and BuildKit need WSL2",
+                                "`wsl --set-version <distro> 2` in PowerShell", required=False))
+        else:
+            checks.append(Check(
+                "WSL", drive is None,
+                f"WSL2; this folder is in the Linux file system ({host.cwd})" if drive is None else
+                f"WSL2; {host.cwd} is on the Windows drive {drive} (9p): every build context sent, every "
+                "`affected`/`impact` walk crosses it, many times slower",
+                CLONE_INSIDE, required=False))
+        ran, line = host.nvidia_smi or (False, "nvidia-smi not found")
+        checks.append(Check(
+            "GPU in WSL", ran, f"nvidia-smi: {line}",
+            "install the NVIDIA driver on Windows (it gives WSL /usr/lib/wsl/lib/nvidia-smi); "
+            "never a Linux NVIDIA driver inside WSL", required=False))
+    return checks
+
+
+def desktop_checks(engine_info: dict) -> list[Check]:
+    """Docker Desktop: its default builder is the engine's own (docker driver); cache export
+    there needs the containerd image store, a setting of Docker Desktop."""
+    if not machine.is_docker_desktop(engine_info):
+        return []
+    containerd = machine.uses_containerd_store(engine_info)
+    return [Check(
+        "Docker Desktop", containerd,
+        f"{engine_info.get('OperatingSystem')}: default builder is the docker driver (the engine's BuildKit), "
+        f"image store {'containerd' if containerd else 'classic'}; a current BuildKit of your own: "
+        '`bakegen build --builder "$(bakegen builder up --driver docker-container)"`',
+        f'turn on Settings > General > "{machine.DESKTOP_CONTAINERD_SETTING}" (cache export on the default builder '
+        "needs it), or build on `bakegen builder up --driver docker-container`",
+        required=False)]
+
+
 _PROBE_BAKE = """
 target "probe-base" {
   dockerfile-inline = "FROM scratch\\nCOPY docker-bake.hcl /probe"
@@ -134,8 +259,8 @@ def _remove_probe_images() -> None:
             client.images.remove(image.id, force=True)
 
 
-def doctor(registry: str, builder: str | None = None) -> list[Check]:
-    checks = []
+def doctor(registry: str, builder: str | None = None, cwd: Path | None = None) -> list[Check]:
+    checks: list[Check] = []
     docker_cli = shutil.which("docker")
     checks.append(Check("docker CLI", docker_cli is not None, docker_cli or "not found",
                         "install the docker client (Debian: docker.io, or docker-ce-cli)"))
@@ -147,6 +272,8 @@ def doctor(registry: str, builder: str | None = None) -> list[Check]:
     except BakegenError as e:
         checks.append(Check("engine", False, str(e).split(";")[0], START_ENGINE))
         client, engine_version, engine_info = None, "", {}
+    host = read_host(cwd or Path.cwd())
+    checks = host_checks(host, engine_info) + checks + desktop_checks(engine_info)
     bx = buildx_version()
     checks.append(Check(
         "buildx", bx is not None and bx[:2] >= MIN_BUILDX,
@@ -174,7 +301,10 @@ def doctor(registry: str, builder: str | None = None) -> list[Check]:
         checks.append(Check(
             "image store", snapshotter or own_builder, store_detail,
             "the classic store cannot export cache through the engine's own BuildKit (docker driver): build on a "
-            "builder of bakegen's own (`bakegen builder up`), or use the containerd image store",
+            "builder of bakegen's own (`bakegen builder up`), or use the containerd image store ("
+            + (f'Docker Desktop: Settings > General > "{machine.DESKTOP_CONTAINERD_SETTING}"'
+               if machine.is_docker_desktop(engine_info) else
+               'set {"features": {"containerd-snapshotter": true}} in daemon.json') + ")",
         ))
         if builder_info is not None and builder_info.running:
             built, exported, detail = probe_bake(builder_info.name)

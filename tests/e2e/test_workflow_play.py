@@ -3,18 +3,22 @@
 command it stands for (tests/e2e/workflow_player.py), against the loopback registry and a
 BuildKit builder made by the workflow's own `bakegen builder up`.
 
-A push to the default branch writes images and cache; a pull request afterwards reads that
-cache, rebuilds only the affected targets and writes nothing; a fork's pull request reaches no
-self-hosted job. The check job (bake file and workflow current, the linters) is played for the
+A push to the default branch writes images and cache, tags each image with the commit by its
+digest and reports the digests, and the scan job runs once per pushed image (trivy where it is
+installed, else the player's stand-in, which says it scanned nothing; the SARIF upload checked);
+a pull request afterwards reads that cache, rebuilds only the affected targets, writes nothing and
+scans nothing; a fork's pull request reaches no self-hosted job. The check job (bake file and workflow current, the linters) is played for the
 push; it does the same for every event.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,7 +27,7 @@ import yaml
 from bakegen.run import registry
 
 from .conftest import FIXTURE, PREFIX, REGISTRY, bakegen, buildkitd_binary
-from .workflow_player import Player
+from .workflow_player import STAND_IN, Player
 
 pytestmark = pytest.mark.engine
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +65,7 @@ builder = "{builder}"
 max_storage = "5GB"
 install = "{ROOT}"
 bench_args = "--builder {builder} --scenarios noop,code-change"
+scan = true
 """)
     for command in (["emit", str(root)], ["ci", str(root)]):
         done = bakegen(*command)
@@ -87,6 +92,16 @@ def play(root: Path, home: Path, event: str, ref: str, checkout: str, head_repo:
     return Player(workflow, root, checkout, github, env, home, assume).play()
 
 
+def registry_digest(repository: str, tag: str) -> str:
+    """The digest the registry serves for a tag (its Docker-Content-Digest header)."""
+    request = urllib.request.Request(f"http://{REGISTRY}/v2/{repository}/manifests/{tag}", method="HEAD", headers={
+        "Accept": "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+                  "application/vnd.docker.distribution.manifest.list.v2+json, "
+                  "application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.headers["Docker-Content-Digest"]
+
+
 def images_and_caches(namespace: str) -> dict[str, list[str]]:
     return {repo: registry.tags(REGISTRY, repo) for repo in registry.repositories(REGISTRY, namespace)}
 
@@ -109,15 +124,34 @@ def test_a_push_to_the_default_branch_writes_images_and_cache(pushed, repo):
     check = runs["check"]
     assert "actionlint: clean" in check.step("Lint the workflows").output
     build = runs["build"]
-    assert build.outputs == {"build": "true"}
+    assert build.outputs["build"] == "true"
     bases, services = build.step("Bake the bases").bake, build.step("Bake the services").bake
     # BuildKit names a step shared through a linked base after whichever target asked first.
     assert bases.ok and {s.target for s in bases.steps} <= {"base-heavy", "base-app"} and bases.steps
     assert {"api", "pose", "web"} <= {s.target for s in services.steps}
     owner = f"{namespace}/{OWNER}"
     assert stored[f"{owner}/build-cache"] == ["api-main", "base-app-main", "base-heavy-main", "pose-main", "web-main"]
+    sha = git(repo[0], "rev-parse", "main")
+    images = {entry["target"]: entry["ref"] for entry in json.loads(build.outputs["images"])}
+    assert sorted(images) == ["api", "base-app", "base-heavy", "pose", "web"]
     for target in ("api", "pose", "web", "base-app", "base-heavy"):
-        assert stored[f"{owner}/{target}"] == ["latest"]  # pushed, with the default branch's tag
+        # pushed with the default branch's tag, and the commit's tag on the same manifest
+        assert stored[f"{owner}/{target}"] == sorted(["latest", f"sha-{sha[:12]}"])
+        latest = registry_digest(f"{owner}/{target}", "latest")
+        assert images[target] == f"localhost:5000/{owner}/{target}@{latest}"  # the [ci] registry
+        assert registry_digest(f"{owner}/{target}", f"sha-{sha[:12]}") == latest
+    env_file = (home / "artifacts/images/images.env").read_text()  # `docker compose --env-file` runs these
+    assert f"BASE_HEAVY_IMAGE={images['base-heavy']}\n" in env_file and f"API_IMAGE={images['api']}\n" in env_file
+    assert "| api |" in (home / "runner-build/summary.md").read_text()
+    scan = runs["scan"]  # once per pushed image, as the matrix says
+    assert scan.ran and scan.ok and sorted(m.name for m in scan.matrix) == [f"scan-{i}" for i in range(5)]
+    for run in scan.matrix:
+        assert run.step("Upload to code scanning").ran and run.step("Upload to code scanning").returncode == 0
+    scanned = sorted(p.stem for p in (home / "artifacts/code-scanning").glob("*.sarif"))
+    assert scanned == sorted(images)  # one SARIF per image, its target the category
+    if not shutil.which("trivy"):  # the stand-in says so, in the log and the job summary
+        assert STAND_IN in scan.matrix[0].step("Scan").output
+        assert STAND_IN in (home / "runner-scan-0/summary.md").read_text()
     assert runs["gpu"].step("Bench").ran
     assert (home / "artifacts/bench/bench.json").is_file() and (home / "artifacts/bench/bench.md").is_file()
     assert "| code-change |" in (home / "runner-gpu/summary.md").read_text()  # the job summary
@@ -144,6 +178,7 @@ def test_a_pull_request_reads_that_cache_rebuilds_what_it_affects_and_writes_not
     assert not [s for s in services.steps if s.target.startswith("base") and s.ran]
     assert images_and_caches(namespace) == before  # nothing pushed, no cache written
     assert runs["gpu"].ran and not runs["gpu"].step("Bench").ran  # no bench for pull requests
+    assert not build.step("Tag the pushed images").ran and not runs["scan"].ran  # nothing pushed, nothing scanned
 
 
 def test_a_fork_pull_request_reaches_no_self_hosted_job(repo, tmp_path):

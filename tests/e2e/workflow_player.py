@@ -6,15 +6,20 @@ expression language the generated workflow uses: contexts, strings, booleans, ==
 gives (GITHUB_*, RUNNER_TEMP, GITHUB_ENV/OUTPUT/PATH/STEP_SUMMARY files, step outputs). Each
 `uses:` step is replaced by the command it stands for: checkout by a clone of the repository,
 GHCR login by nothing (the loopback registry needs none), bake-action by `docker buildx bake`
-with the same inputs, upload-artifact by a copy.
+with the same inputs (its `metadata` output from `--metadata-file`), upload-artifact by a copy,
+trivy-action by `trivy` when it is installed and otherwise by a stand-in that says it scanned
+nothing (an empty report, a SARIF file with no results), upload-sarif by a check that the file is
+SARIF 2.1.0 and a copy. A job with a `strategy.matrix` runs once per entry.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,9 @@ def _tokens(text: str) -> list[str]:
         found.append(m.group(m.lastgroup))
         at = m.end()
     return found
+
+
+_FUNCTIONS = {"fromJSON": json.loads}
 
 
 def evaluate(text: str, context: dict[str, Any]) -> Any:
@@ -92,6 +100,11 @@ def evaluate(text: str, context: dict[str, Any]) -> Any:
             return None
         if token in ("always()", "success()"):
             return token == "always()" or context.get("__success__", True)
+        if token in _FUNCTIONS and peek() == "(":
+            take()
+            argument = either()
+            assert take() == ")"
+            return _FUNCTIONS[token](argument)
         value: Any = context
         for part in token.split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -137,6 +150,7 @@ class JobRun:
     ok: bool = True
     steps: list[StepRun] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    matrix: list[JobRun] = field(default_factory=list)  # one run per matrix entry, when the job has one
 
     def step(self, name_part: str) -> StepRun:
         return next(s for s in self.steps if name_part in s.name)
@@ -165,8 +179,28 @@ class Player:
             if not context["__success__"] or not condition(job.get("if"), context) or name in self.assume_jobs:
                 runs[name] = JobRun(name, ran=False)
                 continue
-            runs[name] = self._job(name, job, context)
+            entries = self._matrix(job, context)
+            if entries is None:
+                runs[name] = self._job(name, job, context)
+                continue
+            played = [self._job(f"{name}-{i}", job, {**context, "matrix": entry}) for i, entry in enumerate(entries)]
+            runs[name] = JobRun(name, ran=bool(played), ok=all(r.ok for r in played),
+                                steps=[s for r in played for s in r.steps], matrix=played)
         return runs
+
+    @staticmethod
+    def _matrix(job: dict[str, Any], context: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The entries of a one-dimensional `strategy.matrix` (a list, or an expression giving one)."""
+        matrix = (job.get("strategy") or {}).get("matrix")
+        if matrix is None:
+            return None
+        assert len(matrix) == 1, f"only one matrix dimension is played: {sorted(matrix)}"
+        (key, values), = matrix.items()
+        if isinstance(values, str):
+            inner = re.fullmatch(r"\s*\$\{\{(.*)\}\}\s*", values)
+            values = evaluate(inner.group(1), context) if inner else values
+        assert isinstance(values, list), f"matrix {key}: not a list: {values!r}"
+        return [{key: value} for value in values]
 
     def _job(self, name: str, job: dict[str, Any], base: dict[str, Any]) -> JobRun:
         temp = self.home / f"runner-{name}"
@@ -185,6 +219,8 @@ class Player:
             context["__success__"] = run.ok
             if not condition(step.get("if"), context):
                 run.steps.append(StepRun(title, ran=False))
+                if step.get("id"):
+                    steps[step["id"]] = {"outputs": {}, "outcome": "skipped"}
                 continue
             files = {k: temp / f"{k.lower()}-{index}" for k in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH")}
             for f in files.values():
@@ -222,10 +258,17 @@ class Player:
             return StepRun("", True, 0, f"login to {inputs.get('registry')} skipped: the loopback registry needs none")
         if action == "docker/bake-action":
             targets = [t for t in re.split(r"[,\s]+", inputs.get("targets", "")) if t]
+            metadata = Path(env["RUNNER_TEMP"]) / f"bake-metadata-{uuid.uuid4().hex[:8]}.json"
             extra = ["--builder", inputs["builder"]] if inputs.get("builder") else []
             result = run_bake(workspace, targets, bake_file=inputs.get("files", "docker-bake.hcl"), env=env,
-                              extra_args=extra)
+                              extra_args=[*extra, "--metadata-file", str(metadata)])
+            if metadata.is_file():  # the action's `metadata` output: bake's metadata JSON
+                _set_output(env, "metadata", json.dumps(json.loads(metadata.read_text()), separators=(",", ":")))
             return StepRun("", True, result.returncode, result.error_line() if not result.ok else "", result)
+        if action == "aquasecurity/trivy-action":
+            return _trivy(inputs, env)
+        if action == "github/codeql-action/upload-sarif":
+            return self._upload_sarif(inputs)
         if action == "actions/upload-artifact":
             target = self.home / "artifacts" / inputs["name"]
             target.mkdir(parents=True, exist_ok=True)
@@ -233,6 +276,50 @@ class Player:
                 shutil.copy(found, target)
             return StepRun("", True)
         raise AssertionError(f"no stand-in for {action}")
+
+    def _upload_sarif(self, inputs: dict[str, str]) -> StepRun:
+        """Code scanning takes SARIF 2.1.0, one category per upload: checked, then kept."""
+        try:
+            sarif = json.loads(Path(inputs["sarif_file"]).read_text())
+        except (OSError, ValueError) as e:
+            return StepRun("", True, 1, f"upload-sarif: {e}")
+        if sarif.get("version") != "2.1.0" or not isinstance(sarif.get("runs"), list):
+            return StepRun("", True, 1, "upload-sarif: not SARIF 2.1.0")
+        target = self.home / "artifacts" / "code-scanning"
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{inputs.get('category') or 'default'}.sarif").write_text(json.dumps(sarif))
+        return StepRun("", True, 0, f"upload-sarif: {sum(len(r.get('results', [])) for r in sarif['runs'])} result(s)")
+
+
+STAND_IN = "trivy is not installed here: nothing was scanned (the workflow player's stand-in)"
+
+
+def _trivy(inputs: dict[str, str], env: dict[str, str]) -> StepRun:
+    """trivy-action: `trivy image` with the same inputs where trivy is installed; otherwise a
+    stand-in that writes what the step would (a report, or SARIF with no results) and says plainly
+    that nothing was scanned."""
+    output = Path(inputs["output"]) if inputs.get("output") else None
+    trivy = shutil.which("trivy", path=env.get("PATH"))
+    if trivy:
+        args = [trivy, "image", "--format", inputs.get("format", "table"), "--exit-code", inputs.get("exit-code", "0")]
+        args += ["--severity", inputs["severity"]] if inputs.get("severity") else []
+        args += ["--ignore-unfixed"] if inputs.get("ignore-unfixed") == "true" else []
+        args += ["--output", str(output)] if output else []
+        done = subprocess.run([*args, inputs["image-ref"]], env=env, capture_output=True, text=True, timeout=1800)
+        return StepRun("", True, done.returncode, done.stdout + done.stderr)
+    if output:
+        if inputs.get("format") == "sarif":
+            output.write_text(json.dumps({"version": "2.1.0", "runs": [{"tool": {"driver": {
+                "name": "Trivy", "informationUri": "https://github.com/aquasecurity/trivy",
+                "fullDescription": {"text": STAND_IN}}}, "results": []}]}))
+        else:
+            output.write_text(f"{inputs['image-ref']}: {STAND_IN}\n")
+    return StepRun("", True, 0, f"{inputs['image-ref']}: {STAND_IN}")
+
+
+def _set_output(env: dict[str, str], name: str, value: str) -> None:
+    with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
+        f.write(f"{name}={value}\n")
 
 
 def _key_values(text: str) -> dict[str, str]:
