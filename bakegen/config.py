@@ -10,6 +10,7 @@ from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
 from bakegen.paths import inside, join_path
 from bakegen.schema import CONFIG_FILE, load_config
+from bakegen.variables import ExpansionError
 
 __all__ = ["CONFIG_FILE", "apply_config", "check_bases_resolve", "load_config", "load_project"]
 
@@ -109,13 +110,16 @@ def check_bases_resolve(project: Project) -> None:
     for name, target in sorted(project.targets.items()):
         if target.parsed is None:
             continue
+        shown = join_path(target.context, target.dockerfile)
         try:
             resolved_images(target.parsed, target.args)
         except Unresolved as e:
-            shown = join_path(target.context, target.dockerfile)
             line = e.stage.line if e.stage else 1
             raw = e.stage.raw if e.stage else ""
+            said = f" ({e.message!r}, says the Dockerfile)" if e.message else ""
             raise BakegenError(
-                f"{shown}:{line}: FROM {raw}: ARG {e.name} has no value; set it in {CONFIG_FILE} as "
+                f"{shown}:{line}: FROM {raw[:80]}: ARG {e.name} has no value{said}; set it in {CONFIG_FILE} as "
                 f'[targets.{name}.args] {e.name} = "..."'
             ) from None
+        except ExpansionError as e:
+            raise BakegenError(f"{shown}: target {name}: {e}") from None
