@@ -185,11 +185,13 @@ def read_env(root: Path, shown: str, tracked: frozenset[str] | None,
 
 
 def _field(mapping: dict, key: str, types: tuple[type, ...], what: str, default: object = None) -> object:
-    """`mapping[key]` when it is of one of `types`; else a `ValueError` naming the key."""
+    """`mapping[key]` when it is of one of `types`; else a `ValueError` naming the key (`build.`
+    keys by their full name)."""
     value = mapping.get(key, default)
     if value is None or isinstance(value, types):
         return value
-    raise ValueError(f"{key}: expected {what}, got {_yaml_type(value)}")
+    shown = key if key in ("build", "image") else f"build.{key}"
+    raise ValueError(f"{shown}: expected {what}, got {_yaml_type(value)}")
 
 
 def _yaml_type(value: object) -> str:

@@ -60,6 +60,18 @@ def path_name(folder: str, variant: str, root_name: str) -> tuple[str, list[str]
     return base or root_name, above
 
 
+def first_collision(chosen: dict[str, str]) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """The first two (key, name) pairs of `chosen` whose names are one target or one image
+    repository (`Web` and `web`), or None."""
+    seen: dict[str, tuple[str, str]] = {}
+    for key, name in chosen.items():
+        repository = repository_name(name)
+        if repository in seen:
+            return seen[repository], (key, name)
+        seen[repository] = (key, name)
+    return None
+
+
 def unique_names(wanted: dict[str, tuple[str, list[str]]], taken: frozenset[str] = RESERVED_NAMES) -> dict[str, str]:
     """A bake target name for each key, from its (name, qualifiers) in `wanted`: where names
     collide (or would share an image repository, `Web` and `web`), each colliding name takes one

@@ -34,14 +34,14 @@ def within(root: Path, path: str, folder: str = ".") -> str:
     Absolute paths are refused even when they point into the repository: they name this clone's
     location, which differs on every machine."""
     if posixpath.isabs(path):
-        raise Outside(f"{path!r} is an absolute path")
+        raise Outside(f"{path!r} is outside the repository (an absolute path)")
     joined = posixpath.normpath(posixpath.join(folder, path))
     if joined == ".." or joined.startswith("../"):
-        raise Outside(f"{path!r} leads outside the repository")
+        raise Outside(f"{path!r} is outside the repository (.. leads out)")
     real_root = os.path.realpath(root)
     real = os.path.realpath(os.path.join(real_root, joined))
     if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
-        raise Outside(f"{path!r} is a symlink (or under one) leading outside the repository")
+        raise Outside(f"{path!r} is outside the repository (a symlink leads out)")
     return joined
 
 
