@@ -187,8 +187,11 @@ def read_env(root: Path, shown: str, tracked: frozenset[str] | None,
 def _field(mapping: dict, key: str, types: tuple[type, ...], what: str, default: object = None) -> object:
     """`mapping[key]` when it is of one of `types`; else a `ValueError` naming the key (`build.`
     keys by their full name)."""
-    value = mapping.get(key, default)
-    if value is None or isinstance(value, types):
+    value = mapping.get(key)
+    if value is None:  # absent, or `key:` with nothing after it (YAML's null)
+        return default
+    # A bool is an int to Python; `target: yes` is no stage name.
+    if isinstance(value, types) and (bool in types or not isinstance(value, bool)):
         return value
     shown = key if key in ("build", "image") else f"build.{key}"
     raise ValueError(f"{shown}: expected {what}, got {_yaml_type(value)}")
@@ -204,7 +207,7 @@ _TEXT = (str, int, float)  # what YAML may give for a value compose reads as tex
 
 def _build_of(service: str, spec: dict, env: Mapping[str, str], folder: str, shown: str, root: Path
               ) -> ComposeBuild:
-    build = _field(spec, "build", (str, dict), "a path or a mapping")
+    build = _field(spec, "build", (str, dict), "a path or a mapping", default={})
     if isinstance(build, str):
         build = {"context": build}
     if "dockerfile_inline" in build:

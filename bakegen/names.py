@@ -61,14 +61,13 @@ def path_name(folder: str, variant: str, root_name: str) -> tuple[str, list[str]
 
 
 def first_collision(chosen: dict[str, str]) -> tuple[tuple[str, str], tuple[str, str]] | None:
-    """The first two (key, name) pairs of `chosen` whose names are one target or one image
-    repository (`Web` and `web`), or None."""
-    seen: dict[str, tuple[str, str]] = {}
+    """The first two (key, name) pairs of `chosen` giving the same name, or None. (Names that
+    differ only in case share an image repository: the plan refuses those, naming the targets.)"""
+    seen: dict[str, str] = {}
     for key, name in chosen.items():
-        repository = repository_name(name)
-        if repository in seen:
-            return seen[repository], (key, name)
-        seen[repository] = (key, name)
+        if name in seen:
+            return (seen[name], name), (key, name)
+        seen[name] = key
     return None
 
 

@@ -224,9 +224,8 @@ def _validate(raw: dict[str, Any]) -> dict[str, Any]:
         _check_name(f"names.{path}", _check(f"names.{path}", _string, name))
         out["names"][path] = name
     if collision := first_collision(out["names"]):
-        (first, name), (second, other) = collision
-        same = f"'{name}'" if name == other else f"'{name}' and '{other}' (one image repository)"
-        raise _InvalidAt(f"names.{first} and names.{second}", f"both name {same}; one target would replace the other")
+        (first, name), (second, _) = collision
+        raise _InvalidAt(f"names.{first} and names.{second}", f"both name '{name}'; one target would replace the other")
     groups = _table("groups", raw.get("groups", {}))
     out["groups"] = {}
     for name, members in groups.items():

@@ -237,6 +237,31 @@ def test_backtracking_patterns_match_as_buildkit_does():
     assert not dockerignore.is_ignored(rules, "a" * 100)
 
 
+# moby/patternmatcher's own table (patternmatcher_test.go, TestMatches and TestMatch): the matcher
+# must keep BuildKit's answers while it changes engine.
+@pytest.mark.parametrize(("pattern", "path", "ignored"), [
+    ("**", "dir/file", True), ("**/", "file", True), ("**/**", "dir/file", True), ("dir/**", "dir/dir2/file", True),
+    ("**/dir", "dir", True), ("**/dir", "dir/file", True), ("**/dir2/*", "dir/dir2/file", True),
+    ("**file", "dir/dir/file", True), ("**/file*txt", "dir/dir/file.txt", True), ("**/**/*.txt2", "dir/dir/file.txt", False),
+    ("**/**/*.txt", "file.txt", True), ("a**/*.txt", "a/dir/dir/file.txt", True), ("a/*.txt", "a/dir/file.txt", False),
+    ("a/*.txt**", "a/file.txt", True), ("a[b-d]e", "ace", True), ("a[b-d]e", "aae", False), ("a[^b-d]e", "aze", True),
+    (".*", ".foo", True), (".*", "foo", False), ("abc.def", "abcdef", False), ("abc?def", "abcZdef", True),
+    ("abc/**", "abc", False), ("**/.foo", "bar.foo", False), ("a(b)c/def", "a(b)c/def", True),
+    ("a.|)$(}+{bc", "a.|)$(}+{bc", True), ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", True),
+    ("a\\\\", "a\\", True), ("a\\*b", "a*b", True), ("a*b*c*d*e*/f", "axbxcxdxexxx/f", True),
+    ("a*b?c*x", "abxbbxdbxebxczzy", False), ("a?b", "a☺b", True), ("[a-ζ]*", "α", True), ("[\\]a]", "]", True),
+    ("[x\\-]", "-", True), ("a?b", "a/b", False),
+])
+def test_ignore_patterns_match_as_buildkit_does(pattern, path, ignored):
+    assert dockerignore.is_ignored(dockerignore.parse(pattern), path) is ignored
+
+
+@pytest.mark.parametrize("pattern", ["[]a]", "[-]", "[x-]", "[-x]", "\\", "[a-b-c]", "[", "[^", "[^bc", "a["])
+def test_patterns_go_calls_malformed_match_nothing(pattern):
+    (rule,) = dockerignore.parse(pattern)
+    assert rule.problem and not dockerignore.is_ignored([rule], pattern)
+
+
 @pytest.mark.parametrize(("line", "problem"), [
     ("[z-a]", "invalid character class range"),  # Go's regexp refuses it, as RE2 does
     ("[", "an empty or unclosed [ ]"),  # Go's filepath.Match refuses it
@@ -343,6 +368,7 @@ def test_toml_beyond_pythons_limits_is_one_error(repo, toml, said):
     ("      context: app\n      args: yes\n", "build.args: expected a mapping or a list, got a boolean"),
     ("      context: [app]\n", "build.context: expected a path, got a list"),
     ("      context: app\n      args:\n        A: {b: 1}\n", "build.args.A: expected text, got a mapping"),
+    ("      context: app\n      target: true\n", "build.target: expected a stage name, got a boolean"),
     ("      context: app\n      additional_contexts:\n        - [x]\n", "build.additional_contexts: expected K=V items, got a list"),
 ])
 def test_compose_values_of_the_wrong_type_are_a_warning_naming_file_service_key(repo, build, key):
