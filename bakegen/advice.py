@@ -13,7 +13,7 @@ def project_warnings(project: Project) -> list[str]:
     """What is worth telling about the inputs, one line per kind of finding: what discovery could
     not settle, ignore files missing or lacking what their context's kind needs, `# syntax=`
     lines. Reads every context's ignore file, so only `emit` asks for it."""
-    missing, lacking = [], []
+    missing, lacking, malformed = [], [], []
     files = {(dockerignore.ignore_file(project.root, t.context, t.dockerfile), t.context)
              for t in project.targets.values()}  # a context shared by many targets is told once
     for path, context in sorted(files):
@@ -22,7 +22,9 @@ def project_warnings(project: Project) -> list[str]:
             missing.append(context)
             continue
         wanted = dockerignore.recommended_for(dockerignore.kinds_of(project.root / context))
-        entries = dockerignore.missing_recommended(dockerignore.read(project.root / context, path), wanted)
+        rules = dockerignore.read(project.root / context, path)
+        malformed += dockerignore.problems(rules, shown)
+        entries = dockerignore.missing_recommended(rules, wanted)
         if entries:
             lacking.append(f"{shown} ({' '.join(entries)})")
     syntax = [f"{join_path(t.context, t.dockerfile)} ({t.parsed.syntax})"
@@ -31,6 +33,8 @@ def project_warnings(project: Project) -> list[str]:
     for kind, item in project.warnings:
         by_kind.setdefault(kind, []).append(item)
     warnings = [f"{kind}: {_listed(items)}" for kind, items in by_kind.items()]
+    if malformed:
+        warnings.append(f"{dockerignore.MALFORMED}: {_listed(malformed)}")
     if missing:
         warnings.append(f"no .dockerignore for {_listed(sorted(set(missing)))}: every file there is sent to the build")
     if lacking:

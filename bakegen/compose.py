@@ -10,21 +10,33 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from bakegen import variables
+from bakegen.paths import Outside, Unreadable, read_text, within
+
+# libyaml's parser where present: several times faster, and the same documents.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # The files `docker compose` reads unasked; others beside them are overrides of their services.
 MAIN_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 COMPOSE_FILE = re.compile(r"^(docker-)?compose([.-][A-Za-z0-9_.-]+)?\.ya?ml$")
-_VARIABLE = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])((?:[^{}]|\{[^{}]*\})*))?\}"
-                       r"|([A-Za-z_][A-Za-z0-9_]*))")
+# Bounds on a YAML document: nesting (the composer recurses per level) and the number of nodes
+# once aliases are expanded (a 434-byte alias bomb otherwise grows past a gigabyte when read).
+MAX_YAML_DEPTH = 100
+MAX_YAML_NODES = 500_000
 
 
 # Kinds of findings (each shown as one line listing its items).
 NOT_READ = "compose files not read (their services are left out)"
 LEFT_OUT = "compose services left out"
+ENV_NOT_READ = ".env files not read (the compose files' own defaults are used)"
+ENV_UNTRACKED = (".env values ignored: the file is not tracked by git, so a clean clone builds without it (the "
+                 "compose files' own defaults are used)")
 
 
 @dataclass
@@ -45,131 +57,267 @@ def is_compose_file(name: str) -> bool:
     return bool(COMPOSE_FILE.match(name))
 
 
-def read_compose(root: Path, shown: str, overridden: frozenset[str] = frozenset()
-                 ) -> tuple[list[ComposeBuild], set[str], list[tuple[str, str]]]:
+def read_compose(root: Path, shown: str, overridden: frozenset[str] = frozenset(),
+                 tracked: frozenset[str] | None = None) -> tuple[list[ComposeBuild], set[str], list[tuple[str, str]]]:
     """The builds of the compose file at root/shown, the names of all its services, and
     warnings; a file that does not resolve is a warning naming it, never a stop. Services in
-    `overridden` only override another file's (compose's `-f a -f b`): not builds of their own."""
+    `overridden` only override another file's (compose's `-f a -f b`): not builds of their own.
+    `tracked`: the files git tracks (None outside a repository): a `.env` outside it is not used."""
     folder = posixpath.dirname(shown) or "."
     try:
-        document = yaml.safe_load((root / shown).read_text(encoding="utf-8", errors="replace"))
-    except (OSError, yaml.YAMLError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        return [], set(), [(NOT_READ, f"{shown} ({reason})")]
+        document = load_yaml(read_text(root / shown, shown), shown)
+    except (Unreadable, ValueError) as e:
+        return [], set(), [(NOT_READ, f"{shown} ({_after_name(str(e), shown)})")]
     if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
         return [], set(), []
-    env = read_env_file(root / folder / ".env")
-    builds: list[ComposeBuild] = []
     warnings: list[tuple[str, str]] = []
+    env = _Env(*read_env(root, join(folder, ".env"), tracked, warnings))
+    builds: list[ComposeBuild] = []
     for service, spec in document["services"].items():
         if not isinstance(spec, dict) or "build" not in spec or service in overridden:
             continue
         try:
             builds.append(_build_of(str(service), spec, env, folder, shown, root))
-        except ValueError as e:
+        except (ValueError, variables.ExpansionError) as e:
             warnings.append((LEFT_OUT, f"{shown}: {service} ({e})"))
+    if env.ignored_used:
+        warnings.append((ENV_UNTRACKED, f"{join(folder, '.env')} ({', '.join(sorted(env.ignored_used))})"))
     return builds, {str(s) for s in document["services"]}, warnings
 
 
-def _build_of(service: str, spec: dict, env: dict[str, str], folder: str, shown: str, root: Path) -> ComposeBuild:
-    build = spec["build"]
+def join(folder: str, name: str) -> str:
+    return name if folder in (".", "") else f"{folder}/{name}"
+
+
+def _after_name(reason: str, shown: str) -> str:
+    return reason.removeprefix(f"{shown}: ")
+
+
+def load_yaml(text: str, shown: str) -> object:
+    """A YAML document, refused (`ValueError`, one line) when it nests too deep or its aliases
+    expand to too many nodes: both are counted on libyaml's event stream, before anything is built."""
+    try:
+        _check_bounds(yaml.parse(text, Loader=_Loader), shown)
+        return yaml.load(text, Loader=_Loader)  # a safe loader: plain data only
+    except YamlRefused:
+        raise
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{shown}:{mark.line + 1}" if mark is not None else shown
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0] or type(e).__name__
+        raise ValueError(f"{where}: malformed YAML: {problem}") from None
+    except (ValueError, RecursionError) as e:  # an integer of 5,000 digits, say
+        raise ValueError(f"{shown}: cannot read: {str(e).split(';')[0] or type(e).__name__}") from None
+
+
+class YamlRefused(ValueError):
+    """A YAML document past the bounds on nesting or alias expansion."""
+
+
+def _check_bounds(events: Iterator[yaml.Event], shown: str) -> None:
+    sizes: list[int] = [0]  # nodes counted in each open collection (the document's at the bottom)
+    anchors: list[str | None] = []
+    anchored: dict[str, int] = {}  # anchor -> nodes of its value, aliases expanded
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(sizes) > MAX_YAML_DEPTH:
+                raise YamlRefused(f"{shown}:{event.start_mark.line + 1}: nested more than {MAX_YAML_DEPTH} levels deep")
+            sizes.append(1)
+            anchors.append(event.anchor)
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            size = sizes.pop()
+            anchor = anchors.pop()
+            if anchor:
+                anchored[anchor] = size
+        elif isinstance(event, yaml.AliasEvent):
+            size = anchored.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor:
+                anchored[event.anchor] = 1
+        else:
+            continue
+        sizes[-1] += size
+        if sizes[-1] > MAX_YAML_NODES:
+            raise YamlRefused(f"{shown}:{event.start_mark.line + 1}: aliases expand to more than {MAX_YAML_NODES} "
+                             "values (an alias bomb?)")
+
+
+class _Env(Mapping[str, str]):
+    """The values interpolation may use; notes which names it looked up in an ignored `.env`."""
+
+    def __init__(self, values: dict[str, str], ignored: dict[str, str]):
+        self.values, self.ignored = values, ignored
+        self.ignored_used: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[name]
+
+    def __contains__(self, name: object) -> bool:
+        if name in self.ignored:
+            self.ignored_used.add(str(name))
+        return name in self.values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def read_env(root: Path, shown: str, tracked: frozenset[str] | None,
+             warnings: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str]]:
+    """The `.env` at root/shown as (values to use, values ignored): none to use when it leaves the
+    repository, is no regular file or grows past the bounds (a warning says so), and all ignored
+    when git does not track it (the committed bake file must not depend on it)."""
+    if not (root / shown).exists() and not (root / shown).is_symlink():
+        return {}, {}
+    try:
+        within(root, shown)
+        values = parse_env(read_text(root / shown, shown), shown)
+    except (ValueError, Unreadable, variables.ExpansionError) as e:  # Outside is a ValueError
+        warnings.append((ENV_NOT_READ, f"{shown} ({_after_name(str(e), shown)})"))
+        return {}, {}
+    if tracked is not None and shown not in tracked:
+        return {}, values
+    return values, {}
+
+
+def _field(mapping: dict, key: str, types: tuple[type, ...], what: str, default: object = None) -> object:
+    """`mapping[key]` when it is of one of `types`; else a `ValueError` naming the key (`build.`
+    keys by their full name)."""
+    value = mapping.get(key)
+    if value is None:  # absent, or `key:` with nothing after it (YAML's null)
+        return default
+    # A bool is an int to Python; `target: yes` is no stage name.
+    if isinstance(value, types) and (bool in types or not isinstance(value, bool)):
+        return value
+    shown = key if key in ("build", "image") else f"build.{key}"
+    raise ValueError(f"{shown}: expected {what}, got {_yaml_type(value)}")
+
+
+def _yaml_type(value: object) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+_TEXT = (str, int, float)  # what YAML may give for a value compose reads as text
+
+
+def _build_of(service: str, spec: dict, env: Mapping[str, str], folder: str, shown: str, root: Path
+              ) -> ComposeBuild:
+    build = _field(spec, "build", (str, dict), "a path or a mapping", default={})
     if isinstance(build, str):
         build = {"context": build}
-    if not isinstance(build, dict):
-        raise ValueError("build: expected a path or a mapping")
     if "dockerfile_inline" in build:
         raise ValueError("dockerfile_inline has no file to build from")
-    context_raw = interpolate(str(build.get("context", ".")), env)
+    context_raw = interpolate(str(_field(build, "context", _TEXT, "a path", ".")), env)
     if "://" in context_raw or context_raw.startswith("git@"):
         raise ValueError(f"build context {context_raw!r} is remote")
-    context = posixpath.normpath(posixpath.join(folder, context_raw))
-    if context.startswith("../") or context == ".." or posixpath.isabs(context_raw):
-        raise ValueError(f"build context {context_raw!r} is outside the repository")
-    dockerfile = posixpath.normpath(interpolate(str(build.get("dockerfile", "Dockerfile")), env))
-    if posixpath.isabs(dockerfile) or not (root / context / dockerfile).is_file():
+    context = _local_path(root, context_raw, folder, "build.context")
+    dockerfile = posixpath.normpath(interpolate(str(_field(build, "dockerfile", _TEXT, "a path", "Dockerfile")), env))
+    _local_path(root, dockerfile, context, "build.dockerfile")
+    if not (root / context / dockerfile).is_file():
         raise ValueError(f"Dockerfile '{posixpath.join(context, dockerfile)}' not found")
-    if posixpath.normpath(posixpath.join(context, dockerfile)).startswith("../"):
-        raise ValueError(f"Dockerfile {dockerfile!r} is outside the repository")
-    stage = build.get("target")
-    image = spec.get("image")
+    stage = _field(build, "target", _TEXT, "a stage name")
+    image = _field(spec, "image", _TEXT, "an image name")
     return ComposeBuild(
-        service=service, file=shown, context=context, dockerfile=dockerfile, args=_args(build.get("args"), env),
+        service=service, file=shown, context=context, dockerfile=dockerfile,
+        args=_args(_field(build, "args", (dict, list), "a mapping or a list"), env),
         stage=interpolate(str(stage), env) if stage else None,
         image=interpolate(str(image), env) if image else None,
-        contexts=_contexts(build.get("additional_contexts"), env, folder),
+        contexts=_contexts(root, _field(build, "additional_contexts", (dict, list), "a mapping or a list"), env,
+                           folder),
     )
 
 
-def _args(raw: object, env: dict[str, str]) -> dict[str, str]:
+def _local_path(root: Path, path: str, folder: str, key: str) -> str:
+    """`path` relative to the root, when it stays in the repository (see `paths.within`)."""
+    try:
+        return within(root, path, folder)
+    except Outside as e:
+        raise ValueError(f"{key}: {e}") from None
+
+
+def _pairs(raw: object, key: str) -> list[tuple[str, object]]:
+    """A compose mapping or list of `K=V` as pairs (a bare `K` has the value None)."""
+    if isinstance(raw, dict):
+        return [(str(k), v) for k, v in raw.items()]
+    pairs = []
+    for item in raw or []:
+        if not isinstance(item, _TEXT):
+            raise ValueError(f"{key}: expected K=V items, got {_yaml_type(item)}")
+        name, eq, value = str(item).partition("=")
+        pairs.append((name, value if eq else None))
+    return pairs
+
+
+def _args(raw: object, env: Mapping[str, str]) -> dict[str, str]:
     """`args` as a mapping or a list of `K=V`; a bare `K` takes the environment's value, which
     bakegen leaves out (see the module's note), so it is dropped as compose drops unset ones."""
-    pairs: list[tuple[str, object]] = []
-    if isinstance(raw, dict):
-        pairs = list(raw.items())
-    elif isinstance(raw, list):
-        for item in raw:
-            name, eq, value = str(item).partition("=")
-            pairs.append((name, value if eq else None))
     args = {}
-    for name, value in pairs:
+    for name, value in _pairs(raw, "build.args"):
         if value is None:
             continue
+        if not isinstance(value, (*_TEXT, bool)):
+            raise ValueError(f"build.args.{name}: expected text, got {_yaml_type(value)}")
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        args[str(name)] = interpolate(text, env)
+        args[name] = interpolate(text, env)
     return args
 
 
-def _contexts(raw: object, env: dict[str, str], folder: str) -> dict[str, str]:
-    pairs = raw.items() if isinstance(raw, dict) else (str(i).partition("=")[::2] for i in raw or [])
+def _contexts(root: Path, raw: object, env: Mapping[str, str], folder: str) -> dict[str, str]:
     contexts = {}
-    for name, value in pairs:
+    for name, value in _pairs(raw, "build.additional_contexts"):
+        if not isinstance(value, _TEXT):
+            raise ValueError(f"build.additional_contexts.{name}: expected a path, got {_yaml_type(value)}")
         value = interpolate(str(value), env)
         if not ("://" in value or value.startswith(("service:", "target:"))):
-            value = posixpath.normpath(posixpath.join(folder, value))
-        contexts[str(name)] = value
+            value = _local_path(root, value, folder, f"build.additional_contexts.{name}")
+        contexts[name] = value
     return contexts
 
 
-def interpolate(text: str, env: dict[str, str]) -> str:
+def interpolate(text: str, env: Mapping[str, str]) -> str:
     """Compose's interpolation; an unset variable without a default is empty, as compose makes it."""
-
-    def replace(m: re.Match[str]) -> str:
-        if m.group(1):
-            return "$"
-        name = m.group(2) or m.group(5)
-        op, word = m.group(3), m.group(4) or ""
-        value = env.get(name)
-        set_ = value is not None and (value != "" or not (op or "").startswith(":"))
-        if op in ("-", ":-"):
-            return value if set_ else interpolate(word, env)
-        if op in ("+", ":+"):
-            return interpolate(word, env) if set_ else ""
-        if op in ("?", ":?"):
-            if not set_:
-                raise ValueError(f"variable {name} is required: {word or 'not set'}")
-            return value
-        return value or ""
-
-    return _VARIABLE.sub(replace, text)
+    try:
+        return variables.expand(text, env, escape="$", missing=lambda _: "")
+    except variables.Required as e:
+        raise ValueError(f"variable {e.name} is required: {e.message or 'not set'}") from None
+    except variables.Unsupported as e:
+        raise ValueError(f"invalid interpolation of {e.name!r} (compose refuses it)") from None
 
 
-def read_env_file(path: Path) -> dict[str, str]:
+def parse_env(text: str, shown: str) -> dict[str, str]:
     """A compose `.env`: KEY=VALUE lines, `#` comments, quotes; values may use earlier keys."""
     env: dict[str, str] = {}
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return env
-    for line in lines:
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.removeprefix("export ").partition("=")
         key, value = key.strip(), value.strip()
-        if len(value) >= 2 and value[0] == value[-1] == "'":
-            env[key] = value[1:-1]
-        elif len(value) >= 2 and value[0] == value[-1] == '"':
-            env[key] = interpolate(value[1:-1], env)
-        else:
-            env[key] = interpolate(re.sub(r"\s+#.*$", "", value), env)
+        try:
+            if len(value) >= 2 and value[0] == value[-1] == "'":
+                env[key] = value[1:-1]
+            elif len(value) >= 2 and value[0] == value[-1] == '"':
+                env[key] = interpolate(value[1:-1], env)
+            else:
+                env[key] = interpolate(_without_comment(value), env)
+        except variables.ExpansionError as e:
+            raise variables.ExpansionError(key, e.reason) from None
+        except ValueError as e:
+            raise ValueError(f"{shown}: {key}: {e}") from None
     return env
+
+
+def _without_comment(value: str) -> str:
+    """An unquoted value up to ` #` (a `#` after whitespace starts a comment); a scan, not a regex:
+    whitespace-then-`#` searched over a long run of spaces is quadratic."""
+    i = value.find("#")
+    while i != -1:
+        if i > 0 and value[i - 1] in " \t":
+            return value[:i].rstrip()
+        i = value.find("#", i + 1)
+    return value

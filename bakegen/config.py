@@ -8,8 +8,9 @@ from typing import Any
 from bakegen.discover import default_stage, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
-from bakegen.paths import inside, join_path
+from bakegen.paths import Outside, join_path, within
 from bakegen.schema import CONFIG_FILE, load_config
+from bakegen.variables import ExpansionError
 
 __all__ = ["CONFIG_FILE", "apply_config", "check_bases_resolve", "load_config", "load_project"]
 
@@ -47,13 +48,14 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
 
 
 def _apply_target(project: Project, name: str, fields: dict[str, Any], where: str) -> None:
-    for key in ("context", "dockerfile"):
-        if key in fields:
-            path = fields["context"] if key == "context" else join_path(
-                fields.get("context", project.targets[name].context if name in project.targets else "."), fields[key])
-            if not inside(project.root, path):
-                raise BakegenError(f"{where}.{key}: {fields[key]!r} is outside the repository; bake would send "
-                                   "files from elsewhere (use contexts for a folder outside)")
+    context = fields.get("context", project.targets[name].context if name in project.targets else ".")
+    if "context" in fields:
+        _inside(project.root, fields["context"], ".", f"{where}.context")
+    if "dockerfile" in fields:
+        _inside(project.root, fields["dockerfile"], context, f"{where}.dockerfile")
+    for key, value in fields.get("contexts", {}).items():
+        if not _is_remote_or_target(value):
+            _inside(project.root, value, ".", f"{where}.contexts.{key}")
     target = project.targets.get(name)
     if target is None:
         if "context" not in fields:
@@ -82,6 +84,20 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
         raise BakegenError(f"{where}.stage: no stage '{target.stage}' in the Dockerfile (stages: {stages})")
 
 
+def _inside(root: Path, path: str, folder: str, key: str) -> None:
+    """The path rule (`paths.within`) for a path of the config: an error naming the key."""
+    try:
+        within(root, path, folder)
+    except Outside as e:
+        raise BakegenError(f"{key}: {e}; bake would send files from elsewhere, which a clone of the "
+                           "repository does not have") from None
+
+
+def _is_remote_or_target(value: str) -> bool:
+    """A named context that is no local folder: an image, a git or HTTP URL, another target."""
+    return "://" in value or value.startswith(("target:", "git@"))
+
+
 def load_project(root: Path, config_path: Path | None = None) -> Project:
     """Discovery, then `bakegen.toml` (the given one, or the one at the root if present)."""
     if not root.is_dir():
@@ -89,6 +105,8 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
     path = config_path if config_path is not None else root / CONFIG_FILE
     shown = str(config_path) if config_path is not None else CONFIG_FILE
     config = None
+    if config_path is None and path.is_symlink():
+        _inside(root, CONFIG_FILE, ".", CONFIG_FILE)
     if config_path is not None or path.exists():
         if not path.is_file():
             raise BakegenError(f"{shown}: {'not a regular file' if path.exists() else 'no such file'}")
@@ -109,13 +127,16 @@ def check_bases_resolve(project: Project) -> None:
     for name, target in sorted(project.targets.items()):
         if target.parsed is None:
             continue
+        shown = join_path(target.context, target.dockerfile)
         try:
             resolved_images(target.parsed, target.args)
         except Unresolved as e:
-            shown = join_path(target.context, target.dockerfile)
             line = e.stage.line if e.stage else 1
             raw = e.stage.raw if e.stage else ""
+            said = f" ({e.message!r}, says the Dockerfile)" if e.message else ""
             raise BakegenError(
-                f"{shown}:{line}: FROM {raw}: ARG {e.name} has no value; set it in {CONFIG_FILE} as "
+                f"{shown}:{line}: FROM {raw[:80]}: ARG {e.name} has no value{said}; set it in {CONFIG_FILE} as "
                 f'[targets.{name}.args] {e.name} = "..."'
             ) from None
+        except ExpansionError as e:
+            raise BakegenError(f"{shown}: target {name}: {e}") from None

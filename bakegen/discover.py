@@ -16,7 +16,7 @@ from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
 from bakegen.dockerfile import NoFrom, Unresolved, expand, global_values, read_dockerfile
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
 from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
-from bakegen.paths import inside, join_path
+from bakegen.paths import Unreadable, encodable, inside, join_path, read_text
 
 # Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
 SKIPPED_DIRS = frozenset({
@@ -41,6 +41,8 @@ NO_FROM = "files named like a Dockerfile without a FROM, left out"
 LINKED_OUT = "Dockerfiles that are symlinks to files outside the repository, left out"
 GIT_UNREADABLE = ("git could not be read, so the registry and default branch are fallbacks "
                   "(set project.registry and project.default_branch, or fix git)")
+NOT_READ = "files not read (not regular files, or too big), left out"
+MALFORMED_GITIGNORE = ".gitignore lines that are no pattern, left out as git leaves them out"
 SOURCE_NOT_FOUND = ("files copied that are neither beside the Dockerfile nor in a folder above it (the context "
                     "stays the Dockerfile's folder; set targets.<name>.context)")
 
@@ -51,6 +53,7 @@ class Found:
 
     dockerfiles: list[tuple[str, str]] = field(default_factory=list)
     compose_files: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 def dockerfile_variant(filename: str) -> str | None:
@@ -69,7 +72,11 @@ def walk(root: Path, exclude: list[str] | None = None) -> Found:
     found = Found()
     ignores: dict[str, pathspec.PathSpec] = {}  # folder -> its .gitignore
     if exclude:
-        ignores["."] = pathspec.GitIgnoreSpec.from_lines(exclude)
+        spec, malformed = gitignore_spec(exclude)
+        if malformed:
+            _, pattern, reason = malformed[0]
+            raise BakegenError(f"project.exclude: {pattern!r} is not a pattern ({reason})")
+        ignores["."] = spec
 
     def unreadable(error: OSError) -> None:  # never silently drop a folder: it may hold a target
         shown = Path(str(error.filename)).relative_to(root).as_posix() if error.filename else str(root)
@@ -79,7 +86,7 @@ def walk(root: Path, exclude: list[str] | None = None) -> Found:
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         rel = Path(dirpath).relative_to(root).as_posix()
         if ".gitignore" in filenames:
-            spec = _read_gitignore(Path(dirpath) / ".gitignore")
+            spec = _read_gitignore(root, join_path(rel, ".gitignore"), found.warnings)
             ignores[rel] = spec + ignores[rel] if rel in ignores else spec
         dirnames[:] = sorted(
             d for d in dirnames
@@ -129,10 +136,10 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
     found = walk(root, exclude)
     origin_url, git_problem = git.origin_url(root)
     root_name = _repository_basename(origin_url) or "app"
-    warnings: list[tuple[str, str]] = []
+    warnings: list[tuple[str, str]] = list(found.warnings)
     if git_problem:  # the defaults git would give (registry, default branch) are guesses now: say so
         warnings.append((GIT_UNREADABLE, git_problem))
-    candidates = _compose_candidates(root, found.compose_files, warnings)
+    candidates = _compose_candidates(root, found.compose_files, warnings, git.tracked_files(root))
     claimed = {posixpath.normpath(join_path(c.context, c.dockerfile)) for c in candidates}
     for folder, filename in found.dockerfiles:
         shown = join_path(folder, filename)
@@ -144,6 +151,9 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         variant = dockerfile_variant(filename) or ""
         try:
             parsed = read_dockerfile(root / shown, shown)
+        except Unreadable as e:  # a FIFO named Dockerfile, say: never opened, never a stop
+            warnings.append((NOT_READ, str(e).split(";")[0]))
+            continue
         except NoFrom:
             if not variant:  # a file named exactly Dockerfile is meant as one
                 raise
@@ -187,7 +197,8 @@ class _Candidate:
     file: str = ""  # the compose file, for its `service:` contexts
 
 
-def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, str]]) -> list[_Candidate]:
+def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, str]],
+                        tracked: frozenset[str] | None) -> list[_Candidate]:
     """Builds of every compose file. A file beside the folder's main one (`compose.yaml`,
     `docker-compose.yml`) overrides that one's services (compose's `-f a -f b`): only the services
     it adds are builds of their own."""
@@ -199,7 +210,7 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
         folder = posixpath.dirname(shown)
         is_main = posixpath.basename(shown) in MAIN_COMPOSE_FILES and folder not in main_services
         builds, services, file_warnings = read_compose(
-            root, shown, frozenset() if is_main else frozenset(main_services.get(folder, ())))
+            root, shown, frozenset() if is_main else frozenset(main_services.get(folder, ())), tracked)
         warnings += file_warnings
         if is_main:
             main_services[folder] = services
@@ -258,7 +269,8 @@ def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile) ->
             source = expand(source, values)
         except Unresolved:
             continue
-        sources.append((line, posixpath.normpath(source.lstrip("/")) if source.strip("/") else "."))
+        # Relative to the context, which a source cannot leave (BuildKit reads `../x` as `x`).
+        sources.append((line, posixpath.normpath("/" + source).lstrip("/") or "."))
     path = join_path(folder, filename)
     if not sources:
         return folder, filename, ""
@@ -318,16 +330,35 @@ def default_registry(url: str | None) -> str:
     return f"ghcr.io/{repository_name(m.group(1))}/{repository_name(m.group(2))}"
 
 
-def _read_gitignore(path: Path) -> pathspec.PathSpec:
+def _read_gitignore(root: Path, shown: str, warnings: list[tuple[str, str]]) -> pathspec.PathSpec:
+    """A `.gitignore`'s rules; lines git cannot read are left out with a warning naming them."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        lines = read_text(root / shown, shown).splitlines()
+    except Unreadable as e:
+        warnings.append((NOT_READ, str(e)))
         lines = []
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    spec, malformed = gitignore_spec(lines)
+    warnings += [(MALFORMED_GITIGNORE, f"{shown}:{line} {pattern} ({reason})") for line, pattern, reason in malformed]
+    return spec
+
+
+def gitignore_spec(lines: list[str]) -> tuple[pathspec.PathSpec, list[tuple[int, str, str]]]:
+    """gitignore rules matched by RE2 (linear time: `*a*a*a*a*b` cannot backtrack), and the lines
+    that are no pattern (line number, text, why), left out as git leaves them out."""
+    good, malformed = [], []
+    for number, line in enumerate(lines, 1):
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line], backend="re2")
+        except (re.error, ValueError) as e:  # a bad range (`[z-a]`), a trailing `\`: git matches nothing
+            malformed.append((number, line.strip(), str(e).split(" at position")[0]))
+            continue
+        good.append(line)
+    return pathspec.GitIgnoreSpec.from_lines(good, backend="re2"), malformed
 
 
 def _ignored(path: str, ignores: dict[str, pathspec.PathSpec]) -> bool:
     """Whether the .gitignore of any folder above `path` matches it."""
+    path = encodable(path)
     parts = path.rstrip("/").split("/")
     for depth in range(len(parts)):
         folder = "/".join(parts[:depth]) or "."

@@ -14,9 +14,11 @@ import json
 import re
 from pathlib import Path
 
+from bakegen import variables
 from bakegen.model import BakegenError, Dockerfile, Instruction, Reference, Stage
+from bakegen.paths import Unreadable, read_regular
 
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+_DIRECTIVE_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9]*")
 # BuildKit's rule: a word (quotes kept) that starts with `<<` and holds no other `<`.
 _HEREDOC_WORD = re.compile(r"^\d*<<(-?)([^<]+)$")
 _HEREDOC_INSTRUCTIONS = {"RUN", "COPY", "ADD"}
@@ -36,11 +38,13 @@ class NoFrom(BakegenError):
 
 
 class Unresolved(Exception):
-    """An expansion needs a variable that has no value (or a form bakegen does not evaluate)."""
+    """An expansion needs a variable that has no value (or a form bakegen does not evaluate);
+    `message` is the file's own word for it (`${X:?message}`), if any."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, message: str = ""):
         super().__init__(name)
         self.name = name
+        self.message = message
         self.stage: Stage | None = None  # set where a FROM line needed it
 
 
@@ -48,9 +52,9 @@ def read_dockerfile(path: Path, display: str | None = None) -> Dockerfile:
     """Parse the file at `path`; errors name it as `display` (a path relative to the project)."""
     shown = display or str(path)
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise BakegenError(f"{shown}: cannot read ({e.strerror}){EXCLUDE_HINT}") from None
+        data = read_regular(path, shown)
+    except Unreadable as e:
+        raise Unreadable(f"{e}{EXCLUDE_HINT}") from None
     # BuildKit reads bytes: a BOM is skipped and bytes that are not UTF-8 (a Latin-1 comment)
     # stay harmless; only instruction text matters here.
     text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="replace")
@@ -74,7 +78,7 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
         if keyword == "ARG" and not stages:
             global_args += arg_declarations(rest)
         elif keyword == "FROM":
-            stages.append(_parse_from(rest, line_no, shown, arg_values(global_args, {})))
+            stages.append(_parse_from(rest, line_no, shown, _global_defaults(global_args, shown, line_no)))
         elif keyword in ("COPY", "ADD") and stages:
             flags, words = copy_flags(rest)
             if "from" in flags:
@@ -102,10 +106,13 @@ def _directives(lines: list[str]) -> tuple[dict[str, str], int]:
     found = {}
     count = 0
     for line in lines:
-        m = _DIRECTIVE.match(line.strip())
-        if not m:
+        # Split by hand, not by a regex: `(.+?)\s*$` over a line padded with spaces is quadratic.
+        body = line.strip()
+        key, eq, value = body[1:].partition("=")
+        key, value = key.strip(), value.strip()
+        if not body.startswith("#") or not eq or not value or not _DIRECTIVE_KEY.fullmatch(key):
             break
-        found[m.group(1).lower()] = m.group(2)
+        found[key.lower()] = value
         count += 1
     return found, count
 
@@ -240,61 +247,25 @@ def arg_values(declarations: list[tuple[str, str | None]] | tuple[tuple[str, str
 
 def expand(word: str, values: dict[str, str]) -> str:
     """`word` with its variables replaced as BuildKit's shell lexer does; `Unresolved` names the
-    first variable without a value (or a form beyond `-`, `+` and their `:` variants)."""
-    out: list[str] = []
-    i = 0
-    while i < len(word):
-        ch = word[i]
-        if ch == "\\" and i + 1 < len(word) and word[i + 1] == "$":
-            out.append("$")
-            i += 2
-        elif ch == "$" and i + 1 < len(word) and word[i + 1] == "{":
-            end = _closing_brace(word, i + 2)
-            out.append(_expand_braced(word[i + 2:end], values))
-            i = end + 1
-        elif ch == "$" and (m := _NAME.match(word, i + 1)):
-            out.append(_value(m.group(0), values))
-            i = m.end()
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    first variable without a value (or a form beyond `-`, `+`, `?` and their `:` variants);
+    `variables.ExpansionError` when it nests or grows past the bounds."""
+    try:
+        return variables.expand(word, values, escape="\\", missing=_unresolved)
+    except variables.Unsupported as e:
+        raise Unresolved(e.name) from None
+    except variables.Required as e:
+        raise Unresolved(e.name, e.message) from None
 
 
-def _closing_brace(word: str, i: int) -> int:
-    depth = 1
-    while i < len(word):
-        if word[i] == "{":
-            depth += 1
-        elif word[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise Unresolved(word)  # no closing brace: BuildKit rejects it too
+def _unresolved(name: str) -> str:
+    raise Unresolved(name)
 
 
-def _expand_braced(inner: str, values: dict[str, str]) -> str:
-    m = _NAME.match(inner)
-    if not m:
-        raise Unresolved(inner)
-    name, rest = m.group(0), inner[m.end():]
-    if not rest:
-        return _value(name, values)
-    colon = rest.startswith(":")
-    op, alternative = rest[colon:colon + 1], rest[colon + 1:]
-    present = name in values and (values[name] != "" or not colon)
-    if op == "-":
-        return values[name] if present else expand(alternative, values)
-    if op == "+":
-        return expand(alternative, values) if present else ""
-    raise Unresolved(name)  # `?`, `#`, `%`, `/`: not evaluated here
-
-
-def _value(name: str, values: dict[str, str]) -> str:
-    if name not in values:
-        raise Unresolved(name)
-    return values[name]
+def _global_defaults(declarations: list[tuple[str, str | None]], shown: str, line_no: int) -> dict[str, str]:
+    try:
+        return arg_values(declarations, {})
+    except variables.ExpansionError as e:
+        raise BakegenError(f"{shown}:{line_no}: the ARGs before this FROM: {e}") from None
 
 
 def _parse_from(rest: str, line_no: int, shown: str, args: dict[str, str]) -> Stage:
@@ -311,6 +282,8 @@ def _parse_from(rest: str, line_no: int, shown: str, args: dict[str, str]) -> St
         image = expand(raw, args)
     except Unresolved:
         image = raw
+    except variables.ExpansionError as e:
+        raise BakegenError(f"{shown}:{line_no}: FROM {raw[:80]}: {e}") from None
     return Stage(image=image, name=name, line=line_no, raw=raw)
 
 

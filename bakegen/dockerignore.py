@@ -5,11 +5,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import posixpath
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import re2
+
 from bakegen.model import Project
+from bakegen.paths import encodable, read_text
 
 # Entries every context should ignore (VCS data, secrets, logs), and more by what the context
 # builds, told apart by its manifest files: a Go context needs no `__pycache__/`.
@@ -40,24 +42,56 @@ def recommended_for(kinds: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*COMMON, *(e for k in kinds for e in BY_KIND[k][1])]))
 
 
+MALFORMED = ("ignore patterns that are no pattern, matching nothing here (BuildKit fails a build whose "
+             "context has one: 'syntax error in pattern')")
+# BuildKit reads ignore files with Go's bufio.Scanner, which fails on a longer line.
+MAX_LINE = 64 * 1024
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a malformed pattern is reported once, as a warning, not on stderr
+_RE2_OPTIONS.never_capture = True
+
+
 @dataclass(frozen=True)
 class Rule:
+    """One line of an ignore file, as moby/patternmatcher compiles it: an exact path, a prefix
+    (`dir/**`), a suffix (`**/name`), or Go's regexp syntax matched by RE2 (linear in the path,
+    where Python's `re` backtracks for minutes on `*a*a*a*a*a*b`)."""
+
     pattern: str
     exclusion: bool  # a `!pattern` line: brings matching files back
-    regex: re.Pattern[str]
+    line: int = 0
+    kind: str = "exact"  # exact, prefix, suffix, regexp, or none (malformed: matches nothing)
+    regex: re2._Regexp | None = None
+    problem: str = ""  # why a malformed pattern is one
+
+    def matches(self, path: str) -> bool:
+        if self.kind == "exact":
+            return path == self.pattern
+        if self.kind == "prefix":
+            return path.startswith(self.pattern[:-2])
+        if self.kind == "suffix":
+            suffix = self.pattern[2:]
+            return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
+        return self.regex is not None and self.regex.match(encodable(path)) is not None
 
 
 def parse(text: str) -> list[Rule]:
+    """The rules of an ignore file, read as BuildKit's ignorefile.ReadAll and patternmatcher.New
+    read it; a malformed line is kept as a rule matching nothing, its `problem` saying why."""
     rules = []
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
+        if raw.startswith("#"):  # only at the very start of the line: `  #x` is a pattern
+            continue
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line:
             continue
         exclusion = line.startswith("!")
-        if exclusion:
-            line = line[1:].strip()
-        pattern = posixpath.normpath(line).lstrip("/") if line not in ("/", ".") else "."
-        rules.append(Rule(pattern, exclusion, _compile(pattern)))
+        pattern = line[1:].strip() if exclusion else line
+        if pattern:
+            pattern = _go_clean(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        rules.append(_rule(pattern, exclusion, number, too_long=len(raw) > MAX_LINE))
     return rules
 
 
@@ -71,10 +105,9 @@ def ignore_file(root: Path, context: str, dockerfile: str) -> Path:
 def read(context_dir: Path, path: Path | None = None) -> list[Rule]:
     """The rules of `path` (default: the context's `.dockerignore`); none when it is missing."""
     path = path or context_dir / ".dockerignore"
-    try:
-        return parse(path.read_text(encoding="utf-8", errors="replace"))
-    except FileNotFoundError:
+    if not path.exists():
         return []
+    return parse(read_text(path, str(path)))
 
 
 def read_for(root: Path, context: str, dockerfile: str) -> list[Rule]:
@@ -95,9 +128,16 @@ def is_ignored(rules: list[Rule], path: str) -> bool:
     parents = _self_and_parents(path)
     ignored = False
     for rule in rules:
-        if any(rule.regex.match(p) for p in parents):
+        if rule.exclusion != ignored:  # it could not change the answer (patternmatcher skips it too)
+            continue
+        if any(rule.matches(p) for p in parents):
             ignored = not rule.exclusion
     return ignored
+
+
+def problems(rules: list[Rule], shown: str) -> list[str]:
+    """The malformed lines of an ignore file shown as `shown`, one item each."""
+    return [f"{shown}:{r.line} {r.pattern or '!'} ({r.problem})" for r in rules if r.kind == "none"]
 
 
 def missing_recommended(rules: list[Rule], wanted: tuple[str, ...] = RECOMMENDED) -> list[str]:
@@ -110,38 +150,106 @@ def _self_and_parents(path: str) -> list[str]:
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def _go_clean(pattern: str) -> str:
+    """Go's filepath.Clean: like posixpath.normpath, but `//a` is `/a`."""
+    cleaned = posixpath.normpath(pattern)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
 @functools.lru_cache(maxsize=4096)  # the same few patterns recur in every context
-def _compile(pattern: str) -> re.Pattern[str]:
-    out = []
+def _rule(pattern: str, exclusion: bool, line: int, too_long: bool = False) -> Rule:
+    problem = ("a line longer than 64 KiB" if too_long else "a lone !" if exclusion and not pattern
+               else _go_match_syntax_error(pattern))
+    if problem:
+        return Rule(pattern, exclusion, line, "none", problem=problem)
+    kind, regex = _translate(pattern)
+    if kind != "regexp":
+        return Rule(pattern, exclusion, line, kind)
+    try:
+        return Rule(pattern, exclusion, line, kind, re2.compile(regex, options=_RE2_OPTIONS))
+    except re2.error as e:  # Go's regexp refuses it too (`[z-a]`): BuildKit fails the build
+        reason = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        return Rule(pattern, exclusion, line, "none", problem=reason.split(":")[0] or "not a pattern")
+
+
+def _translate(pattern: str) -> tuple[str, str]:
+    """patternmatcher's compile: the kind of match, and for `regexp` the regexp in Go's syntax
+    (which RE2 shares). `[` and `]` pass through as they are, as BuildKit passes them."""
+    out = ["^"]
+    kind = "exact"
     i = 0
     while i < len(pattern):
         ch = pattern[i]
-        if pattern.startswith("**", i):
-            i += 2
-            if pattern.startswith("/", i):  # `**/`: any number of folders, none included
-                out.append("(?:.*/)?")
+        i += 1
+        if ch == "*" and pattern.startswith("*", i):
+            i += 1
+            if pattern.startswith("/", i):  # `**/` reads as `**`
                 i += 1
-            else:
-                out.append(".*")
-            continue
-        if ch == "*":
+            if i >= len(pattern):  # `**` at the end: anything
+                if kind == "exact":
+                    kind = "prefix"
+                else:
+                    out.append(".*")
+                    kind = "regexp"
+            else:  # any number of folders, none included
+                out.append("(.*/)?")
+                kind = "regexp"
+            if i <= 3 and pattern.startswith("**"):  # the pattern starts with it
+                kind = "suffix"
+        elif ch == "*":
             out.append("[^/]*")
+            kind = "regexp"
         elif ch == "?":
             out.append("[^/]")
-        elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(ch))
+            kind = "regexp"
+        elif ch in ".+()|{}$":
+            out.append("\\" + ch)
+        elif ch == "\\":
+            if i < len(pattern):
+                out.append("\\" + pattern[i])
+                i += 1
+                kind = "regexp"
             else:
-                body = pattern[i + 1 : end]
-                if body.startswith("^"):
-                    body = "!" + body[1:]
-                out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-                i = end
-        elif ch == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
+                out.append("\\\\")
+        elif ch in "[]":
+            out.append(ch)
+            kind = "regexp"
         else:
-            out.append(re.escape(ch))
+            out.append(ch)
+    return kind, "".join(out) + "$"
+
+
+def _go_match_syntax_error(pattern: str) -> str:
+    """Why Go's filepath.Match calls `pattern` malformed ("" when it does not): patternmatcher
+    checks every pattern with it first."""
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= len(pattern):
+                return "a trailing \\"
+            i += 2
+        elif ch == "[":
+            i += 1 + pattern.startswith("^", i + 1)
+            ranges = 0
+            while not (pattern.startswith("]", i) and ranges):
+                i, problem = _class_char(pattern, i)
+                if not problem and pattern.startswith("-", i):
+                    i, problem = _class_char(pattern, i + 1)
+                if problem:
+                    return problem
+                ranges += 1
+            i += 1
+        else:
+            i += 1
+    return ""
+
+
+def _class_char(pattern: str, i: int) -> tuple[int, str]:
+    """Go's getEsc: one character of a class at i (`\\x` escapes), and the index after it."""
+    if i >= len(pattern) or pattern[i] in "-]":
+        return i, "an empty or unclosed [ ]" if i >= len(pattern) or pattern[i] == "]" else "a - out of place in [ ]"
+    if pattern[i] == "\\":
         i += 1
-    return re.compile("^" + "".join(out) + "$")
+    i += 1
+    return i, "an unclosed [" if i >= len(pattern) else ""

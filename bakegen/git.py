@@ -102,3 +102,16 @@ def origin_head_branch(root: Path) -> str | None:
     except GitUnavailable:
         return None
     return head.split("/", 1)[1] if "/" in head else None
+
+
+def tracked_files(root: Path) -> frozenset[str] | None:
+    """The files git tracks under root (posix, relative to root), from one `git ls-files`; None
+    when root is no git repository: then every file counts. When git cannot answer in a
+    repository, nothing counts as tracked (an untracked file must never decide the output)."""
+    if not is_repository(root):
+        return None
+    try:
+        listed = _run(root, "ls-files", "-z", "--recurse-submodules")
+    except GitUnavailable:
+        return frozenset()
+    return frozenset(_paths(listed))

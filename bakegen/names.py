@@ -60,6 +60,17 @@ def path_name(folder: str, variant: str, root_name: str) -> tuple[str, list[str]
     return base or root_name, above
 
 
+def first_collision(chosen: dict[str, str]) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """The first two (key, name) pairs of `chosen` giving the same name, or None. (Names that
+    differ only in case share an image repository: the plan refuses those, naming the targets.)"""
+    seen: dict[str, str] = {}
+    for key, name in chosen.items():
+        if name in seen:
+            return (seen[name], name), (key, name)
+        seen[name] = key
+    return None
+
+
 def unique_names(wanted: dict[str, tuple[str, list[str]]], taken: frozenset[str] = RESERVED_NAMES) -> dict[str, str]:
     """A bake target name for each key, from its (name, qualifiers) in `wanted`: where names
     collide (or would share an image repository, `Web` and `web`), each colliding name takes one

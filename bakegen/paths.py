@@ -1,19 +1,97 @@
-"""Paths inside a repository, as posix text relative to its root ("." for the root)."""
+"""Paths inside a repository, as posix text relative to its root ("." for the root), and the one
+way discovery reads a file of it.
+
+The trust rule: every path a repository, its compose files, its config or the command line names
+is resolved with symlinks followed and must stay inside the repository (`within`); discovery
+reads regular files only, and only so much of them (`read_regular`)."""
 
 from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from pathlib import Path
+
+from bakegen.model import BakegenError
+
+# No input bakegen reads (Dockerfile, compose file, ignore file, .env, bakegen.toml) is anywhere
+# near this; a bigger one is a mistake or an attack, and reading it whole would cost memory.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+class Outside(ValueError):
+    """A path that leaves the repository (absolute, `..`, or a symlink leading out)."""
+
+
+class Unreadable(BakegenError):
+    """A file discovery will not read: not a regular file, too big, or an error reading it."""
+
+
+def within(root: Path, path: str, folder: str = ".") -> str:
+    """`path` (relative to `folder`, itself relative to root) as a normalised posix path relative
+    to root, when it stays inside the repository with symlinks followed; else `Outside` says why.
+
+    Absolute paths are refused even when they point into the repository: they name this clone's
+    location, which differs on every machine."""
+    if posixpath.isabs(path):
+        raise Outside(f"{path!r} is outside the repository (an absolute path)")
+    joined = posixpath.normpath(posixpath.join(folder, path))
+    if joined == ".." or joined.startswith("../"):
+        raise Outside(f"{path!r} is outside the repository (.. leads out)")
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, joined))
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise Outside(f"{path!r} is outside the repository (a symlink leads out)")
+    return joined
 
 
 def inside(root: Path, path: str) -> bool:
-    """Whether `path` (relative to root, or absolute) stays in the repository, symlinks followed."""
-    if posixpath.isabs(path) or posixpath.normpath(path).split("/")[0] == "..":
+    """Whether `path` (relative to root) stays in the repository, symlinks followed."""
+    try:
+        within(root, path)
+    except Outside:
         return False
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(root, path))
-    return real == real_root or real.startswith(real_root + os.sep)
+    return True
+
+
+def read_regular(path: Path, shown: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file, at most `limit`; `Unreadable` (one line naming `shown`) for a
+    FIFO, device, socket or folder (opening a FIFO would block), a bigger file, or an OS error."""
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise Unreadable(f"{shown}: not a regular file ({_kind(mode)}); not read")
+        # O_NONBLOCK: should it become a FIFO between stat and open, opening still returns.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        raise Unreadable(f"{shown}: cannot read ({e.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise Unreadable(f"{shown}: not a regular file; not read")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise Unreadable(f"{shown}: larger than {limit // (1024 * 1024)} MB; not read")
+    return data
+
+
+def read_text(path: Path, shown: str, limit: int = MAX_FILE_BYTES) -> str:
+    """`read_regular` as text; bytes that are not UTF-8 become U+FFFD, as the tools reading these
+    files (BuildKit, compose, git) treat them as bytes, not as an error."""
+    return read_regular(path, shown, limit).decode("utf-8", errors="replace")
+
+
+def encodable(path: str) -> str:
+    """`path` with the undecodable bytes os.walk keeps as lone surrogates turned into U+FFFD, so a
+    UTF-8 matcher (RE2) can take it; `*` and `?` still match them."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def join_path(folder: str, name: str) -> str:

@@ -11,7 +11,8 @@ from typing import Any
 
 from bakegen.budgets import Budget, budget_from
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind
-from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE, TARGET_NAME
+from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE, TARGET_NAME, first_collision
+from bakegen.paths import read_regular
 
 CONFIG_FILE = "bakegen.toml"
 
@@ -166,8 +167,8 @@ _TOP_TABLES = {"images", "groups", "targets", "names"}
 def load_config(path: Path, shown: str) -> dict[str, Any]:
     """Read, parse and validate; the result holds only known keys with checked types."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        text = read_regular(path, shown).decode("utf-8")
+    except UnicodeDecodeError as e:
         raise BakegenError(f"{shown}: cannot read ({e})") from None
     return parse_config(text, shown)
 
@@ -181,6 +182,12 @@ def parse_config(text: str, shown: str) -> dict[str, Any]:
         where = f"{shown}:{m.group(1)}" if m else shown
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
         raise BakegenError(f"{where}: malformed TOML: {reason}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise BakegenError(f"{shown}: malformed TOML: arrays or tables nested too deep") from None
+    except ValueError as e:  # Python's int-str limit: an integer of thousands of digits
+        m = re.search(r"[0-9_]{4000,}", text)  # linear: one character class, no nesting
+        where = f"{shown}:{text.count(chr(10), 0, m.start()) + 1}" if m else shown
+        raise BakegenError(f"{where}: malformed TOML: {str(e).split(';')[0]}") from None
     try:
         return _validate(raw)
     except _InvalidAt as e:
@@ -226,6 +233,9 @@ def _validate(raw: dict[str, Any]) -> dict[str, Any]:
     for path, name in names.items():
         _check_name(f"names.{path}", _check(f"names.{path}", _string, name))
         out["names"][path] = name
+    if collision := first_collision(out["names"]):
+        (first, name), (second, _) = collision
+        raise _InvalidAt(f"names.{first} and names.{second}", f"both name '{name}'; one target would replace the other")
     groups = _table("groups", raw.get("groups", {}))
     out["groups"] = {}
     for name, members in groups.items():
