@@ -81,42 +81,42 @@ def version_tuple(text: str) -> tuple[int, ...] | None:
     return tuple(int(x) for x in m.groups()) if m else None
 
 
-def parse_inspect(text: str) -> BuilderInfo:
-    """`docker buildx inspect` text: builder fields, then one block of fields per node."""
-    name = driver = ""
-    nodes: list[dict[str, str]] = []
-    in_nodes = False
+def parse_ls(text: str) -> dict[str, BuilderInfo]:
+    """`docker buildx ls --format json` (buildx 0.13+): one JSON object per line, each a builder
+    with its `Nodes` (`Name`, `Endpoint`, `Status`, `Version` of BuildKit, `Platforms`).
+    buildx 0.13.1 prints a builder once per row of its table (seen here): the first is kept."""
+    builders: dict[str, BuilderInfo] = {}
     for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if not sep:
+        if not line.strip():
             continue
-        key, value = key.strip(), value.strip()
-        if key == "Nodes":
-            in_nodes = True
-        elif not in_nodes and key == "Name":
-            name = value
-        elif not in_nodes and key == "Driver":
-            driver = value
-        elif in_nodes and key == "Name":
-            nodes.append({"name": value})
-        elif in_nodes and nodes and key in ("Endpoint", "Status", "BuildKit version", "BuildKit", "Platforms"):
-            nodes[-1].setdefault(key, value)
-    return BuilderInfo(name, driver, tuple(
-        Node(n["name"], n.get("Endpoint", ""), n.get("Status", ""),
-             n.get("BuildKit version", n.get("BuildKit", "")), n.get("Platforms", ""))
-        for n in nodes
-    ))
+        try:
+            entry = json.loads(line)
+            name = entry["Name"]
+            nodes = tuple(Node(n.get("Name", ""), n.get("Endpoint", ""), n.get("Status", ""), n.get("Version", ""),
+                               ", ".join(n.get("Platforms") or [])) for n in entry.get("Nodes") or [])
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise BakegenError(f"`docker buildx ls --format json` printed what bakegen cannot read ({e!r}): "
+                               f"{line[:120]}") from None
+        builders.setdefault(name, BuilderInfo(name, entry.get("Driver", ""), nodes))
+    return builders
 
 
-def inspect(name: str, *, bootstrap: bool = False) -> BuilderInfo | None:
-    """What buildx knows of builder `name`; None when there is no such builder."""
-    args = ["docker", "buildx", "inspect", name] + (["--bootstrap"] if bootstrap else [])
-    done = command.run(args, check=False, timeout=120)
-    if done.returncode != 0:
-        if "no builder" in done.stderr and "found" in done.stderr:
-            return None
-        raise command.CommandError(args, done.returncode, command.reason_of(done.stderr, done.returncode))
-    return parse_inspect(done.stdout)
+def builders_known(run: command.Runner = command.run) -> dict[str, BuilderInfo]:
+    """Every builder buildx knows, by name, its nodes asked for their state."""
+    return parse_ls(run(["docker", "buildx", "ls", "--format", "json"], timeout=120).stdout)
+
+
+def inspect(name: str, *, bootstrap: bool = False, run: command.Runner = command.run) -> BuilderInfo | None:
+    """What buildx knows of builder `name`; None when there is no such builder. With
+    `bootstrap`, its nodes are started first (`buildx inspect --bootstrap`, output unused)."""
+    if bootstrap:
+        args = ["docker", "buildx", "inspect", name, "--bootstrap"]
+        done = run(args, check=False, timeout=120)
+        if done.returncode != 0:
+            if "no builder" in done.stderr and "found" in done.stderr:
+                return None
+            raise command.CommandError(args, done.returncode, command.reason_of(done.stderr, done.returncode))
+    return builders_known(run).get(name)
 
 
 def disk_used(name: str) -> str:
