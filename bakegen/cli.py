@@ -583,7 +583,7 @@ def builder_down(name: str, state_dir: Path | None, purge: bool) -> None:
                    "`bakegen-bench`, made with `bakegen builder up`; never the engine's own BuildKit).")
 @click.option("--scenarios", default=",".join(s.name for s in SCENARIOS), show_default=True, metavar="LIST",
               help="Comma-separated scenarios to run, in this order: "
-                   + "; ".join(f"{s.name} ({s.changes})" for s in SCENARIOS) + ".")
+                   + "; ".join(f"{s.name}: {s.changes}" for s in SCENARIOS) + ".")
 @click.option("--targets", "targets", multiple=True, metavar="TARGET",
               help="Services whose source changes in code-change and deps-change (repeatable; default all).")
 @click.option("--repeat", type=click.IntRange(1, 50), default=1, show_default=True,

@@ -180,16 +180,16 @@ def fresh_runner(runner: Runner, result: ScenarioResult, attempt: int) -> None:
 # code change under 30 s and at most 5 % of a cold build, everything cached under 60 s, a fresh
 # runner at most 15 % of cold.
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("cold", "the builder's cache emptied; the cache is written to a repository of the bench's own "
-             "(never your branch's refs)", cold),
-    Scenario("noop", "nothing: everything cached", noop, budget_seconds=60),
-    Scenario("noop-fresh-clone", "nothing: a fresh clone of HEAD (`git clone --local`) built on the warm builder "
-             "hits the same cache", noop_fresh_clone, budget_seconds=60),
+    Scenario("cold", "the builder's cache emptied, the cache written to refs of the bench's own, never your "
+             "branch's", cold),
+    Scenario("noop", "nothing changed, everything cached", noop, budget_seconds=60),
+    Scenario("noop-fresh-clone", "nothing changed, but baked from a fresh clone of HEAD on the warm "
+             "builder, which hits the same cache", noop_fresh_clone, budget_seconds=60),
     Scenario("code-change", "a comment appended to one source file of each service", code_change,
              budget_seconds=30, budget_percent_of_cold=5),
     Scenario("deps-change", "a harmless line appended to one dependency manifest", deps_change),
     Scenario("base-change", "a step added to the root-most base's Dockerfile", base_change),
-    Scenario("fresh-runner", "builder emptied and images removed: everything read back from the cache",
+    Scenario("fresh-runner", "builder emptied and images removed, everything read back from the cache",
              fresh_runner, budget_percent_of_cold=15),
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in SCENARIOS)

@@ -81,8 +81,8 @@ class Registry:
                     digests.add(response.headers["Docker-Content-Digest"])
             for digest in sorted(digests):
                 try:
-                    self._open(self._request(f"{repository}/manifests/{digest}", "DELETE"), timeout=30)
-                    deleted += 1
+                    with self._open(self._request(f"{repository}/manifests/{digest}", "DELETE"), timeout=30):
+                        deleted += 1
                 except urllib.error.HTTPError as e:
                     if e.code != 404:
                         raise BakegenError(f"registry {self.address}: cannot delete {repository}@{digest}: "
