@@ -8,7 +8,8 @@ import pytest
 
 from bakegen.command import CommandError
 from bakegen.model import BakegenError
-from bakegen.run.builder import UpRequest, buildkitd_config, check_request, inspect, parse_ls, version_tuple
+from bakegen.run.builder import UpRequest, check_request, inspect, parse_ls, version_tuple
+from bakegen.run.buildkitd import buildkitd_config
 
 # `docker buildx ls --format json` as buildx 0.13.1 prints it here: a builder once per row of its
 # table (so twice for one node), a node that does not answer without Version or Platforms.
