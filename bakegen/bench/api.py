@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bakegen.bench.budgets import Verdict
-from bakegen.bench.results import BenchRun
 from bakegen.bench.scenarios import NAMES
+
+if TYPE_CHECKING:
+    from bakegen.bench.budgets import Verdict
+    from bakegen.bench.results import BenchRun
 
 Say = Callable[[str], None]
 

@@ -13,14 +13,16 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bakegen.bench.changes import appended, base_step_added, cloned_at_head, harmless_line, manifest_file, source_file
-from bakegen.bench.results import Measure, ScenarioResult
 from bakegen.git import GitUnavailable, is_repository
 from bakegen.model import BakegenError, Budget, Kind, Project
 from bakegen.plan import target_links
 from bakegen.render import BAKE_FILE
+
+if TYPE_CHECKING:  # results are made when a bench runs: not loaded for `--help` or config checks
+    from bakegen.bench.results import Measure, ScenarioResult
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Runner(Protocol):
         ...
 
 
-Run = Callable[[Runner, ScenarioResult, int], None]
+Run = Callable[["Runner", "ScenarioResult", int], None]
 
 
 @dataclass(frozen=True)
