@@ -16,7 +16,7 @@ import click
 
 from bakegen.advice import project_warnings
 from bakegen.affected import affected_since
-from bakegen.budgets import SCENARIOS
+from bakegen.bench.scenarios import SCENARIOS
 from bakegen.config import CONFIG_FILE, load_config
 from bakegen.generate import load, starter_config
 from bakegen.model import BakegenError, CacheBackend, Project
@@ -585,8 +585,9 @@ def builder_down(name: str, state_dir: Path | None, purge: bool) -> None:
 @click.option("--builder", metavar="NAME",
               help="Builder to bench on; it is emptied for cold and fresh-runner (default: bakegen's own "
                    "`bakegen-bench`, made with `bakegen builder up`; never the engine's own BuildKit).")
-@click.option("--scenarios", default=",".join(SCENARIOS), show_default=True, metavar="LIST",
-              help="Comma-separated scenarios to run, in this order.")
+@click.option("--scenarios", default=",".join(s.name for s in SCENARIOS), show_default=True, metavar="LIST",
+              help="Comma-separated scenarios to run, in this order: "
+                   + "; ".join(f"{s.name}: {s.changes}" for s in SCENARIOS) + ".")
 @click.option("--targets", "targets", multiple=True, metavar="TARGET",
               help="Services whose source changes in code-change and deps-change (repeatable; default all).")
 @click.option("--repeat", type=click.IntRange(1, 50), default=1, show_default=True,
@@ -614,73 +615,46 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
           budget_texts: tuple[str, ...], baseline: bool, load: bool, cache_registry: str | None) -> None:
     """Build PATH's bake file for real, scenario by scenario, and measure it.
 
-    Scenarios: cold (builder emptied; the cache is written to the bench's own refs), noop,
-    code-change (a comment appended to one source file of each service), deps-change (a
-    dependency manifest), base-change (a step added to a base's Dockerfile), fresh-runner
-    (builder emptied and images removed; everything read back from the cache in one call).
-    Every file changed is restored byte for byte, also on failure, Ctrl-C or SIGTERM.
+    Scenarios: see --scenarios. Every file changed is restored byte for byte, also on failure,
+    Ctrl-C or SIGTERM.
 
     For each: wall seconds, BuildKit steps cached of total (from BuildKit's progress), bytes
     pushed and pulled; then image sizes and, for images with a HEALTHCHECK, seconds from start
     to healthy (GPU images only where a GPU exists: otherwise said, never faked). Exit 1 when a
-    budget is breached (defaults: code-change 30 s and 5 % of cold, noop 60 s, fresh-runner 15 %
-    of cold, healthy 60 s).
+    budget is breached (defaults: code-change 30 s and 5 % of cold, noop and noop-fresh-clone
+    60 s, fresh-runner 15 % of cold, healthy 60 s).
     """
-    from bakegen import report
-    from bakegen.budgets import DEFAULT_BUDGETS, check, merge, parse_option
-    from bakegen.run.bench import Bench, BenchOptions, check_scenarios, resolve_builder
-    from bakegen.run.engine import connect
-
-    chosen = tuple(s.strip() for s in scenarios.split(",") if s.strip())
-    check_scenarios(chosen)
-    given = [parse_option(b) for b in budget_texts]  # bad input is refused before anything runs
-    project = _load(root, config)
-    budgets = merge(DEFAULT_BUDGETS, project.bench_budgets, given)
-    unknown = [t for t in targets if t not in project.targets]
-    if unknown:
-        raise BakegenError(f"--targets: no target {unknown[0]} (targets: {', '.join(sorted(project.targets))})")
-    for report_file in (json_file, markdown_file, chart_file):
-        if report_file is not None:  # refused now, not after an hour of building
-            check_destination(root, report_file, given=True)
-    bake_file = root / BAKE_FILE
-    if not bake_file.is_file():
-        raise BakegenError(f"{bake_file}: missing; run `bakegen emit` first")
-    if bake_file.read_text(encoding="utf-8") != render_bake(make_plan(project)):
-        raise BakegenError(f"{bake_file}: out of date (the bench measures what would be built); run `bakegen emit`")
-    connect()
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from bakegen.bench import BenchRequest, report, run_bench
+
+    outputs = tuple(f for f in (json_file, markdown_file, chart_file) if f is not None)
+    request = BenchRequest(root=root, config=config, builder=builder,
+                           scenarios=tuple(s.strip() for s in scenarios.split(",") if s.strip()), targets=targets,
+                           repeat=repeat, budgets=budget_texts, baseline=baseline, load=load,
+                           cache_registry=cache_registry, outputs=outputs)
     console = Console(stderr=True)
-    name = resolve_builder(builder, _say)
-    options = BenchOptions(root=root, scenarios=chosen, targets=targets, repeat=repeat,
-                           baseline=baseline, cache_registry=cache_registry, load=load)
     with console.status("starting") as status:
-        run = Bench(project, options, name, lambda m: console.print(Text(visible(f"bakegen: {m}"))),
-                    on_step=lambda m: status.update(Text(visible(m)))).run()
-    verdicts = check(budgets, {s.name: s.wall_s for s in run.scenarios if s.wall_s is not None},
-                     {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None})
+        outcome = run_bench(request, lambda m: console.print(Text(visible(f"bakegen: {m}"))),
+                            on_step=lambda m: status.update(Text(visible(m))))
     out = Console(width=max(shutil.get_terminal_size((160, 24)).columns, 120))
-    for title, header, body in (("bakegen bench", report.COLUMNS, report.rows(run)),
-                                ("images", ("target", "image size", "start to healthy", "note"),
-                                 report.service_rows(run)),
-                                ("budgets", ("budget", "measured", "verdict"), report.verdict_rows(verdicts))):
-        if body:
-            table = Table(*header, title=title)
-            for row in body:
-                table.add_row(*(Text(visible(cell)) for cell in row))  # text, never rich markup
-            out.print(table)
+    for title, header, body in report.tables(outcome.run, outcome.verdicts):
+        table = Table(*header, title=title)
+        for row in body:
+            table.add_row(*(Text(visible(cell)) for cell in row))  # text, never rich markup
+        out.print(table)
     if json_file:
-        write_file(root, json_file, json.dumps(report.to_json(run, verdicts), indent=2) + "\n", given=True)
+        write_file(root, json_file, json.dumps(report.to_json(outcome.run, outcome.verdicts), indent=2) + "\n",
+                   given=True)
     if markdown_file:
-        write_file(root, markdown_file, report.to_markdown(run, verdicts), given=True)
+        write_file(root, markdown_file, report.to_markdown(outcome.run, outcome.verdicts), given=True)
     if chart_file:
-        write_file(root, chart_file, report.chart(run, chart_file.suffix.lstrip(".") or "svg"), given=True)
-    breached = [v for v in verdicts if v.breached]
-    for verdict in breached:
+        write_file(root, chart_file, report.chart(outcome.run, chart_file.suffix.lstrip(".") or "svg"), given=True)
+    for verdict in outcome.breached:
         _echo(f"bakegen: budget breached: {verdict.budget}: {verdict.measured}, {verdict.detail}", err=True)
-    if breached:
+    if outcome.breached:
         sys.exit(EXIT_CHECK_FAILED)
 
 

@@ -11,6 +11,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from bakegen.model import BakegenError
 
@@ -75,6 +76,15 @@ def run(
     if check and done.returncode != 0:
         raise CommandError(args, done.returncode, reason_of(done.stderr, done.returncode))
     return done
+
+
+class Runner(Protocol):
+    """The shape of `run`: what code that asks buildx or git takes as `run=`, so its tests can
+    give a stand-in that answers from canned output."""
+
+    def __call__(self, args: Sequence[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+                 timeout: float | None = None, check: bool = True,
+                 input: str | None = None) -> subprocess.CompletedProcess[str]: ...
 
 
 def stream(

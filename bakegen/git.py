@@ -115,3 +115,15 @@ def tracked_files(root: Path) -> frozenset[str] | None:
     except GitUnavailable:
         return frozenset()
     return frozenset(_paths(listed))
+
+
+def clone_head(root: Path, destination: Path) -> Path:
+    """A fresh clone of the repository holding `root`, checked out at its HEAD, made in the new
+    folder `destination`; returns where `root` lies in the clone. `--local` only reads the
+    original's .git (objects hardlinked where the file system allows), so nothing of the
+    original changes."""
+    top = Path(_run(root, "rev-parse", "--show-toplevel").strip())
+    head = _run(root, "rev-parse", "--verify", "HEAD^{commit}").strip()
+    _run(root, "clone", "--quiet", "--local", "--no-checkout", str(top), str(destination))
+    _run(destination, "checkout", "--quiet", "--detach", head)
+    return destination / root.resolve().relative_to(top.resolve())

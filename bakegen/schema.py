@@ -9,7 +9,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from bakegen.budgets import Budget, budget_from
+from bakegen.bench.budgets import Budget, budget_from
 from bakegen.model import BakegenError, CacheBackend, Compression, Kind
 from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE, TARGET_NAME, first_collision
 from bakegen.paths import read_regular

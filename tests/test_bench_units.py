@@ -4,11 +4,12 @@ import json
 
 import pytest
 
-from bakegen.budgets import DEFAULT_BUDGETS, Budget, budget_from, check, merge, parse_option
+from bakegen.bench.budgets import DEFAULT_BUDGETS, Budget, budget_from, check, merge, parse_option
+from bakegen.bench.changes import base_step_added, harmless_line, manifest_file, source_file
+from bakegen.bench.report import rows, to_json, to_markdown
+from bakegen.bench.results import BenchRun, Measure, ScenarioResult, ServiceFigures
 from bakegen.config import load_project
-from bakegen.model import BakegenError, BenchRun, Measure, ScenarioResult, ServiceFigures
-from bakegen.report import rows, to_json, to_markdown
-from bakegen.run.bench import base_step_added, harmless_line, manifest_file, source_file
+from bakegen.model import BakegenError
 
 from .helpers import write_tree
 

@@ -108,8 +108,8 @@ def test_terminal_keeps_lines_and_tabs_and_escapes_the_rest():
 
 
 def test_bench_markdown_cells_are_one_line():
-    from bakegen import report
-    from bakegen.model import BenchRun, ScenarioResult
+    from bakegen.bench import report
+    from bakegen.bench.results import BenchRun, ScenarioResult
 
     run_ = BenchRun(scenarios=[ScenarioResult(name="noop", skipped="no\n| x | y |\x1b[2J")], services={},
                     machine={"builder": "b\n## injected"})
@@ -368,7 +368,7 @@ def test_a_pipe_bakegen_did_not_name_is_refused_without_opening_it(repo):
 
 
 def test_a_bench_change_never_goes_through_a_link_out_of_the_repository(tmp_path):
-    from bakegen.run.scenario import appended
+    from bakegen.bench.changes import appended
 
     outside = tmp_path / "outside.py"
     outside.write_text("print('theirs')\n")

@@ -2,8 +2,8 @@
 
 Two ways to get one, both BuildKit >= 0.20 and never the user's default builder:
 - `docker-container`: buildx runs the pinned `moby/buildkit` image (where that image can be had);
-- `remote`: bakegen starts a `buildkitd` process with a state folder of its own and buildx
-  reaches it through the remote driver (machines that cannot pull the image).
+- `remote`: bakegen starts a `buildkitd` process (run.buildkitd) with a state folder of its own
+  and buildx reaches it through the remote driver (machines that cannot pull the image).
 What bakegen started is recorded in `<state>/builder.json`, so `down` stops only that, by PID.
 """
 
@@ -13,24 +13,20 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from bakegen import command
 from bakegen.model import BakegenError
+from bakegen.run import buildkitd
 
 BUILDKIT_IMAGE = "moby/buildkit:v0.26.3"  # pinned: the version the remote driver path is tested with
 MIN_BUILDKIT = (0, 20)  # type=gha needs it since GitHub retired its old cache service (2025)
 DEFAULT_NAME = "bakegen"
 DEFAULT_MAX_STORAGE = "20GB"
 DRIVERS = ("docker-container", "remote")
-LOOPBACK_REGISTRIES = ("127.0.0.1:5000", "localhost:5000")
 STATE_FILE = "builder.json"
-READY_SECONDS = 20.0
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$|^\d{1,2}%$", re.I)
@@ -81,42 +77,42 @@ def version_tuple(text: str) -> tuple[int, ...] | None:
     return tuple(int(x) for x in m.groups()) if m else None
 
 
-def parse_inspect(text: str) -> BuilderInfo:
-    """`docker buildx inspect` text: builder fields, then one block of fields per node."""
-    name = driver = ""
-    nodes: list[dict[str, str]] = []
-    in_nodes = False
+def parse_ls(text: str) -> dict[str, BuilderInfo]:
+    """`docker buildx ls --format json` (buildx 0.13+): one JSON object per line, each a builder
+    with its `Nodes` (`Name`, `Endpoint`, `Status`, `Version` of BuildKit, `Platforms`).
+    buildx 0.13.1 prints a builder once per row of its table (seen here): the first is kept."""
+    builders: dict[str, BuilderInfo] = {}
     for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if not sep:
+        if not line.strip():
             continue
-        key, value = key.strip(), value.strip()
-        if key == "Nodes":
-            in_nodes = True
-        elif not in_nodes and key == "Name":
-            name = value
-        elif not in_nodes and key == "Driver":
-            driver = value
-        elif in_nodes and key == "Name":
-            nodes.append({"name": value})
-        elif in_nodes and nodes and key in ("Endpoint", "Status", "BuildKit version", "BuildKit", "Platforms"):
-            nodes[-1].setdefault(key, value)
-    return BuilderInfo(name, driver, tuple(
-        Node(n["name"], n.get("Endpoint", ""), n.get("Status", ""),
-             n.get("BuildKit version", n.get("BuildKit", "")), n.get("Platforms", ""))
-        for n in nodes
-    ))
+        try:
+            entry = json.loads(line)
+            name = entry["Name"]
+            nodes = tuple(Node(n.get("Name", ""), n.get("Endpoint", ""), n.get("Status", ""), n.get("Version", ""),
+                               ", ".join(n.get("Platforms") or [])) for n in entry.get("Nodes") or [])
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise BakegenError(f"`docker buildx ls --format json` printed what bakegen cannot read ({e!r}): "
+                               f"{line[:120]}") from None
+        builders.setdefault(name, BuilderInfo(name, entry.get("Driver", ""), nodes))
+    return builders
 
 
-def inspect(name: str, *, bootstrap: bool = False) -> BuilderInfo | None:
-    """What buildx knows of builder `name`; None when there is no such builder."""
-    args = ["docker", "buildx", "inspect", name] + (["--bootstrap"] if bootstrap else [])
-    done = command.run(args, check=False, timeout=120)
-    if done.returncode != 0:
-        if "no builder" in done.stderr and "found" in done.stderr:
-            return None
-        raise command.CommandError(args, done.returncode, command.reason_of(done.stderr, done.returncode))
-    return parse_inspect(done.stdout)
+def builders_known(run: command.Runner = command.run) -> dict[str, BuilderInfo]:
+    """Every builder buildx knows, by name, its nodes asked for their state."""
+    return parse_ls(run(["docker", "buildx", "ls", "--format", "json"], timeout=120).stdout)
+
+
+def inspect(name: str, *, bootstrap: bool = False, run: command.Runner = command.run) -> BuilderInfo | None:
+    """What buildx knows of builder `name`; None when there is no such builder. With
+    `bootstrap`, its nodes are started first (`buildx inspect --bootstrap`, output unused)."""
+    if bootstrap:
+        args = ["docker", "buildx", "inspect", name, "--bootstrap"]
+        done = run(args, check=False, timeout=120)
+        if done.returncode != 0:
+            if "no builder" in done.stderr and "found" in done.stderr:
+                return None
+            raise command.CommandError(args, done.returncode, command.reason_of(done.stderr, done.returncode))
+    return builders_known(run).get(name)
 
 
 def disk_used(name: str) -> str:
@@ -164,24 +160,6 @@ def save_state(folder: Path, state: BuilderState) -> None:
     os.replace(tmp, folder / STATE_FILE)
 
 
-def buildkitd_config(max_storage: str, insecure_registries: Iterable[str] = ()) -> str:
-    """buildkitd.toml: OCI worker with bounded storage; loopback registries over plain HTTP."""
-    hosts = dict.fromkeys([*LOOPBACK_REGISTRIES, *insecure_registries])
-    registries = "".join(f'\n[registry."{host}"]\n  http = true\n  insecure = true\n' for host in hosts)
-    return (
-        "# Written by `bakegen builder up`.\n"
-        "[worker.oci]\n"
-        "  enabled = true\n"
-        "  # Garbage collection keeps the cache under maxUsedSpace and leaves minFreeSpace on the disk.\n"
-        "  gc = true\n"
-        f'  maxUsedSpace = "{max_storage}"\n'
-        '  minFreeSpace = "10%"\n'
-        "[worker.containerd]\n"
-        "  enabled = false\n"
-        + registries
-    )
-
-
 # --- up, down, status -----------------------------------------------------------------------------
 
 
@@ -221,17 +199,6 @@ def _check_addr(addr: str) -> None:
                            "(plain TCP only on loopback: it has no TLS)")
 
 
-def find_buildkitd(explicit: str | None) -> str | None:
-    """--buildkitd, then $BAKEGEN_BUILDKITD, then PATH."""
-    for candidate, origin in ((explicit, "--buildkitd"), (os.environ.get("BAKEGEN_BUILDKITD"), "BAKEGEN_BUILDKITD")):
-        if candidate:
-            path = Path(candidate)
-            if not path.is_file() or not os.access(path, os.X_OK):
-                raise BakegenError(f"{origin} {candidate}: not an executable file")
-            return str(path.resolve())
-    return shutil.which("buildkitd")
-
-
 def image_present(image: str) -> bool:
     return command.run(["docker", "image", "inspect", image], check=False, timeout=30).returncode == 0
 
@@ -267,9 +234,9 @@ def _reuse(req: UpRequest, existing: BuilderInfo, state: BuilderState | None, fo
     if req.driver and existing.driver != req.driver:
         raise BakegenError(f"builder {req.name} exists with the {existing.driver} driver; "
                            f"`bakegen builder down --name {req.name}` first, or choose another --name")
-    if ours and state is not None and state.driver == "remote" and not _buildkitd_alive(state, folder):
+    if ours and state is not None and state.driver == "remote" and not buildkitd.alive(state.endpoint, folder):
         say(f"builder {req.name}: buildkitd is not running; starting it again")
-        _start_buildkitd(state, folder, say)
+        _start(state, folder, say)
     info = inspect(req.name, bootstrap=True)
     if info is None:  # removed between the two looks
         raise BakegenError(f"builder {req.name} disappeared while starting; run the command again")
@@ -295,7 +262,7 @@ def _check_version(info: BuilderInfo) -> None:
 def _create_container(req: UpRequest, image: str, folder: Path, say: Say) -> BuilderInfo:
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "buildkitd.toml"
-    config.write_text(buildkitd_config(req.max_storage, req.insecure_registries), encoding="utf-8")
+    config.write_text(buildkitd.buildkitd_config(req.max_storage, req.insecure_registries), encoding="utf-8")
     say(f"creating builder {req.name}: docker-container driver, image {image}")
     args = ["docker", "buildx", "create", "--name", req.name, "--driver", "docker-container",
             "--driver-opt", f"image={image}",
@@ -321,7 +288,7 @@ def _create_container(req: UpRequest, image: str, folder: Path, say: Say) -> Bui
 
 
 def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, say: Say) -> BuilderInfo:
-    binary = find_buildkitd(req.buildkitd) or (previous.buildkitd if previous else None)
+    binary = buildkitd.find(req.buildkitd) or (previous.buildkitd if previous else None)
     if not binary:
         raise BakegenError("no buildkitd found: pass --buildkitd PATH or set BAKEGEN_BUILDKITD "
                            f"(or use --driver docker-container where the image {BUILDKIT_IMAGE} can be pulled)")
@@ -335,8 +302,8 @@ def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, 
     try:
         state = BuilderState(name=req.name, driver="remote", endpoint=endpoint, buildkitd=binary,
                              max_storage=req.max_storage, insecure_registries=list(req.insecure_registries))
-        if previous is None or not _buildkitd_alive(previous, folder):
-            _start_buildkitd(state, folder, say)
+        if previous is None or not buildkitd.alive(previous.endpoint, folder):
+            _start(state, folder, say)
         command.run(["docker", "buildx", "create", "--name", req.name, "--driver", "remote", endpoint], timeout=60)
         info = inspect(req.name, bootstrap=True)
         if info is None:
@@ -346,116 +313,18 @@ def _create_remote(req: UpRequest, folder: Path, previous: BuilderState | None, 
     except BaseException:
         # Nothing half made: no buildx entry, no process, no folder we created.
         command.run(["docker", "buildx", "rm", req.name], check=False, timeout=60)
-        _stop_pid(_read_pid(folder), folder)
+        buildkitd.stop(buildkitd.read_pid(folder), folder)
         (folder / "buildkitd.pid").unlink(missing_ok=True)
         if made_folder:
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    say(f"builder {req.name} (remote driver, BuildKit {info.buildkit}) is up: buildkitd pid {_read_pid(folder)}, "
-        f"state in {folder}")
+    say(f"builder {req.name} (remote driver, BuildKit {info.buildkit}) is up: "
+        f"buildkitd pid {buildkitd.read_pid(folder)}, state in {folder}")
     return info
 
 
-def _start_buildkitd(state: BuilderState, folder: Path, say: Say) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "buildkitd.toml"
-    config.write_text(buildkitd_config(state.max_storage, state.insecure_registries), encoding="utf-8")
-    binary, endpoint = state.buildkitd, state.endpoint
-    if endpoint.startswith("tcp://"):
-        host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
-        if not _port_free(host, int(port)):
-            raise BakegenError(f"{endpoint}: port {port} is in use; choose another --addr")
-    else:
-        sock = Path(endpoint.removeprefix("unix://"))
-        if _unix_answers(sock):
-            raise BakegenError(f"{endpoint}: another process listens there; choose another --addr or --state")
-        sock.unlink(missing_ok=True)
-    log = folder / "buildkitd.log"
-    args = [binary, "--root", str(folder / "root"), "--addr", endpoint, "--config", str(config)]
-    say(f"starting buildkitd ({binary}) on {endpoint}, log in {log}")
-    process = command.start_daemon(args, log)
-    (folder / "buildkitd.pid").write_text(f"{process.pid}\n", encoding="utf-8")
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BakegenError(f"buildkitd exited at start (code {process.returncode}): {_log_reason(log)}")
-        if _endpoint_answers(endpoint):
-            return
-        time.sleep(0.1)
-    process.kill()
-    raise BakegenError(f"buildkitd did not answer on {endpoint} within {READY_SECONDS:.0f} s (log: {log})")
-
-
-def _log_reason(log: Path) -> str:
-    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
-    bad = [ln for ln in lines if "level=fatal" in ln or "level=error" in ln] or lines or ["no output"]
-    m = re.search(r'msg="(.*?)"', bad[-1])
-    return m.group(1) if m else bad[-1].strip()
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
-def _unix_answers(path: Path) -> bool:
-    if not path.exists():
-        return False
-    with socket.socket(socket.AF_UNIX) as s:
-        try:
-            s.connect(str(path))
-            return True
-        except OSError:
-            return False
-
-
-def _endpoint_answers(endpoint: str) -> bool:
-    if endpoint.startswith("unix://"):
-        return _unix_answers(Path(endpoint.removeprefix("unix://")))
-    host, port = endpoint.removeprefix("tcp://").rsplit(":", 1)
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, int(port))) == 0
-
-
-def _read_pid(folder: Path) -> int | None:
-    try:
-        return int((folder / "buildkitd.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _is_our_buildkitd(pid: int | None, folder: Path) -> bool:
-    """The PID is a buildkitd whose --root is in this state folder (PIDs get reused)."""
-    if pid is None:
-        return False
-    try:
-        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return bool(args) and Path(args[0].decode()).name == "buildkitd" and str(folder / "root").encode() in args
-
-
-def _buildkitd_alive(state: BuilderState, folder: Path) -> bool:
-    return _is_our_buildkitd(_read_pid(folder), folder) and _endpoint_answers(state.endpoint)
-
-
-def _stop_pid(pid: int | None, folder: Path) -> bool:
-    if not _is_our_buildkitd(pid, folder):
-        return False
-    assert pid is not None
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        if not _is_our_buildkitd(pid, folder):
-            return True
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    return True
+def _start(state: BuilderState, folder: Path, say: Say) -> None:
+    buildkitd.start(state.buildkitd, state.endpoint, folder, state.max_storage, state.insecure_registries, say)
 
 
 def down(name: str, state_dir: Path | None, purge: bool, say: Say) -> None:
@@ -472,8 +341,8 @@ def down(name: str, state_dir: Path | None, purge: bool, say: Say) -> None:
         command.run(["docker", "buildx", "rm", *keep, name], timeout=120)
         say(f"removed builder {name}")
     if state.driver == "remote":
-        pid = _read_pid(folder)
-        if _stop_pid(pid, folder):
+        pid = buildkitd.read_pid(folder)
+        if buildkitd.stop(pid, folder):
             say(f"stopped buildkitd (pid {pid})")
         (folder / "buildkitd.pid").unlink(missing_ok=True)
     if purge:
@@ -504,5 +373,5 @@ def status(name: str, state_dir: Path | None) -> Status:
     disk = disk_used(name) if info.running else "unknown (not running)"
     state = load_state(folder)
     ours = state if state and state.name == name else None
-    pid = _read_pid(folder) if ours and _is_our_buildkitd(_read_pid(folder), folder) else None
+    pid = buildkitd.read_pid(folder) if ours and buildkitd.is_ours(buildkitd.read_pid(folder), folder) else None
     return Status(info, disk, ours, folder, pid)

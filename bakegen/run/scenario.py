@@ -1,5 +1,6 @@
-"""The moves of a build scenario, shared by the tests and `bench`: change a file and put it back,
-list a builder's cache records, forget a builder's whole cache (a fresh runner).
+"""The engine's side of a build scenario, shared by the tests and `bench`: list a builder's cache
+records, forget a builder's whole cache and images (a fresh runner). (Changing a file and putting
+it back is bench.changes.appended.)
 
 Only a builder of one's own may be pruned. Pruning even one record of the engine's own BuildKit
 (docker driver, dockerd 26) made an unrelated cached step run again on the next build (seen
@@ -8,31 +9,13 @@ here): a selective prune of a shared builder is not harmless, so there is none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
-from pathlib import Path
+from collections.abc import Iterable
+from contextlib import suppress
 
 import docker
 import docker.errors
 
 from bakegen import command
-from bakegen.writer import check_destination
-
-
-@contextmanager
-def appended(path: Path, text: str, *, root: Path | None = None) -> Iterator[None]:
-    """`text` appended to the file for the duration; the original bytes come back whatever happens.
-    With `root`, a file of that repository: refused when a link takes it outside (bakegen never
-    writes there) or when it is no regular file."""
-    if root is not None:
-        check_destination(root, path)
-    original = path.read_bytes()
-    try:
-        with path.open("a", encoding="utf-8") as f:
-            f.write(text)
-        yield
-    finally:
-        path.write_bytes(original)
 
 
 def cache_records(builder: str) -> dict[str, str]:

@@ -25,12 +25,19 @@ from .conftest import PREFIX, REGISTRY, Monorepo
 
 pytestmark = pytest.mark.engine
 LOOSE = ["--budget", "code-change=100000%", "--budget", "fresh-runner=100000%", "--budget", "code-change=36000",
-         "--budget", "noop=36000"]
+         "--budget", "noop=36000", "--budget", "noop-fresh-clone=36000"]
 
 
 def tree_digest(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+def commit_all(root: Path) -> None:
+    """The fixture as a repository of its own, everything committed (noop-fresh-clone clones it)."""
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "fixture"]):
+        subprocess.run(["git", "-C", str(root), "-c", "user.name=bench", "-c", "user.email=bench@example.com",
+                        *args], check=True, capture_output=True)
 
 
 @pytest.fixture
@@ -46,6 +53,7 @@ def bench(repo: Monorepo, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_bench_measures_every_scenario_and_leaves_nothing_behind(engine, repo, tmp_path):
+    commit_all(repo.root)
     before = tree_digest(repo.root)
     out = tmp_path / "out"
     out.mkdir()
@@ -55,10 +63,12 @@ def test_bench_measures_every_scenario_and_leaves_nothing_behind(engine, repo, t
     assert tree_digest(repo.root) == before  # every change put back, byte for byte
     report = json.loads((out / "b.json").read_text())
     s = {x["name"]: x for x in report["scenarios"]}
-    assert list(s) == ["cold", "noop", "code-change", "deps-change", "base-change", "fresh-runner"]
+    assert list(s) == ["cold", "noop", "noop-fresh-clone", "code-change", "deps-change", "base-change", "fresh-runner"]
     assert all(x["skipped"] is None and x["wall_s"] > 0 and x["baseline_s"] > 0 for x in s.values())
     assert s["cold"]["steps_ran"] == s["cold"]["steps_total"] > 0 and s["cold"]["cache_bytes"] > 0
     assert s["noop"]["steps_ran"] == 0 and s["noop"]["steps_cached"] == s["noop"]["steps_total"]
+    clone = s["noop-fresh-clone"]  # a clean clone of HEAD hits the same cache
+    assert clone["changed"] == [] and clone["steps_ran"] == 0 and clone["steps_cached"] == s["noop"]["steps_cached"]
     assert s["code-change"]["changed"] == ["api/src/app.py", "pose/src/app.py", "web/src/index.html"]
     assert 0 < s["code-change"]["steps_ran"] < s["cold"]["steps_ran"]
     assert s["deps-change"]["changed"] == ["api/requirements.txt"] and s["deps-change"]["steps_ran"] > 0

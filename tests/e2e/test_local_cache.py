@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from bakegen.bench.changes import appended
 from bakegen.model import CacheBackend
-from bakegen.run.scenario import appended
 
 from .conftest import Monorepo
 

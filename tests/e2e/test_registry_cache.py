@@ -12,10 +12,11 @@ import os
 
 import pytest
 
+from bakegen.bench.changes import appended
 from bakegen.model import CacheBackend
 from bakegen.run import registry
 from bakegen.run.bake import BakeResult
-from bakegen.run.scenario import appended, cache_records
+from bakegen.run.scenario import cache_records
 
 from .conftest import REGISTRY, Monorepo
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bakegen.bench.changes import appended
 from bakegen.run.bake import run_bake
-from bakegen.run.scenario import appended
 
 from .conftest import PREFIX, _unavailable
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from bakegen.budgets import Verdict
-from bakegen.model import BakegenError, BenchRun, ScenarioResult
+from bakegen.bench.budgets import Verdict
+from bakegen.bench.results import BenchRun, ScenarioResult
+from bakegen.model import BakegenError
 from bakegen.sinks import visible
 
 COLUMNS = ("scenario", "wall (median)", "spread", "steps run/cached/all", "cache written", "pulled", "baseline",
            "speed-up", "changed")
+SERVICE_COLUMNS = ("target", "image size", "start to healthy", "note")
+VERDICT_COLUMNS = ("budget", "measured", "verdict")
 
 
 def size(n: int | None) -> str:
@@ -52,6 +55,13 @@ def service_rows(run: BenchRun) -> list[list[str]]:
 
 def verdict_rows(verdicts: list[Verdict]) -> list[list[str]]:
     return [[str(v.budget), v.measured, "BREACHED " + v.detail if v.breached else "ok"] for v in verdicts]
+
+
+def tables(run: BenchRun, verdicts: list[Verdict]) -> list[tuple[str, tuple[str, ...], list[list[str]]]]:
+    """(title, header, rows) of each table for the terminal, the empty ones left out."""
+    found = [("bakegen bench", COLUMNS, rows(run)), ("images", SERVICE_COLUMNS, service_rows(run)),
+             ("budgets", VERDICT_COLUMNS, verdict_rows(verdicts))]
+    return [(title, header, body) for title, header, body in found if body]
 
 
 def to_json(run: BenchRun, verdicts: list[Verdict]) -> dict[str, Any]:
@@ -94,9 +104,9 @@ def to_markdown(run: BenchRun, verdicts: list[Verdict]) -> str:
                      f"cache: {m.get('cache')}."), ""]
     lines += [*table(COLUMNS, rows(run)), ""]
     if run.services:
-        lines += [*table(("target", "image size", "start to healthy", "note"), service_rows(run)), ""]
+        lines += [*table(SERVICE_COLUMNS, service_rows(run)), ""]
     if verdicts:
-        lines += [*table(("budget", "measured", "verdict"), verdict_rows(verdicts)), ""]
+        lines += [*table(VERDICT_COLUMNS, verdict_rows(verdicts)), ""]
     return "\n".join(lines)
 
 

@@ -1,0 +1,83 @@
+"""The bench as one call: typed options in, the run and its budget verdicts out. The CLI and the
+library call this; they print and write what it returns. Everything that can be refused (names,
+budgets, targets, report destinations, a stale bake file, the engine's own builder) is refused
+before the first build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bakegen.bench.scenarios import NAMES
+
+if TYPE_CHECKING:
+    from bakegen.bench.budgets import Verdict
+    from bakegen.bench.results import BenchRun
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    root: Path
+    config: Path | None = None
+    builder: str | None = None  # default: bakegen's own `bakegen-bench` (never the engine's own BuildKit)
+    scenarios: tuple[str, ...] = NAMES  # run in this order
+    targets: tuple[str, ...] = ()  # services whose source changes (default: every service)
+    repeat: int = 1
+    budgets: tuple[str, ...] = ()  # `SCENARIO=SECONDS` or `SCENARIO=N%`, over the config's
+    baseline: bool = False
+    load: bool = False
+    cache_registry: str | None = None
+    outputs: tuple[Path, ...] = field(default_factory=tuple)  # files the caller writes afterwards: checked first
+
+
+@dataclass(frozen=True)
+class BenchOutcome:
+    run: BenchRun
+    verdicts: list[Verdict]
+
+    @property
+    def breached(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.breached]
+
+
+def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | None = None) -> BenchOutcome:
+    """Build the project's bake file for real, scenario by scenario, and check the budgets.
+    `say` gets a line per event worth telling; `on_step` the build step running now."""
+    # Heavy imports here: the docker SDK and the engine's modules only when a bench runs.
+    from bakegen.bench.budgets import DEFAULT_BUDGETS, check, merge, parse_option
+    from bakegen.bench.runner import Bench, BenchOptions, resolve_builder
+    from bakegen.bench.scenarios import chosen
+    from bakegen.generate import load
+    from bakegen.model import BakegenError
+    from bakegen.plan import make_plan
+    from bakegen.render import BAKE_FILE, render_bake
+    from bakegen.run.engine import connect
+    from bakegen.writer import check_destination
+
+    root = request.root
+    chosen(request.scenarios)
+    given = [parse_option(b) for b in request.budgets]
+    project = load(root, request.config)
+    budgets = merge(DEFAULT_BUDGETS, project.bench_budgets, given)
+    unknown = [t for t in request.targets if t not in project.targets]
+    if unknown:
+        raise BakegenError(f"--targets: no target {unknown[0]} (targets: {', '.join(sorted(project.targets))})")
+    for output in request.outputs:  # refused now, not after an hour of building
+        check_destination(root, output, given=True)
+    bake_file = root / BAKE_FILE
+    if not bake_file.is_file():
+        raise BakegenError(f"{bake_file}: missing; run `bakegen emit` first")
+    if bake_file.read_text(encoding="utf-8") != render_bake(make_plan(project)):
+        raise BakegenError(f"{bake_file}: out of date (the bench measures what would be built); run `bakegen emit`")
+    connect()
+    builder = resolve_builder(request.builder, say)
+    options = BenchOptions(root=root, scenarios=request.scenarios, targets=request.targets, repeat=request.repeat,
+                           baseline=request.baseline, cache_registry=request.cache_registry, load=request.load)
+    run = Bench(project, options, builder, say, on_step=on_step).run()
+    verdicts = check(budgets, {s.name: s.wall_s for s in run.scenarios if s.wall_s is not None},
+                     {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None})
+    return BenchOutcome(run, verdicts)

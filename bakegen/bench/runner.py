@@ -1,0 +1,253 @@
+"""The bench's runner: real builds of the generated bake file, scenario by scenario, measured.
+
+It runs on a builder it may empty: its own by default (`bakegen-bench`, made with `bakegen
+builder up`), never the engine's own BuildKit, which is shared with everything else the user
+builds. Images are tagged `:bakegen-bench` and removed at the end; the cache goes to a repository
+(or folder) of the run's own, deleted at the end where the registry allows it. Every file a
+scenario changes is put back byte for byte, also on failure, Ctrl-C or SIGTERM (bench.changes).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from bakegen.bench.baseline import baseline_build
+from bakegen.bench.results import BenchRun, Measure, ScenarioResult, ServiceFigures
+from bakegen.bench.scenarios import NAMES, CacheState, chosen
+from bakegen.model import BakegenError, CacheBackend, Project
+from bakegen.names import repository_name
+from bakegen.run import builder as builders
+from bakegen.run.bake import BakeResult, run_bake
+from bakegen.run.engine import buildx_version, engine_builder, has_gpu_runtime
+from bakegen.run.registry import Registry
+from bakegen.run.scenario import forget_everything, remove_images
+
+BENCH_TAG = "bakegen-bench"
+BENCH_BUILDER = "bakegen-bench"
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    root: Path
+    scenarios: tuple[str, ...] = NAMES
+    targets: tuple[str, ...] = ()  # services whose code changes (default: every service)
+    repeat: int = 1
+    baseline: bool = False
+    cache_registry: str | None = None  # registry backend: registry/namespace of the bench's cache (default REGISTRY)
+    healthcheck_seconds: float = 120.0
+    load: bool = False  # load every build's images into the engine, as a developer who runs them
+
+
+def measure(result: BakeResult) -> Measure:
+    return Measure(round(result.seconds, 3), len(result.steps), len(result.cached()), len(result.executed()),
+                   result.bytes_pulled)
+
+
+class Bench:
+    """The real `scenarios.Runner`: bakes on `builder`, which it may empty."""
+
+    def __init__(self, project: Project, options: BenchOptions, builder: str, say: Say,
+                 on_step: Callable[[str], None] | None = None):
+        self.project = project
+        self.options = options
+        self.targets = options.targets
+        self.builder = builder
+        self.say = say
+        self.on_step = on_step
+        self.run_id = uuid.uuid4().hex[:8]
+        self.client = docker.from_env(timeout=120)
+        # Loaded into the engine (as a developer who runs them), or left in the builder with
+        # --no-load; then one untimed load at the end gives the image sizes and healthchecks.
+        self.env = {"TAG": BENCH_TAG, "PUSH": "false", "BRANCH": f"bench-{self.run_id}"}
+        self.cache = CacheState()
+        self._cleanup = ExitStack()
+        self._set_up_cache()
+        registry_name = os.environ.get("REGISTRY", project.registry).lower()
+        self.images = {name: f"{registry_name}/{repository_name(name)}:{BENCH_TAG}" for name in project.targets}
+        self.engine_builder = engine_builder() if options.baseline else ""  # plain `docker build` runs there
+
+    def _set_up_cache(self) -> None:
+        backend = self.project.cache.backend
+        if backend == CacheBackend.REGISTRY:
+            namespace = self.options.cache_registry or os.environ.get("REGISTRY", self.project.registry)
+            # One repository per cold build (a cold build must find no cache), all under this prefix.
+            self.cache_prefix = f"{namespace}/bakegen-bench-cache-{self.run_id}".lower()
+        elif backend == CacheBackend.LOCAL:
+            folder = Path(tempfile.mkdtemp(prefix="bakegen-bench-cache-"))
+            self._cleanup.callback(shutil.rmtree, folder, True)
+            self.env["CACHE_DIR"] = self.cache.where = str(folder)
+        elif backend == CacheBackend.GHA:
+            self.cache.unreadable = "gha cache is GitHub's: reachable inside GitHub Actions only"
+        else:
+            self.cache.unreadable = f"the {backend.value} backend keeps no cache a fresh runner can read"
+
+    # --- what scenarios use (scenarios.Runner) ---
+
+    def nonce(self, attempt: int) -> str:
+        return f"{self.run_id}-{attempt}"
+
+    def bake(self, label: str, *, write_cache: bool = False, root: Path | None = None) -> Measure:
+        baked = self._bake(label, write_cache=write_cache, root=root)
+        if write_cache:
+            self.cache.written = True
+            self.cache.export_problems = [p for p in baked.cache_problems() if "export" in p]
+            self.cache.bytes = self.cache_size()
+        return measure(baked)
+
+    def empty_builder(self) -> None:
+        forget_everything(self.client, self.builder, self.images.values())
+
+    def fresh_cache(self, attempt: int) -> None:
+        if self.project.cache.backend == CacheBackend.REGISTRY:
+            self.env["CACHE_REPO"] = self.cache.where = f"{self.cache_prefix}-{attempt}"
+        if self.project.cache.backend == CacheBackend.LOCAL:
+            for folder in Path(self.env["CACHE_DIR"]).glob("*"):
+                shutil.rmtree(folder, ignore_errors=True)
+
+    # --- the run ---
+
+    def _bake(self, label: str, *, write_cache: bool = False, load: bool | None = None,
+              root: Path | None = None) -> BakeResult:
+        load = self.options.load if load is None else load
+        env = {**self.env, "CACHE_EXPORT": "true" if write_cache else "false", "LOAD": str(load).lower()}
+        result = run_bake(root or self.options.root, builder=self.builder, env=env, on_vertex=self._vertex(label),
+                          on_retry=self._retrying(label))
+        if not result.ok:
+            raise BakegenError(f"{label}: build failed: {result.error_line()}")
+        return result
+
+    def _retrying(self, label: str) -> Callable[[str], None]:
+        return lambda why: self.say(f"{label}: failed on {why}; running it once more (its time counts both runs)")
+
+    def _vertex(self, label: str):
+        def seen(vertex) -> None:
+            if self.on_step and vertex.name.startswith("["):
+                self.on_step(f"{label}: {vertex.name[:90]}")
+        return seen
+
+    def cache_size(self) -> int | None:
+        """Bytes of the cache the cold build wrote, counted where it landed (None: cannot see)."""
+        if self.project.cache.backend == CacheBackend.LOCAL:
+            return sum(f.stat().st_size for f in Path(self.env["CACHE_DIR"]).rglob("*") if f.is_file())
+        if self.project.cache.backend != CacheBackend.REGISTRY:
+            return None
+        host, _, path = self.cache.where.partition("/")
+        registry = Registry(host)
+        try:
+            return registry.stored_bytes(path) if registry.reachable()[0] else None
+        except (BakegenError, OSError):
+            return None
+
+    def run(self) -> BenchRun:
+        results = []
+        with self._cleanup:  # the CLI turns SIGTERM into KeyboardInterrupt: this unwinds too
+            self._cleanup.callback(self._clean_up)
+            for scenario in chosen(self.options.scenarios):
+                self.say(f"scenario {scenario.name}")
+                result = ScenarioResult(scenario.name)
+                for attempt in range(self.options.repeat):
+                    scenario.run(self, result, attempt)
+                    if result.skipped:
+                        break
+                if self.options.baseline and not result.skipped:
+                    for _ in range(self.options.repeat):
+                        result.baseline_seconds.append(baseline_build(
+                            self.project, self.options.root, self.client, self.engine_builder, self._retrying))
+                results.append(result)
+            if not self.options.load:
+                self.say("loading the images into the engine (untimed) for their sizes and healthchecks")
+                self._bake("load", load=True)
+            services = self._service_figures()
+            return BenchRun(results, services, self.machine())
+
+    # --- after the scenarios ---
+
+    def _service_figures(self) -> dict[str, ServiceFigures]:
+        figures = {}
+        gpu = has_gpu_runtime(self.client.info())
+        for name in sorted(self.project.targets):
+            ref = self.images[name]
+            try:
+                image = self.client.images.get(ref)
+            except docker.errors.ImageNotFound:
+                continue
+            config = image.attrs.get("Config") or {}
+            size = image.attrs.get("Size")
+            if not (config.get("Healthcheck") or {}).get("Test"):
+                figures[name] = ServiceFigures(ref, size, None, "no healthcheck")
+                continue
+            wants_gpu = any(e.startswith(("NVIDIA_VISIBLE_DEVICES=", "CUDA_VERSION=")) for e in config.get("Env") or [])
+            if wants_gpu and not gpu:
+                figures[name] = ServiceFigures(ref, size, None, "not measured here: needs a GPU, none present")
+                continue
+            seconds, note = self._time_to_healthy(ref, wants_gpu)
+            figures[name] = ServiceFigures(ref, size, seconds, note)
+        return figures
+
+    def _time_to_healthy(self, ref: str, gpu: bool) -> tuple[float | None, str]:
+        requests = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])] if gpu else None
+        container = self.client.containers.run(ref, detach=True, device_requests=requests,
+                                               labels={"bakegen.bench": self.run_id})
+        start = time.monotonic()
+        try:
+            while time.monotonic() - start < self.options.healthcheck_seconds:
+                container.reload()
+                state = container.attrs["State"]
+                if (state.get("Health") or {}).get("Status") == "healthy":
+                    return round(time.monotonic() - start, 2), ""
+                if state.get("Status") == "exited":
+                    return None, f"exited with {state.get('ExitCode')} before it was healthy"
+                time.sleep(0.2)
+            return None, f"not healthy within {self.options.healthcheck_seconds:.0f} s"
+        finally:
+            container.remove(force=True)
+
+    def _clean_up(self) -> None:
+        remove_images(self.client, self.images.values())
+        if self.project.cache.backend == CacheBackend.REGISTRY:
+            host, _, path = self.cache_prefix.partition("/")
+            registry = Registry(host)
+            with suppress(BakegenError, OSError):
+                if registry.reachable()[0]:
+                    registry.delete_repositories(path)
+
+    def machine(self) -> dict[str, str | int]:
+        info = builders.inspect(self.builder)
+        version = self.client.version()
+        buildx = buildx_version()
+        return {
+            "engine": str(version.get("Version", "")), "buildx": ".".join(map(str, buildx)) if buildx else "",
+            "builder": self.builder, "driver": info.driver if info else "",
+            "buildkit": info.buildkit if info else "", "cpus": os.cpu_count() or 0,
+            "platform": platform.platform(), "cache": self.project.cache.backend.value,
+            "results": "loaded into the engine (timed)" if self.options.load else "kept in the builder",
+        }
+
+
+def resolve_builder(requested: str | None, say: Say) -> str:
+    """The builder to bench on: the given one (never the engine's own BuildKit), else bakegen's."""
+    if requested:
+        info = builders.inspect(requested)
+        if info is None:
+            raise BakegenError(f"--builder {requested}: no such builder (`docker buildx ls`)")
+        if info.driver == "docker":
+            raise BakegenError(f"--builder {requested}: the engine's own BuildKit is shared with everything you "
+                               "build, and the bench empties its builder; use a builder of its own "
+                               "(the default, `bakegen builder up --name bakegen-bench`)")
+        return requested
+    info = builders.up(builders.UpRequest(name=BENCH_BUILDER), say)
+    return info.name
