@@ -16,7 +16,7 @@ from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
 from bakegen.dockerfile import NoFrom, Unresolved, expand, global_values, read_dockerfile
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
 from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
-from bakegen.paths import Unreadable, encodable, inside, join_path, read_text
+from bakegen.paths import Unreadable, bake_reads_as_remote, encodable, inside, join_path, read_text
 
 # Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
 SKIPPED_DIRS = frozenset({
@@ -41,6 +41,8 @@ NO_FROM = "files named like a Dockerfile without a FROM, left out"
 LINKED_OUT = "Dockerfiles that are symlinks to files outside the repository, left out"
 GIT_UNREADABLE = ("git could not be read, so the registry and default branch are fallbacks "
                   "(set project.registry and project.default_branch, or fix git)")
+REMOTE_LOOKING_CONTEXT = ("build contexts whose path bake reads as a git remote (`user@host:path`), left "
+                          "out; rename the folder")
 NOT_READ = "files not read (not regular files, or too big), left out"
 MALFORMED_GITIGNORE = ".gitignore lines that are no pattern, left out as git leaves them out"
 SOURCE_NOT_FOUND = ("files copied that are neither beside the Dockerfile nor in a folder above it (the context "
@@ -166,6 +168,11 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         plain = posixpath.basename(folder) if not variant and folder != "." else name  # what a person expects
         candidates.append(_Candidate(key=shown, origin=shown, folder=folder, context=context, dockerfile=dockerfile,
                                      parsed=parsed, wanted=(name, qualifiers), plain=target_name(plain)))
+    # bake reads `user@host:path` as a git remote, however the path is written: such a folder
+    # cannot be a local context in a file that must not depend on where the repository lies.
+    unreadable = [c for c in candidates if bake_reads_as_remote(c.context)]
+    warnings += [(REMOTE_LOOKING_CONTEXT, c.origin) for c in unreadable]
+    candidates = [c for c in candidates if c not in unreadable]
     chosen = _choose_names(candidates, names or {})
     targets: dict[str, Target] = {}
     for c in candidates:

@@ -106,3 +106,24 @@ def relative_to(path: str, folder: str) -> str | None:
     if path.startswith(folder.rstrip("/") + "/"):
         return path[len(folder.rstrip("/")) + 1 :]
     return None
+
+
+def bake_path(path: str) -> str:
+    """A local path as bake must be given it to read it as a path: `-` is stdin to bake, and a
+    path with a `:` or starting `github.com/` reads as a remote (git or URL) context, so such a
+    folder name (a repository may hold one) is written `./-`, `./git@host:x`."""
+    if path.startswith("-") or ":" in path or path.startswith("github.com/"):
+        return "./" + path
+    return path
+
+
+def bake_reads_as_remote(path: str) -> bool:
+    """Whether bake takes this relative path for an scp-like git remote (`user@host:path`),
+    however it is written (`./`, a trailing `/`): then it cannot name a local folder."""
+    at = path.find("@")
+    return at >= 0 and ":" in path[at:]
+
+
+def is_local_context(value: str) -> bool:
+    """Whether a named context's value is a local path (not `target:`, `docker-image://`, a URL)."""
+    return not value.startswith("target:") and "://" not in value and not value.startswith("git@")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from bakegen.dockerfile import external_refs, normalize_image_ref, repository_of
 from bakegen.model import BakegenError, CacheBackend, CacheSettings, Project, Target
 from bakegen.names import RESERVED_NAMES, repository_name
+from bakegen.paths import bake_path, is_local_context
 
 COMMON_TARGET = "_common"
 # Backends whose writes the CACHE_EXPORT variable switches (inline and none write nothing to switch).
@@ -337,12 +338,13 @@ def replacement_contexts(target: Target, project: Project) -> dict[str, str]:
 
 
 def plan_target(target: Target, project: Project, links: dict[str, str]) -> dict[str, Value]:
-    attrs: dict[str, Value] = {"inherits": [COMMON_TARGET], "context": target.context}
+    attrs: dict[str, Value] = {"inherits": [COMMON_TARGET], "context": bake_path(target.context)}
     if target.dockerfile != "Dockerfile":
         attrs["dockerfile"] = target.dockerfile
     if target.stage:
         attrs["target"] = target.stage
-    contexts: dict[str, Value] = dict(sorted(target.contexts.items()))
+    contexts: dict[str, Value] = {key: bake_path(value) if is_local_context(value) else value
+                                  for key, value in sorted(target.contexts.items())}
     contexts.update(replacement_contexts(target, project))
     contexts.update({key: f"target:{base}" for key, base in sorted(links.items())})
     if contexts:

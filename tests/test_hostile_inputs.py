@@ -18,7 +18,7 @@ from bakegen.compose import MAX_YAML_NODES
 from bakegen.render import BAKE_FILE
 from bakegen.variables import MAX_LENGTH
 
-from .helpers import bake_print, write_tree
+from .helpers import bake_print, need_buildx, write_tree
 
 SECRET = "s3cr3t-from-outside"
 IGNORE = ".git/\n.env\n*.log\n"  # keeps the warnings about missing .dockerignore entries quiet
@@ -395,3 +395,26 @@ def test_two_names_entries_giving_one_name_are_an_error_naming_both(repo):
                       "bakegen.toml": '[names]\n"a/Dockerfile" = "web"\n"b/Dockerfile" = "web"\n'})
     assert ("bakegen.toml: names.a/Dockerfile and names.b/Dockerfile: both name 'web'; one target would replace "
             "the other") in error(repo, "emit", str(repo))
+
+
+@pytest.mark.parametrize("folder", ["-", "-x", "https:", "github.com/x", "a@b"])
+def test_a_folder_whose_name_bake_reads_as_stdin_or_a_remote_stays_a_local_context(tmp_path, folder):
+    need_buildx()
+    root = tmp_path / "repo"
+    (root / folder).mkdir(parents=True)
+    (root / folder / "Dockerfile").write_text("FROM alpine\nCOPY . /app\n")
+    done = subprocess.run([sys.executable, "-m", "bakegen", "emit", "-q", str(root)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    printed = bake_print(root)
+    (target,) = printed["target"].values()
+    assert target["context"] == f"./{folder}" or target["context"] == folder
+    assert (root / target["context"]).resolve() == (root / folder).resolve()
+
+
+def test_a_folder_bake_reads_as_a_git_remote_is_left_out_with_a_warning(tmp_path):
+    need_buildx()
+    root = write_tree(tmp_path / "repo", {"git@host:repo/Dockerfile": "FROM alpine\n", "web/Dockerfile": "FROM alpine\n"})
+    done = subprocess.run([sys.executable, "-m", "bakegen", "emit", str(root)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "reads as a git remote" in done.stderr and "git@host:repo/Dockerfile" in done.stderr
+    assert set(bake_print(root)["target"]) == {"web"}
