@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from .helpers import need_buildx
@@ -49,14 +49,18 @@ def repositories(draw):
         "args": st.dictionaries(arg_key, hostile, max_size=3),
         "context": st.sampled_from(["own", "own", "outside", "absolute", "parent"]),
         "compose": st.booleans(),
+        "extra": st.sampled_from(["none", "inside", "outside", "absolute"]),  # an additional_contexts entry
+        "extra_name": hostile,
     }), min_size=1, max_size=3, unique_by=lambda s: s["folder"]))
     env = draw(st.sampled_from(["none", "hostile", "linked-out"]))
     env_value = draw(hostile)
     linked_folder = draw(st.booleans())
-    return services, env, env_value, linked_folder
+    alias_inside = draw(st.booleans())  # a folder symlinked to another folder of the tree
+    return services, env, env_value, linked_folder, alias_inside
 
 
-def write_repository(base: Path, services, env: str, env_value: str, linked_folder: bool) -> tuple[Path, Path]:
+def write_repository(base: Path, services, env: str, env_value: str, linked_folder: bool,
+                     alias_inside: bool) -> tuple[Path, Path]:
     outside = base / "outside"
     outside.mkdir()
     (outside / "secret.env").write_text(f"TOKEN={SECRET}\nPY={SECRET}\n")
@@ -71,8 +75,11 @@ def write_repository(base: Path, services, env: str, env_value: str, linked_fold
         if s["compose"]:
             context = {"own": s["folder"], "outside": "../outside", "absolute": str(outside),
                        "parent": f"{s['folder']}/../.."}[s["context"]]
-            compose["services"][s["service"]] = {
-                "build": {"context": context, "args": {**s["args"], "TOKEN": "${TOKEN:-none}"}}}
+            build = {"context": context, "args": {**s["args"], "TOKEN": "${TOKEN:-none}"}}
+            extra = {"inside": ".", "outside": "../outside", "absolute": str(outside)}.get(s["extra"])
+            if extra is not None:
+                build["additional_contexts"] = {s["extra_name"]: extra}
+            compose["services"][s["service"]] = {"build": build}
     if compose["services"]:
         (root / "compose.yaml").write_text(yaml.safe_dump(compose, allow_unicode=True))
     if env == "hostile":
@@ -81,6 +88,8 @@ def write_repository(base: Path, services, env: str, env_value: str, linked_fold
         (root / ".env").symlink_to(outside / "secret.env")
     if linked_folder:
         (root / "linked").symlink_to(outside, target_is_directory=True)
+    if alias_inside:
+        (root / "alias").symlink_to(services[0]["folder"], target_is_directory=True)
     return root, outside
 
 
@@ -102,14 +111,15 @@ def inside(root: Path, path: str, base: Path) -> bool:
 @given(repositories())
 def test_hostile_repositories_never_change_what_the_file_means(repository):
     need_buildx()
-    services, env, env_value, linked_folder = repository
+    services, env, env_value, linked_folder, alias_inside = repository
     base = Path(tempfile.mkdtemp(prefix="bakegen-fuzz-"))
     try:
-        root, outside = write_repository(base, services, env, env_value, linked_folder)
+        root, outside = write_repository(base, services, env, env_value, linked_folder, alias_inside)
         before = fingerprint(outside)
         done = subprocess.run([sys.executable, "-m", "bakegen", "emit", str(root)], capture_output=True, text=True,
                               timeout=120, env={**os.environ, "GIT_CEILING_DIRECTORIES": str(base)})
         assert done.returncode in (0, 2), f"exit {done.returncode}: {done.stderr}"
+        event(f"exit {done.returncode}")
         assert "Traceback" not in done.stderr
         raw = [c for c in done.stderr if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0 or c == "\u202e"]
         assert not raw, f"raw control characters reached the terminal: {done.stderr!r}"
@@ -135,7 +145,10 @@ def test_hostile_repositories_never_change_what_the_file_means(repository):
             assert inside(root, target["context"], root), f"{name}: context {target['context']} leaves the tree"
             assert inside(root, target.get("dockerfile", "Dockerfile"), root / target["context"])
             for key, value in target.get("contexts", {}).items():
-                assert value.startswith("target:") and value.removeprefix("target:") in targets, f"{name}: {key}"
+                if value.startswith("target:"):
+                    assert value.removeprefix("target:") in targets, f"{name}: {key}"
+                else:  # a local folder compose declared: inside the tree
+                    assert "://" not in value and inside(root, value, root), f"{name}: {key}={value}"
             assert set(target.get("args", {})) <= declared_args(services), f"{name}: {target.get('args')}"
             assert SECRET not in json.dumps(target)
     finally:
