@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bakegen import dockerignore
 from bakegen.model import Project
-from bakegen.paths import join_path
+from bakegen.paths import Unreadable, join_path
 
 SHOWN_IN_A_WARNING = 6  # names listed in one summary line before "and N more"
 
@@ -13,7 +13,7 @@ def project_warnings(project: Project) -> list[str]:
     """What is worth telling about the inputs, one line per kind of finding: what discovery could
     not settle, ignore files missing or lacking what their context's kind needs, `# syntax=`
     lines. Reads every context's ignore file, so only `emit` asks for it."""
-    missing, lacking, malformed = [], [], []
+    missing, lacking, malformed, unread = [], [], [], []
     files = {(dockerignore.ignore_file(project.root, t.context, t.dockerfile), t.context)
              for t in project.targets.values()}  # a context shared by many targets is told once
     for path, context in sorted(files):
@@ -22,7 +22,11 @@ def project_warnings(project: Project) -> list[str]:
             missing.append(context)
             continue
         wanted = dockerignore.recommended_for(dockerignore.kinds_of(project.root / context))
-        rules = dockerignore.read(project.root / context, path)
+        try:
+            rules = dockerignore.read(project.root / context, path, project.root)
+        except Unreadable as e:  # a link out of the repository: never read
+            unread.append(str(e))
+            continue
         malformed += dockerignore.problems(rules, shown)
         entries = dockerignore.missing_recommended(rules, wanted)
         if entries:
@@ -35,6 +39,8 @@ def project_warnings(project: Project) -> list[str]:
     warnings = [f"{kind}: {_listed(items)}" for kind, items in by_kind.items()]
     if malformed:
         warnings.append(f"{dockerignore.MALFORMED}: {_listed(malformed)}")
+    if unread:
+        warnings.append(f"ignore files not read: {_listed(unread)}")
     if missing:
         warnings.append(f"no .dockerignore for {_listed(sorted(set(missing)))}: every file there is sent to the build")
     if lacking:

@@ -11,7 +11,7 @@ from pathlib import Path
 import re2
 
 from bakegen.model import Project
-from bakegen.paths import encodable, read_text
+from bakegen.paths import Outside, Unreadable, encodable, read_text, within
 
 # Entries every context should ignore (VCS data, secrets, logs), and more by what the context
 # builds, told apart by its manifest files: a Go context needs no `__pycache__/`.
@@ -102,16 +102,23 @@ def ignore_file(root: Path, context: str, dockerfile: str) -> Path:
     return own if own.is_file() else root / context / ".dockerignore"
 
 
-def read(context_dir: Path, path: Path | None = None) -> list[Rule]:
-    """The rules of `path` (default: the context's `.dockerignore`); none when it is missing."""
+def read(context_dir: Path, path: Path | None = None, root: Path | None = None) -> list[Rule]:
+    """The rules of `path` (default: the context's `.dockerignore`); none when it is missing.
+    With the repository's `root`, a file whose link leads outside it is `Unreadable`: nothing
+    outside the repository is read (paths.within)."""
     path = path or context_dir / ".dockerignore"
     if not path.exists():
         return []
+    if root is not None:
+        try:
+            within(root, path.relative_to(root).as_posix())
+        except Outside as e:
+            raise Unreadable(f"{path.relative_to(root).as_posix()}: {e}; not read") from None
     return parse(read_text(path, str(path)))
 
 
 def read_for(root: Path, context: str, dockerfile: str) -> list[Rule]:
-    return read(root / context, ignore_file(root, context, dockerfile))
+    return read(root / context, ignore_file(root, context, dockerfile), root)
 
 
 def rules_by_target(project: Project) -> dict[str, list[Rule]]:

@@ -418,3 +418,17 @@ def test_a_folder_bake_reads_as_a_git_remote_is_left_out_with_a_warning(tmp_path
     assert done.returncode == 0, done.stderr
     assert "reads as a git remote" in done.stderr and "git@host:repo/Dockerfile" in done.stderr
     assert set(bake_print(root)["target"]) == {"web"}
+
+
+def test_a_dockerignore_linked_out_of_the_repository_is_never_read(tmp_path):
+    outside = tmp_path / "outside-ignore"
+    outside.write_text("*\n")  # would hide every change from `affected` if it were read
+    root = write_tree(tmp_path / "repo", {"web/Dockerfile": "FROM alpine\nCOPY . /app\n"})
+    (root / "web/.dockerignore").symlink_to(outside)
+    done = subprocess.run([sys.executable, "-m", "bakegen", "emit", str(root)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "ignore files not read: web/.dockerignore" in done.stderr and "outside the repository" in done.stderr
+    from bakegen import dockerignore
+    from bakegen.paths import Unreadable
+    with pytest.raises(Unreadable, match="outside the repository"):
+        dockerignore.read_for(root, "web", "Dockerfile")
