@@ -15,21 +15,14 @@ import sys
 import types
 from importlib import import_module
 
+from bakegen.app import WHERE as _APP_WHERE
+
 __version__ = "0.1.0"  # pyproject.toml reads it: `bakegen --version` needs no package metadata
 
 # Each public name and the module that holds it, imported on first use: `import bakegen` (and so
-# `bakegen --version`) loads none of them.
+# `bakegen --version`) loads none of them. The application layer's names: bakegen/app/__init__.py.
 _FROM = {"generate": "bakegen.generate", "load": "bakegen.generate",
-         "BakegenError": "bakegen.model", "Project": "bakegen.model"}
-_APP = (
-    "AffectedOptions", "AffectedResult", "BakeCall", "BuildListener", "BuildOptions", "BuildResult",
-    "BuilderDownOptions", "BuilderOptions", "BuilderUpOptions", "CiLintOptions", "CiLintResult", "CiOptions",
-    "CiPlanOptions", "CiPlanResult", "DoctorOptions", "DoctorResult", "EmitOptions", "FileResult", "GraphOptions",
-    "GraphResult", "ImpactOptions", "ImpactResult", "InitOptions", "InitResult", "Outcome", "ProjectOptions",
-    "RotateOptions", "Rotation", "Say", "affected", "build", "builder_down", "builder_status", "builder_up", "ci",
-    "ci_lint", "ci_plan", "doctor", "emit", "graph", "impact", "init", "rotate_cache",
-)
-_FROM |= dict.fromkeys(_APP, "bakegen.app")
+         "BakegenError": "bakegen.model", "Project": "bakegen.model", **_APP_WHERE}
 
 __all__ = ["__version__", *sorted(_FROM)]
 

@@ -52,7 +52,8 @@ def read_compose(root: Path, shown: str, overridden: frozenset[str] = frozenset(
     `overridden` only override another file's (compose's `-f a -f b`): not builds of their own."""
     folder = posixpath.dirname(shown) or "."
     try:
-        document = yaml.safe_load((root / shown).read_text(encoding="utf-8", errors="replace"))
+        document = yaml.load((root / shown).read_text(encoding="utf-8", errors="replace"),
+                             Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml's, 10x faster
     except (OSError, yaml.YAMLError) as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         return [], set(), [(NOT_READ, f"{shown} ({reason})")]

@@ -1,49 +1,32 @@
 """The application layer: one function per command, typed options in, a result out. The CLI
-parses, calls one of these and prints; library users call the same (`bakegen.emit(...)`)."""
+parses, calls one of these and prints; library users call the same (`bakegen.emit(...)`).
 
-from bakegen.app.building import (
-    BakeCall,
-    BuilderDownOptions,
-    BuilderOptions,
-    BuilderUpOptions,
-    BuildListener,
-    BuildOptions,
-    BuildResult,
-    DoctorOptions,
-    DoctorResult,
-    RotateOptions,
-    Rotation,
-    build,
-    builder_down,
-    builder_status,
-    builder_up,
-    doctor,
-    rotate_cache,
-)
-from bakegen.app.common import FileResult, Outcome, ProjectOptions, Say
-from bakegen.app.github import CiLintOptions, CiLintResult, CiOptions, CiPlanOptions, CiPlanResult, ci, ci_lint, ci_plan
-from bakegen.app.repository import (
-    AffectedOptions,
-    AffectedResult,
-    EmitOptions,
-    GraphOptions,
-    GraphResult,
-    ImpactOptions,
-    ImpactResult,
-    InitOptions,
-    InitResult,
-    affected,
-    emit,
-    graph,
-    impact,
-    init,
-)
+Each module is imported when one of its names is first used, so `emit` never loads what
+`build` needs (the run layer, the docker SDK)."""
 
-__all__ = [
-    "AffectedOptions", "AffectedResult", "BakeCall", "BuildListener", "BuildOptions", "BuildResult",
-    "BuilderDownOptions", "BuilderOptions", "BuilderUpOptions", "CiLintOptions", "CiLintResult", "CiOptions",
-    "CiPlanOptions", "CiPlanResult", "DoctorOptions", "DoctorResult", "EmitOptions", "FileResult", "GraphOptions",
-    "GraphResult", "ImpactOptions", "ImpactResult", "InitOptions", "InitResult", "Outcome", "ProjectOptions",
-    "RotateOptions", "Rotation", "Say", "affected", "build", "builder_down", "builder_status", "builder_up", "ci",
-    "ci_lint", "ci_plan", "doctor", "emit", "graph", "impact", "init", "rotate_cache",
-]
+from importlib import import_module
+
+MODULES = {
+    "bakegen.app.common": ("FileResult", "Outcome", "ProjectOptions", "Say"),
+    "bakegen.app.repository": (
+        "AffectedOptions", "AffectedResult", "EmitOptions", "GraphOptions", "GraphResult", "ImpactOptions",
+        "ImpactResult", "InitOptions", "InitResult", "affected", "emit", "graph", "impact", "init",
+    ),
+    "bakegen.app.building": (
+        "BakeCall", "BuildListener", "BuildOptions", "BuildResult", "BuilderDownOptions", "BuilderOptions",
+        "BuilderUpOptions", "DoctorOptions", "DoctorResult", "RotateOptions", "Rotation", "build", "builder_down",
+        "builder_status", "builder_up", "doctor", "rotate_cache",
+    ),
+    "bakegen.app.github": (
+        "CiLintOptions", "CiLintResult", "CiOptions", "CiPlanOptions", "CiPlanResult", "ci", "ci_lint", "ci_plan",
+    ),
+}
+WHERE = {name: module for module, names in MODULES.items() for name in names}  # name -> its module
+
+__all__ = sorted(WHERE)
+
+
+def __getattr__(name: str) -> object:
+    if name not in WHERE:
+        raise AttributeError(f"module 'bakegen.app' has no attribute {name!r}")
+    return getattr(import_module(WHERE[name]), name)

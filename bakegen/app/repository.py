@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bakegen.affected import affected_since
 from bakegen.app.common import (
     FileResult,
     Outcome,
@@ -21,12 +21,13 @@ from bakegen.app.common import (
 )
 from bakegen.config import CONFIG_FILE, load_config
 from bakegen.generate import starter_config
-from bakegen.git import changed_paths, file_at
-from bakegen.impact import StepImpact, impact_of
 from bakegen.model import BakegenError
 from bakegen.plan import make_plan, target_links
 from bakegen.render import BAKE_FILE, BAKE_MARK, render_bake, render_graph
 from bakegen.writer import Owned, check_destination, write_file
+
+if TYPE_CHECKING:
+    from bakegen.impact import StepImpact
 
 BAKE_OWNED = Owned(BAKE_MARK, "write elsewhere with `-o another.hcl`, or replace it with `--force`")
 
@@ -89,6 +90,8 @@ class AffectedResult:
 
 def affected(options: AffectedOptions) -> AffectedResult:
     """The targets to rebuild after the changes in the work tree since options.since."""
+    from bakegen.affected import affected_since  # here, as each command's own: emit never loads them
+
     return AffectedResult(affected_since(load_project(options), options.since))
 
 
@@ -106,6 +109,9 @@ class ImpactResult:
 def impact(options: ImpactOptions) -> ImpactResult:
     """Which steps of which targets each changed file runs again, read as BuildKit keys its cache;
     a changed Dockerfile or bakegen.toml is compared with its version at options.since (or HEAD)."""
+    from bakegen.git import changed_paths, file_at
+    from bakegen.impact import impact_of
+
     root = options.root
     project = load_project(options)
     changed = [in_project(root, p) for p in options.paths]

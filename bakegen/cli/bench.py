@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 from pathlib import Path
 
 import click
 
 from bakegen.cli.common import EXIT_CHECK_FAILED, config_option, echo, project_root, say
-from bakegen.sinks import visible
 
 # --- bench (its body is D's: bakegen/bench/ makes it one call; until then it stays as it was) ---
 
@@ -75,6 +72,9 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
     budget is breached (defaults: code-change 30 s and 5 % of cold, noop 60 s, fresh-runner 15 %
     of cold, healthy 60 s).
     """
+    import json
+    import shutil
+
     from bakegen import report
     from bakegen.budgets import DEFAULT_BUDGETS, check, merge, parse_option
     from bakegen.model import BakegenError
@@ -82,6 +82,7 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
     from bakegen.render import BAKE_FILE, render_bake
     from bakegen.run.bench import Bench, BenchOptions, check_scenarios, resolve_builder
     from bakegen.run.engine import connect
+    from bakegen.sinks import visible
     from bakegen.writer import check_destination, write_file
 
     chosen = tuple(s.strip() for s in scenarios.split(",") if s.strip())

@@ -1,5 +1,6 @@
 """What every command of the CLI shares: output for a person (always through the escapers of
-bakegen/sinks.py), exit codes, the options that name a repository."""
+bakegen/sinks.py), exit codes, the options that name a repository. Nothing of bakegen is
+imported here before a command runs: `bakegen --version` loads click and this package only."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from pathlib import Path
 
 import click
 
-from bakegen.sinks import terminal, visible
-
 EXIT_CHECK_FAILED = 1
 EXIT_INTERRUPTED = 130
 EXIT_BUG = 3
@@ -19,12 +18,16 @@ EXIT_BUG = 3
 def echo(message: str, err: bool = False) -> None:
     """Every message for a person goes out here, as one line: names, paths and Dockerfile text
     from the repository with newlines and escape sequences shown escaped (sinks.visible)."""
+    from bakegen.sinks import visible
+
     click.echo(visible(message), err=err)
 
 
 def echo_text(text: str) -> None:
     """Text of many lines for a person (a diff, a graph, JSON): its lines kept, every other
     control character shown escaped (sinks.terminal)."""
+    from bakegen.sinks import terminal
+
     click.echo(terminal(text), nl=False)
 
 
