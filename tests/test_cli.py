@@ -293,3 +293,14 @@ def test_input_nested_past_any_bound_is_bad_input_not_a_bug(sample, monkeypatch)
     monkeypatch.setattr(common, "load", deep)
     result = run("emit", str(sample))
     assert result.exit_code == 2 and "nested too deeply" in result.stderr
+
+
+def test_impact_takes_path_as_every_command_does(sample, monkeypatch):
+    """PATH is the first argument when it is a folder (a changed file never is); -C is kept hidden."""
+    positional = run("impact", str(sample), str(sample / "web/x.js"), "--format", "json")
+    assert positional.exit_code == 0 and json.loads(positional.stdout) == {"web/x.js": []}
+    assert run("impact", "-C", str(sample), str(sample / "web/x.js"), "--format", "json").stdout == positional.stdout
+    monkeypatch.chdir(sample)
+    here = run("impact", "web/x.js", "--format", "json")  # no PATH: the monorepo is here
+    assert here.exit_code == 0 and here.stdout == positional.stdout
+    assert "-C" not in run("impact", "--help").stdout
