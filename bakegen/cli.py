@@ -19,9 +19,10 @@ from bakegen.affected import affected_since
 from bakegen.bench.scenarios import SCENARIOS
 from bakegen.config import CONFIG_FILE, load_config
 from bakegen.generate import load, starter_config
+from bakegen.graph import LoadedProject
 from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import HOST_PORT
-from bakegen.plan import make_plan, target_links, with_platform_caches
+from bakegen.plan import make_plan, with_platform_caches
 from bakegen.render import BAKE_FILE, BAKE_MARK, GRAPH_FORMATS, bounded_diff, render_bake, render_graph
 from bakegen.sinks import github_file, terminal, visible
 from bakegen.steps import instruction_index, owner
@@ -121,7 +122,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _load(root: Path, config: Path | None, warn: bool = False, **overrides: str | None) -> Project:
+def _load(root: Path, config: Path | None, warn: bool = False, **overrides: str | None) -> LoadedProject:
     project = load(root, config, **overrides)
     if warn:
         for warning in project_warnings(project):
@@ -207,7 +208,7 @@ def _check_current(path: Path, text: str, fix: str = "bakegen emit") -> None:
 def graph(root: Path, config: Path | None, fmt: str) -> None:
     """Show which target is built on which (bases above what builds on them)."""
     project = _load(root, config)
-    _echo_text(render_graph(project, target_links(project), fmt))
+    _echo_text(render_graph(project, fmt))
 
 
 @main.command()
@@ -261,7 +262,7 @@ def impact(paths: tuple[Path, ...], root: Path, config: Path | None, since: str 
     if not changed:
         raise BakegenError("name the changed files, or give --since GIT_REF")
     revision = since or "HEAD"
-    found = impact_of(project, target_links(project), list(dict.fromkeys(changed)),
+    found = impact_of(project, list(dict.fromkeys(changed)),
                       lambda path: file_at(root, revision, path))
     if fmt == "json":
         _echo_text(json.dumps({path: [s.as_dict() for s in steps] for path, steps in found.items()}, indent=2) + "\n")
@@ -381,10 +382,10 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
         raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
     project = project or _load(root, config)
     connect()
-    index, links = instruction_index(project), target_links(project)
+    index = instruction_index(project)
 
     def attributed(step: Step) -> Step:
-        return replace(step, target=owner(step.target, step.instruction, index, links))
+        return replace(step, target=owner(step.target, step.instruction, index, project.graph))
 
     def show(vertex) -> None:
         step = as_step(vertex)

@@ -20,7 +20,7 @@ import difflib
 import fnmatch
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bakegen import dockerignore
@@ -35,9 +35,8 @@ from bakegen.dockerfile import (
     resolved_images,
     run_mounts,
 )
-from bakegen.model import BakegenError, Dockerfile, Instruction, Project, Target
-from bakegen.paths import join_path, relative_to
-from bakegen.plan import bases_first
+from bakegen.graph import Inputs, LoadedProject
+from bakegen.model import BakegenError, Dockerfile, Instruction, Target
 from bakegen.schema import parse_config
 
 STEP_KEYWORDS = ("RUN", "COPY", "ADD", "WORKDIR")
@@ -80,19 +79,19 @@ def cost_of(instruction: Instruction) -> str:
     return "workdir" if instruction.keyword == "WORKDIR" else "copy"
 
 
-def impact(project: Project, links: dict[str, dict[str, str]], change: Change,
+def impact(project: LoadedProject, change: Change,
            ignore_rules: dict[str, list[dockerignore.Rule]]) -> list[StepImpact]:
     """Every step that runs again, the most expensive first (compiles, installs, other RUNs,
     copies), in Dockerfile order within each."""
-    order = [name for name in bases_first(links) if name in project.targets]
+    graph = project.graph
     final: dict[str, _Reran] = {}
     steps: list[StepImpact] = []
-    for name in order:
+    for name in graph.order:
         target = project.targets[name]
         if target.parsed is None:
             final[name] = _Reran()
             continue
-        reader = _TargetReader(project, target, links.get(name, {}), change, ignore_rules.get(name, []), final)
+        reader = _TargetReader(target, graph.inputs[name], graph.links[name], change, ignore_rules.get(name, []), final)
         final[name] = reader.stage_result(reader.built_stage())
         steps += reader.steps
     return sorted(steps, key=lambda s: (COST_ORDER[s.cost], s.target, s.line))
@@ -122,16 +121,12 @@ def _overlap(a: str, b: str) -> bool:
 
 
 class _TargetReader:
-    def __init__(self, project: Project, target: Target, links: dict[str, str], change: Change,
+    def __init__(self, target: Target, inputs: Inputs, links: Mapping[str, str], change: Change,
                  rules: list[dockerignore.Rule], finals: dict[str, _Reran]):
-        self.target, self.links, self.finals = target, links, finals
+        self.target, self.inputs, self.links, self.finals = target, inputs, links, finals
         self.parsed: Dockerfile = target.parsed  # type: ignore[assignment]
-        self.path = posixpath.normpath(join_path(target.context, target.dockerfile))
-        self.changed_context = [
-            inside for p in change.paths
-            if (inside := relative_to(p, target.context)) is not None and not dockerignore.is_ignored(rules, inside)
-        ]
-        self.named_contexts = {k: v for k, v in target.contexts.items() if "://" not in v and ":" not in v}
+        self.path = inputs.dockerfile
+        self.changed_context = [inside for p in change.paths if (inside := inputs.in_context(p, rules)) is not None]
         self.changed_paths = change.paths
         self.changed_lines, old_globals = self._compare_with_old(change)
         self.changed_args = set(change.changed_args.get(target.name, set()))
@@ -223,9 +218,8 @@ class _TargetReader:
         base = self.links.get(normalize_image_ref(source))
         if base is not None:
             return self.finals.get(base, _Reran())
-        if source in self.named_contexts:
-            folder = posixpath.normpath(self.named_contexts[source])
-            hit = any(relative_to(p, folder) is not None for p in self.changed_paths)
+        if source in self.inputs.named:
+            hit = any(self.inputs.in_named(source, p) for p in self.changed_paths)
             return _Reran(any=hit, run=hit)
         return None
 
@@ -342,11 +336,11 @@ def _images(parsed: Dockerfile, args: dict[str, str]) -> list[tuple]:
 CONFIG_PATH = "bakegen.toml"
 
 
-def change_of(project: Project, paths: list[str], old_text: Callable[[str], str | None]) -> Change:
+def change_of(project: LoadedProject, paths: list[str], old_text: Callable[[str], str | None]) -> Change:
     """The change made by `paths` (relative to the root): the old text (from `old_text`, None
     where there was none) of the Dockerfiles among them, and when bakegen.toml is among them,
     the build args whose value it changed."""
-    dockerfiles = {posixpath.normpath(join_path(t.context, t.dockerfile)) for t in project.targets.values()}
+    dockerfiles = {inputs.dockerfile for inputs in project.graph.inputs.values()}
     change = Change(paths=list(paths))
     for path in paths:
         if path in dockerfiles:
@@ -378,8 +372,8 @@ def _config_args(text: str | None) -> dict[str, dict[str, str]]:
     return {name: fields.get("args", {}) for name, fields in config["targets"].items()}
 
 
-def impact_of(project: Project, links: dict[str, dict[str, str]], paths: list[str],
+def impact_of(project: LoadedProject, paths: list[str],
               old_text: Callable[[str], str | None]) -> dict[str, list[StepImpact]]:
     """For each changed path on its own, the steps it runs again."""
     rules = dockerignore.rules_by_target(project)
-    return {path: impact(project, links, change_of(project, [path], old_text), rules) for path in paths}
+    return {path: impact(project, change_of(project, [path], old_text), rules) for path in paths}
