@@ -52,17 +52,68 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """One `RUN --mount=`: its type (bind when none is given) and its options, keys lowercased."""
+
+    type: str  # bind, cache, tmpfs, secret or ssh
+    options: tuple[tuple[str, str], ...] = ()
+
+    def get(self, key: str) -> str | None:
+        return next((v for k, v in reversed(self.options) if k == key), None)
+
+    @property
+    def source(self) -> str:
+        """The path mounted from the context or from `from` (its root when none is given)."""
+        return self.get("source") or self.get("src") or "."
+
+    @property
+    def from_(self) -> str | None:
+        return self.get("from")
+
+
+@dataclass(frozen=True)
+class Heredoc:
+    """A `<<NAME` of RUN, COPY or ADD and the lines it holds (the file COPY writes, the script RUN runs)."""
+
+    name: str
+    body: str
+
+
+@dataclass(frozen=True)
 class Instruction:
-    """One instruction after the first FROM, continuations joined, as written."""
+    """One instruction after the first FROM, continuations joined, parsed once: its leading
+    `--flags`, the words after them (JSON form read, quotes removed), RUN's mounts, heredocs,
+    and the instruction an ONBUILD holds."""
 
     line: int
     stage: int  # index of the stage holding it
     keyword: str  # upper case
-    text: str  # the arguments after the keyword
+    text: str  # the arguments after the keyword, as written
+    flags: tuple[tuple[str, str], ...] = ()  # (name lowercased, value), in order; a flag may repeat
+    words: tuple[str, ...] = ()  # the arguments after the flags
+    mounts: tuple[Mount, ...] = ()
+    heredocs: tuple[Heredoc, ...] = ()
+    onbuild: Instruction | None = None  # ONBUILD's instruction (run in images built on this one)
 
     def shown(self) -> str:
         """As BuildKit names the step (whitespace collapsed)."""
         return " ".join(f"{self.keyword} {self.text}".split())
+
+    def flag(self, name: str) -> str | None:
+        return next((v for k, v in reversed(self.flags) if k == name), None)
+
+    def flag_values(self, name: str) -> tuple[str, ...]:
+        return tuple(v for k, v in self.flags if k == name)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """COPY/ADD: what is copied (every word but the destination)."""
+        return self.words[:-1]
+
+    @property
+    def destination(self) -> str | None:
+        """COPY/ADD: where it lands, as written (relative to WORKDIR when not absolute)."""
+        return self.words[-1] if len(self.words) >= 2 else None
 
 
 @dataclass(frozen=True)

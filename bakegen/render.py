@@ -7,8 +7,10 @@ import json
 import re
 
 from bakegen import hcl
+from bakegen.graph import LoadedProject
 from bakegen.model import Project
-from bakegen.plan import COMMON_TARGET, BakePlan
+from bakegen.plan import COMMON_TARGET
+from bakegen.plan_values import BakePlan
 from bakegen.sinks import toml_array, toml_key, toml_string, visible
 
 BAKE_FILE = "docker-bake.hcl"
@@ -48,10 +50,10 @@ def render_bake(plan: BakePlan, bake_file: str = BAKE_FILE) -> str:
 GRAPH_FORMATS = ("text", "mermaid", "dot")
 
 
-def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -> str:
+def render_graph(project: LoadedProject, fmt: str) -> str:
     """Which target builds on which: edges point from a base to what is built on it."""
     names = sorted(project.targets)
-    edges = sorted({(base, name) for name in names for base in links[name].values()})
+    edges = project.graph.edges()
     if fmt == "mermaid":
         lines = ["graph TD"]
         ids = {n: f"n{i}" for i, n in enumerate(names)}  # by position: `a-b` and `a_b` stay two nodes
@@ -65,10 +67,8 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
         lines += [f"  {json.dumps(a)} -> {json.dumps(b)};" for a, b in edges]
         lines.append("}")
     else:
-        children: dict[str, list[str]] = {n: [] for n in names}
-        for a, b in edges:
-            children[a].append(b)
-        roots = [n for n in names if not links[n]]
+        children = project.graph.users  # by name
+        roots = [n for n in names if not project.graph.links[n]]
         lines = []
         stack = [(root, 0) for root in reversed(roots)]  # explicit stack: any depth
         while stack:

@@ -17,8 +17,7 @@ import pytest
 
 from bakegen import generate
 from bakegen.affected import affected_targets
-from bakegen.config import load_project
-from bakegen.plan import target_links
+from bakegen.generate import load
 from bakegen.render import bounded_diff, render_graph
 
 from .helpers import make_monorepo, need_buildx, print_bake
@@ -47,8 +46,7 @@ def test_graph_speed(benchmark, monorepo):
     services, root = monorepo
 
     def graph() -> str:
-        project = load_project(root)
-        return render_graph(project, target_links(project), "text")
+        return render_graph(load(root), "text")
 
     text = benchmark(graph)
     assert len(text.splitlines()) == services + 2
@@ -59,8 +57,7 @@ def test_affected_speed(benchmark, monorepo):
     services, root = monorepo
 
     def affected() -> list[str]:
-        project = load_project(root)
-        return affected_targets(project, target_links(project), ["docker/base-0/Dockerfile"], {})
+        return affected_targets(load(root), ["docker/base-0/Dockerfile"], {})
 
     names = benchmark(affected)
     assert len(names) == 1 + (services + 1) // 2

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bakegen"
 LAYERS: list[tuple[str, set[str]]] = [
     ("model", {"model", "names", "paths", "sinks", "command", "writer", "machine"}),
     ("readers", {"dockerfile", "dockerignore", "compose", "git", "discover", "schema", "config", "variables"}),
-    ("plan", {"graph", "plan", "affected", "impact", "steps", "advice", "ci"}),
+    ("plan", {"graph", "plan", "plan_values", "plan_cache", "affected", "impact", "impact_rules", "steps", "advice", "ci"}),
     ("render", {"render", "hcl", "workflow", "report", "generate"}),
     ("run", {"run", "bench"}),
     ("app", {"app"}),

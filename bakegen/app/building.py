@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bakegen.app.common import ProjectOptions, Say, load_project, silent
 from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import HOST_PORT
-from bakegen.plan import target_links, with_platform_caches
+from bakegen.plan import with_platform_caches
 from bakegen.render import BAKE_FILE
 from bakegen.run import builder as builders
 from bakegen.run.bake import BakeResult, run_bake
@@ -86,10 +86,10 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
         raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
     project = project or load_project(replace(options, root=root))
     connect()
-    index, links = instruction_index(project), target_links(project)
+    index = instruction_index(project)
 
     def attributed(step: Step) -> Step:
-        return replace(step, target=owner(step.target, step.instruction, index, links))
+        return replace(step, target=owner(step.target, step.instruction, index, project.graph))
 
     def on_vertex(vertex: Vertex) -> None:
         step = as_step(vertex)

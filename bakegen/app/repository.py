@@ -22,7 +22,7 @@ from bakegen.app.common import (
 from bakegen.config import CONFIG_FILE, load_config
 from bakegen.generate import starter_config
 from bakegen.model import BakegenError
-from bakegen.plan import make_plan, target_links
+from bakegen.plan import make_plan
 from bakegen.render import BAKE_FILE, BAKE_MARK, render_bake, render_graph
 from bakegen.writer import Owned, check_destination, write_file
 
@@ -75,7 +75,7 @@ class GraphResult:
 def graph(options: GraphOptions) -> GraphResult:
     """Which target is built on which, bases above what builds on them."""
     project = load_project(options)
-    return GraphResult(render_graph(project, target_links(project), options.format))
+    return GraphResult(render_graph(project, options.format))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +119,7 @@ def impact(options: ImpactOptions) -> ImpactResult:
     if not changed:
         raise BakegenError("name the changed files, or give --since GIT_REF")
     revision = options.since or "HEAD"
-    return ImpactResult(impact_of(project, target_links(project), list(dict.fromkeys(changed)),
+    return ImpactResult(impact_of(project, list(dict.fromkeys(changed)),
                                   lambda path: file_at(root, revision, path)))
 
 
