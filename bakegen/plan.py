@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bakegen.dockerfile import external_refs, normalize_image_ref, repository_of
-from bakegen.model import BakegenError, CacheBackend, CacheSettings, Project, Target
+from bakegen.model import OWN_LABELS, BakegenError, CacheBackend, CacheSettings, Project, Target
 from bakegen.names import RESERVED_NAMES, repository_name
 
 COMMON_TARGET = "_common"
@@ -453,10 +453,8 @@ def make_plan(project: Project) -> BakePlan:
     check_names(project)
     links = target_links(project)
     common: dict[str, Value] = {
-        "labels": {
-            "org.opencontainers.image.source": Expr("SOURCE"),
-            "org.opencontainers.image.revision": Expr("REVISION"),
-        },
+        # project.labels on every image; bake merges each target's own labels over these (inherits)
+        "labels": {**dict(sorted(project.labels.items())), **{k: Expr(v) for k, v in OWN_LABELS.items()}},
         "output": plan_outputs(project),
     }
     targets: dict[str, dict[str, Value]] = {COMMON_TARGET: common}
