@@ -113,12 +113,12 @@ class Target:
     args: dict[str, str] = key("targets.<name>.args", keys.table_of(keys.scalar, "arg"), "build args",
                                default_factory=dict, init='{ KEY = "value" }')
     labels: dict[str, str] = key("targets.<name>.labels", keys.table_of(keys.scalar, "label"),
-                                 "labels, over `project.labels`", default_factory=dict)
+                                 "labels; a label named in `project.labels` too takes this value", default_factory=dict)
     platforms: list[str] = key("targets.<name>.platforms", keys.platforms, 'e.g. `["linux/amd64"]`',
                                default_factory=list)
     secrets: list[str] = key("targets.<name>.secrets", keys.secrets,
                              "bake `secret` entries (`id=hf,env=HF_TOKEN`), never args", default_factory=list)
-    contexts: dict[str, str] = key("targets.<name>.contexts", keys.table_of(keys.string, "name"),
+    contexts: dict[str, str] = key("targets.<name>.contexts", keys.table_of(keys.string, "context"),
                                    "extra named contexts (local folders, `docker-image://`, …)",
                                    default_factory=dict, init='{ name = "path/or/docker-image://..." }')
     groups: list[str] = key("targets.<name>.groups", keys.string_list,  # beyond bases/services/default
@@ -231,8 +231,9 @@ class Project:
     exclude: list[str] = key("project.exclude", keys.string_list, "folders and files discovery skips "
                              "(gitignore patterns)", default_factory=list, init="value")
     labels: dict[str, str] = key("project.labels", keys.table_of(keys.scalar, "label", _NOT_OWN_LABEL),
-                                 "OCI labels on every image; a target's own `labels` win",
-                                 default_factory=dict, init='{ "org.opencontainers.image.vendor" = "Acme" }')
+                                 "labels on every image (e.g. `org.opencontainers.image.vendor`); a target's "
+                                 "own `labels` win", default_factory=dict,
+                                 init='{ "org.opencontainers.image.vendor" = "Acme" }')
     names: dict[str, str] = key("names", keys.table_of(keys.bake_name, "Dockerfile path, or compose file:service"),
                                 "the target name of that Dockerfile or compose service", default_factory=dict)
     cache: CacheSettings = field(default_factory=CacheSettings)

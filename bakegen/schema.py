@@ -7,9 +7,11 @@ them, in the order the README and `bakegen init` show them. Nothing here names a
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +165,37 @@ def apply(obj: object, config: dict[str, Any], prefix: str = "") -> None:
             getattr(obj, f.name).update(value)
         else:
             setattr(obj, f.name, value)
+
+
+def key_table() -> str:
+    """The README's table of keys (`scripts/config-table` prints it; a test compares the README)."""
+    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for f in FIELDS:
+        path = f"{f.key.path}.<{f.key.check.entry}>" if f.key.check.entry else f.key.path
+        rows.append(f"| `{path}` | {f.key.check.shows} | {_shown_default(f)} | {f.key.doc} |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown_default(f: Field) -> str:
+    if f.key.default:
+        return f.key.default
+    spec = next(d for d in fields(f.owner) if d.name == f.name)
+    value = spec.default_factory() if spec.default_factory is not MISSING else spec.default
+    if value is MISSING or value in ({}, [], "", None):
+        return ""
+    if isinstance(value, tuple):
+        value = list(value)
+    return f"`{json.dumps(value.value if isinstance(value, Enum) else value)}`"
+
+
+TABLE_START = "<!-- config-table: made by scripts/config-table from the schema; tests fail when it differs -->"
+TABLE_END = "<!-- end of config-table -->"
+
+
+def readme_with_key_table(readme: str) -> str:
+    """`readme` with the text between the table's markers replaced by `key_table()`."""
+    head, start, rest = readme.partition(TABLE_START)
+    _, end, tail = rest.partition(TABLE_END)
+    if not (start and end):
+        raise BakegenError(f"README: no `{TABLE_START}` ... `{TABLE_END}` to hold the key table")
+    return f"{head}{start}\n{key_table()}{end}{tail}"
