@@ -111,7 +111,7 @@ def _validate(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _section(where: str, table: dict[str, Any], tree: dict[str, Any]) -> dict[str, Any]:
-    """`table` checked against `tree`; every table of the tree is in the result (empty if absent)."""
+    """`table` checked against `tree` (`where` is its path, "" for the file itself)."""
     known = set(tree) - {_NAME}
     out: dict[str, Any] = {}
     for name, value in table.items():
@@ -122,13 +122,13 @@ def _section(where: str, table: dict[str, Any], tree: dict[str, Any]) -> dict[st
         if isinstance(node, Key):
             out[name] = _check(at, node, value)
         else:
-            if node is tree.get(_NAME) and not TARGET_NAME.match(name):
+            if name not in tree and not TARGET_NAME.match(name):  # a name the user chose (a target's)
                 raise _InvalidAt(at, f"'{name}' is not a valid bake name (letters, digits, _ and - only)")
             out[name] = _section(at, _table(at, value), node)
-    for name in sorted(known - set(out)) if not where else ():  # so `config["names"]` needs no `.get`
-        node = tree[name]
-        out[name] = _section(name, {}, node) if isinstance(node, dict) else {} if node.check.entry else None
-    return {k: v for k, v in out.items() if v is not None}
+    if not where:  # every top-level table in the result, given or not: `config["names"]` needs no `.get`
+        for name in sorted(known - set(out)):
+            out[name] = _section(name, {}, tree[name]) if isinstance(tree[name], dict) else {}
+    return out
 
 
 def _check(at: str, spec: Key, value: Any) -> Any:
