@@ -9,10 +9,10 @@ from bakegen.config import load_project
 from bakegen.discover import discover
 from bakegen.dockerfile import missing_build_args
 from bakegen.graph import LoadedProject, TargetGraph, loaded, mark_bases
-from bakegen.model import BakegenError, CacheBackend
-from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE
+from bakegen.model import BakegenError
 from bakegen.plan import check_names, make_plan
 from bakegen.render import render_bake, render_init_toml
+from bakegen.schema import check_override
 
 
 def load(root: Path | str, config: Path | str | None = None, *, cache: str | None = None,
@@ -22,17 +22,11 @@ def load(root: Path | str, config: Path | str | None = None, *, cache: str | Non
     computed once after the last change."""
     project = load_project(Path(root), Path(config) if config is not None else None)
     if cache is not None:
-        if cache not in {b.value for b in CacheBackend}:
-            raise BakegenError(f"cache {cache!r}: unknown backend (known: {', '.join(b.value for b in CacheBackend)})")
-        project.cache.backend = CacheBackend(cache)
+        project.cache.backend = check_override("cache.backend", cache, "cache")
     if registry is not None:
-        if not REGISTRY.match(registry):
-            raise BakegenError(f"registry {registry!r}: not a registry ({REGISTRY_RULE})")
-        project.registry = registry
+        project.registry = check_override("project.registry", registry, "registry")
     if tag is not None:
-        if not TAG.match(tag):
-            raise BakegenError(f"tag {tag!r}: not a valid image tag ({TAG_RULE})")
-        project.tag = tag
+        project.tag = check_override("project.tag", tag, "tag")
     check_names(project)
     return loaded(project)
 
@@ -52,4 +46,4 @@ def starter_config(root: Path | str, exclude: list[str],
     missing = {name: missing_build_args(t.parsed, t.args) for name, t in project.targets.items() if t.parsed}
     if not any(missing.values()):  # links need every FROM resolved
         mark_bases(project, TargetGraph.of(project))
-    return render_init_toml(project, exclude, missing), len(project.targets), missing
+    return render_init_toml(project, missing), len(project.targets), missing

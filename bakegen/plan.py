@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from bakegen.dockerfile import external_refs, normalize_image_ref
 from bakegen.graph import LoadedProject, bases_first
-from bakegen.model import BakegenError, CacheBackend, Project, Target
+from bakegen.model import OWN_LABELS, BakegenError, CacheBackend, Project, Target
 from bakegen.names import RESERVED_NAMES, repository_name
 from bakegen.paths import bake_path, is_local_context
 from bakegen.plan_cache import (
@@ -166,10 +166,8 @@ def make_plan(project: LoadedProject) -> BakePlan:
     check_names(project)
     links = project.graph.links
     common: dict[str, Value] = {
-        "labels": {
-            "org.opencontainers.image.source": Expr("SOURCE"),
-            "org.opencontainers.image.revision": Expr("REVISION"),
-        },
+        # project.labels on every image; bake merges each target's own labels over these (inherits)
+        "labels": {**dict(sorted(project.labels.items())), **{k: Expr(v) for k, v in OWN_LABELS.items()}},
         "output": plan_outputs(project),
     }
     targets: dict[str, dict[str, Value]] = {COMMON_TARGET: common}

@@ -59,7 +59,7 @@ def test_stdout_and_options(sample):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--tag", "bad tag"], "bakegen: error: tag 'bad tag': not a valid image tag"),
+        (["--tag", "bad tag"], "bakegen: error: tag: 'bad tag' is not a valid image tag"),  # project.tag's check
         (["-c", "nope.toml"], "bakegen: error: nope.toml: no such file"),
         (["-o", "no/such/folder/x.hcl"], "bakegen: error: no/such/folder/x.hcl: folder no/such/folder does not exist"),
     ],
