@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bakegen import schema
 from bakegen.discover import default_stage, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
-from bakegen.model import BakegenError, CacheBackend, Compression, Kind, Project, Target
+from bakegen.model import BakegenError, Compression, Project, Target
 from bakegen.paths import Outside, join_path, within
 from bakegen.schema import CONFIG_FILE, load_config
 from bakegen.variables import ExpansionError
@@ -16,33 +17,18 @@ __all__ = ["CONFIG_FILE", "apply_config", "check_bases_resolve", "load_config", 
 
 
 def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
-    """Lay the validated config over the discovered project (in place)."""
-    settings = config["project"]
-    project.registry = settings.get("registry", project.registry)
-    project.tag = settings.get("tag", project.tag)
-    project.source = settings.get("source", project.source)
-    cache = config["cache"]
-    if "backend" in cache:
-        project.cache.backend = CacheBackend(cache["backend"])
-    project.cache.repository = cache.get("repository", project.cache.repository)
-    project.cache.directory = cache.get("directory", project.cache.directory)
-    project.cache.mode = cache.get("mode", project.cache.mode)
-    project.cache.export = cache.get("export", project.cache.export)
-    if "compression" in cache:
-        project.cache.compression = Compression(cache["compression"])
-    project.cache.compression_level = cache.get("compression_level", project.cache.compression_level)
+    """Lay the validated config over the discovered project (in place); then the checks that
+    take more than one key or the project itself."""
+    project.config_file = shown
+    schema.apply(project, config)
+    schema.apply(project.cache, config)
+    schema.apply(project.ci, config)
     if project.cache.compression == Compression.GZIP and (project.cache.compression_level or 0) > 9:
         raise BakegenError(f"{shown}: cache.compression_level: gzip levels go from 0 to 9")
     if project.cache.compression == Compression.UNCOMPRESSED and project.cache.compression_level is not None:
         raise BakegenError(f"{shown}: cache.compression_level: no level for uncompressed layers")
-    project.cache.default_branch = settings.get("default_branch", project.cache.default_branch)
-    project.bench_budgets = config["bench"].get("budgets", [])
-    for key, value in config["ci"].items():
-        setattr(project.ci, key, tuple(value) if key == "runner_labels" else value)
     if project.ci.smoke_target and project.ci.smoke_target not in project.targets:
         raise BakegenError(f"{shown}: ci.smoke_target: no target '{project.ci.smoke_target}'")
-    project.image_replacements.update(config["images"])
-    project.groups.update(config["groups"])
     for name, fields in config["targets"].items():
         _apply_target(project, name, fields, f"{shown}: targets.{name}")
 
@@ -62,15 +48,8 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
             raise BakegenError(f"{where}: no folder makes this target; set 'context' to add one")
         context = fields["context"]
         target = project.targets[name] = Target(name=name, kind=kind_of(context), context=context)
-    for field_name in ("context", "dockerfile", "stage", "platforms", "secrets", "groups"):
-        if field_name in fields:
-            setattr(target, field_name, fields[field_name])
-    if "kind" in fields:
-        target.kind = Kind(fields["kind"])
-        target.kind_given = True
-    target.args.update(fields.get("args", {}))
-    target.labels.update(fields.get("labels", {}))
-    target.contexts.update(fields.get("contexts", {}))
+    schema.apply(target, fields, prefix="targets.<name>.")
+    target.kind_given = target.kind_given or "kind" in fields
     if target.parsed is None or "context" in fields or "dockerfile" in fields:
         shown = join_path(target.context, target.dockerfile)
         path = project.root / shown

@@ -183,8 +183,8 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
             stage=c.stage or default_stage(c.parsed), args=dict(c.args), contexts=contexts, parsed=c.parsed,
             origin=c.origin, renamed=name != c.plain, image=c.image,
         )
-    return Project(root=root, targets=targets, registry=default_registry(origin_url),
-                   cache=CacheSettings(default_branch=default_branch(root)), warnings=warnings)
+    return Project(root=root, targets=targets, registry=default_registry(origin_url), exclude=list(exclude or []),
+                   names=dict(names or {}), cache=CacheSettings(default_branch=default_branch(root)), warnings=warnings)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from bakegen import variables
-from bakegen.model import BakegenError, Dockerfile, Instruction, Reference, Stage
+from bakegen.model import BakegenError, Dockerfile, Heredoc, Instruction, Mount, Reference, Stage
 from bakegen.paths import Unreadable, read_regular
 
 _DIRECTIVE_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9]*")
@@ -71,29 +71,28 @@ def parse_dockerfile(text: str, path: Path, shown: str) -> Dockerfile:
     directives, first_line = _directives(lines)
     escape = directives.get("escape", "\\")
     escape = escape if escape in ("`", "\\") else "\\"
-    for line_no, instruction in _instructions(lines, first_line, escape):
-        keyword, _, rest = instruction.partition(" ")
+    for line_no, text, heredocs in _instructions(lines, first_line, escape):
+        keyword, _, rest = text.partition(" ")
         keyword = keyword.upper()
         rest = rest.strip()
         if keyword == "ARG" and not stages:
             global_args += arg_declarations(rest)
         elif keyword == "FROM":
             stages.append(_parse_from(rest, line_no, shown, _global_defaults(global_args, shown, line_no)))
-        elif keyword in ("COPY", "ADD") and stages:
-            flags, words = copy_flags(rest)
-            if "from" in flags:
-                references.append(Reference(flags["from"], line_no, len(stages) - 1))
+        if not stages:
+            continue
+        instruction = instruction_record(line_no, len(stages) - 1, keyword, rest, heredocs)
+        instructions.append(instruction)
+        if keyword in ("COPY", "ADD"):
+            if instruction.flag("from") is not None:
+                references.append(Reference(instruction.flag("from") or "", line_no, instruction.stage))
             else:
-                sources += [(line_no, s) for s in words[:-1] if not _HEREDOC_WORD.match(s)]
-        elif keyword == "RUN" and stages:
-            for mount in run_mounts(rest):
-                if "from" in mount:
-                    references.append(Reference(mount["from"], line_no, len(stages) - 1))
-                elif mount.get("type", "bind") == "bind":  # a bind mount without from= reads the context
-                    source = mount.get("source") or mount.get("src") or "."
-                    sources.append((line_no, source))
-        if stages:
-            instructions.append(Instruction(line_no, len(stages) - 1, keyword, rest))
+                sources += [(line_no, s) for s in instruction.sources if not _HEREDOC_WORD.match(s)]
+        for mount in instruction.mounts:
+            if mount.from_ is not None:
+                references.append(Reference(mount.from_, line_no, instruction.stage))
+            elif mount.type == "bind":  # a bind mount without from= reads the context
+                sources.append((line_no, mount.source))
     if not stages:
         raise NoFrom(f"{shown}: no FROM instruction{EXCLUDE_HINT}")
     return Dockerfile(path=path, stages=tuple(stages), syntax=directives.get("syntax"),
@@ -118,7 +117,8 @@ def _directives(lines: list[str]) -> tuple[dict[str, str], int]:
 
 
 def _instructions(lines: list[str], i: int, escape: str):
-    """Yield (first line number, instruction text) from line index i on, continuations joined."""
+    """Yield (first line number, instruction text, heredocs) from line index i on, continuations
+    joined."""
     while i < len(lines):
         stripped = lines[i].strip()
         start = i + 1
@@ -136,18 +136,22 @@ def _instructions(lines: list[str], i: int, escape: str):
         parts.append(stripped.rstrip(escape))
         instruction = " ".join(p.strip() for p in parts if p.strip())
         keyword = instruction.split(" ", 1)[0].upper()
+        heredocs = []
         if keyword in _HEREDOC_INSTRUCTIONS and "<<" in instruction:
             for word in split_words(instruction):
                 m = _HEREDOC_WORD.match(word)
                 if not m:
                     continue
                 strip_tabs, end = m.group(1), m.group(2).strip("\"'")
+                body_lines = []
                 while i < len(lines):
                     body = lines[i].lstrip("\t") if strip_tabs else lines[i]
                     i += 1
                     if body.rstrip("\r") == end:
                         break
-        yield start, instruction
+                    body_lines.append(body)
+                heredocs.append(Heredoc(end, "\n".join(body_lines)))
+        yield start, instruction, tuple(heredocs)
 
 
 def split_words(text: str) -> list[str]:
@@ -194,13 +198,27 @@ def arg_declarations(rest: str) -> list[tuple[str, str | None]]:
     return args
 
 
-def copy_flags(rest: str) -> tuple[dict[str, str], list[str]]:
-    """`--key=value` flags at the start of COPY/ADD, and the words after them (JSON form too)."""
+def instruction_record(line: int, stage: int, keyword: str, rest: str,
+                       heredocs: tuple[Heredoc, ...] = ()) -> Instruction:
+    """One instruction parsed once: flags, the words after them, mounts, and for ONBUILD the
+    instruction it holds (parsed the same way)."""
+    onbuild = None
+    if keyword == "ONBUILD":
+        inner, _, inner_rest = rest.partition(" ")
+        onbuild = instruction_record(line, stage, inner.upper(), inner_rest.strip())
+    flags, words = _flags_and_words(rest)
+    mounts = tuple(_mount(value) for name, value in flags if name == "mount") if keyword == "RUN" else ()
+    return Instruction(line, stage, keyword, rest, tuple(flags), tuple(words), mounts, heredocs, onbuild)
+
+
+def _flags_and_words(rest: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """`--key=value` flags at the start (keys lowercased, values unquoted), and the words after
+    them (the JSON form read)."""
     words = split_words(rest)
-    flags = {}
+    flags = []
     while words and words[0].startswith("--"):
         key, _, value = words.pop(0)[2:].partition("=")
-        flags[key.lower()] = _unquote(value)
+        flags.append((key.lower(), _unquote(value)))
     remainder = " ".join(words)
     if remainder.startswith("["):
         try:
@@ -212,16 +230,22 @@ def copy_flags(rest: str) -> tuple[dict[str, str], list[str]]:
     return flags, [_unquote(w) for w in words]
 
 
+def _mount(value: str) -> Mount:
+    fields = [(k.strip().lower(), v.strip()) for k, _, v in (part.partition("=") for part in value.split(","))]
+    kind = next((v for k, v in reversed(fields) if k == "type"), "bind")
+    return Mount(kind, tuple(fields))
+
+
+def copy_flags(rest: str) -> tuple[dict[str, str], list[str]]:
+    """`--key=value` flags at the start of COPY/ADD (the last of each), and the words after them."""
+    flags, words = _flags_and_words(rest)
+    return dict(flags), words
+
+
 def run_mounts(rest: str) -> list[dict[str, str]]:
-    mounts = []
-    for word in split_words(rest):
-        if not word.startswith("--"):
-            break
-        key, _, value = word[2:].partition("=")
-        if key.lower() == "mount":
-            fields = (part.partition("=") for part in _unquote(value).split(","))
-            mounts.append({k.strip().lower(): v.strip() for k, _, v in fields})
-    return mounts
+    """RUN's mounts as {option: value} (the typed form: `Instruction.mounts`)."""
+    flags, _ = _flags_and_words(rest)
+    return [dict(_mount(value).options) for name, value in flags if name == "mount"]
 
 
 def global_values(parsed: Dockerfile, build_args: dict[str, str]) -> dict[str, str]:

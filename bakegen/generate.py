@@ -8,40 +8,27 @@ from pathlib import Path
 from bakegen.config import load_project
 from bakegen.discover import discover
 from bakegen.dockerfile import missing_build_args
-from bakegen.model import BakegenError, CacheBackend, Kind, Project
-from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE
-from bakegen.plan import check_names, make_plan, target_links
+from bakegen.graph import LoadedProject, TargetGraph, loaded, mark_bases
+from bakegen.model import BakegenError
+from bakegen.plan import check_names, make_plan
 from bakegen.render import render_bake, render_init_toml
+from bakegen.schema import check_override
 
 
 def load(root: Path | str, config: Path | str | None = None, *, cache: str | None = None,
-         registry: str | None = None, tag: str | None = None) -> Project:
+         registry: str | None = None, tag: str | None = None) -> LoadedProject:
     """The project at `root`, with `config` (default: root/bakegen.toml) and the overrides laid
-    over it; every override is checked as the config's own values are."""
+    over it (every override checked as the config's own values are), and its target graph,
+    computed once after the last change."""
     project = load_project(Path(root), Path(config) if config is not None else None)
     if cache is not None:
-        if cache not in {b.value for b in CacheBackend}:
-            raise BakegenError(f"cache {cache!r}: unknown backend (known: {', '.join(b.value for b in CacheBackend)})")
-        project.cache.backend = CacheBackend(cache)
+        project.cache.backend = check_override("cache.backend", cache, "cache")
     if registry is not None:
-        if not REGISTRY.match(registry):
-            raise BakegenError(f"registry {registry!r}: not a registry ({REGISTRY_RULE})")
-        project.registry = registry
+        project.registry = check_override("project.registry", registry, "registry")
     if tag is not None:
-        if not TAG.match(tag):
-            raise BakegenError(f"tag {tag!r}: not a valid image tag ({TAG_RULE})")
-        project.tag = tag
+        project.tag = check_override("project.tag", tag, "tag")
     check_names(project)
-    mark_bases(project)
-    return project
-
-
-def mark_bases(project: Project) -> None:
-    """A target others build on is a base wherever it lives (built first, in the `bases` group),
-    unless bakegen.toml says otherwise."""
-    for base in {b for found in target_links(project).values() for b in found.values()}:
-        if not project.targets[base].kind_given:
-            project.targets[base].kind = Kind.BASE
+    return loaded(project)
 
 
 def generate(root: Path | str, config: Path | str | None = None, **overrides: str | None) -> str:
@@ -58,5 +45,5 @@ def starter_config(root: Path | str, exclude: list[str],
         raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
     missing = {name: missing_build_args(t.parsed, t.args) for name, t in project.targets.items() if t.parsed}
     if not any(missing.values()):  # links need every FROM resolved
-        mark_bases(project)
-    return render_init_toml(project, exclude, missing), len(project.targets), missing
+        mark_bases(project, TargetGraph.of(project))
+    return render_init_toml(project, missing), len(project.targets), missing

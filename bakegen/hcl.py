@@ -7,7 +7,7 @@ import re
 import unicodedata
 
 from bakegen.model import BakegenError
-from bakegen.plan import Concat, Conditional, Expr, Template, Value
+from bakegen.plan_values import Concat, Conditional, Expr, Template, Value
 from bakegen.sinks import require_unicode, visible
 
 _NEEDS_ESCAPE = re.compile(r'[\\"\n\r\t]|[$%]\{')

@@ -17,30 +17,27 @@ The rules, per stage in instruction order:
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bakegen import dockerignore
+from bakegen import impact_rules as rules
 from bakegen.dockerfile import (
     Unresolved,
     arg_declarations,
-    copy_flags,
     expand,
     global_values,
     normalize_image_ref,
     parse_dockerfile,
     resolved_images,
-    run_mounts,
 )
-from bakegen.model import BakegenError, Dockerfile, Instruction, Project, Target
-from bakegen.paths import join_path, relative_to
-from bakegen.plan import bases_first
+from bakegen.graph import Inputs, LoadedProject
+from bakegen.model import BakegenError, Dockerfile, Instruction, Target
+from bakegen.paths import relative_to
 from bakegen.schema import parse_config
 
-STEP_KEYWORDS = ("RUN", "COPY", "ADD", "WORKDIR")
 # What makes a RUN expensive, by its command: compiling, or installing packages.
 _COMPILES = re.compile(r"\b(pip3? wheel|setup\.py (build|bdist|install)|cmake|nvcc|ninja|cargo build|go build|"
                        r"gradlew?|mvn|npm run build|yarn build|tsc|bdist_wheel|python\S* -m build)\b"
@@ -80,19 +77,19 @@ def cost_of(instruction: Instruction) -> str:
     return "workdir" if instruction.keyword == "WORKDIR" else "copy"
 
 
-def impact(project: Project, links: dict[str, dict[str, str]], change: Change,
+def impact(project: LoadedProject, change: Change,
            ignore_rules: dict[str, list[dockerignore.Rule]]) -> list[StepImpact]:
     """Every step that runs again, the most expensive first (compiles, installs, other RUNs,
     copies), in Dockerfile order within each."""
-    order = [name for name in bases_first(links) if name in project.targets]
+    graph = project.graph
     final: dict[str, _Reran] = {}
     steps: list[StepImpact] = []
-    for name in order:
+    for name in graph.order:
         target = project.targets[name]
         if target.parsed is None:
             final[name] = _Reran()
             continue
-        reader = _TargetReader(project, target, links.get(name, {}), change, ignore_rules.get(name, []), final)
+        reader = _TargetReader(target, graph.inputs[name], graph.links[name], change, ignore_rules.get(name, []), final)
         final[name] = reader.stage_result(reader.built_stage())
         steps += reader.steps
     return sorted(steps, key=lambda s: (COST_ORDER[s.cost], s.target, s.line))
@@ -113,25 +110,16 @@ class _Reran:
         if self.run:
             return True
         path = posixpath.normpath("/" + path.lstrip("/"))  # "//x" stays "//x" in POSIX
-        return any(_overlap(path, dest) for dest in self.destinations)
-
-
-def _overlap(a: str, b: str) -> bool:
-    a, b = a.rstrip("/") or "/", b.rstrip("/") or "/"
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/") or "/" in (a, b)
+        return any(rules.overlap(path, dest) for dest in self.destinations)
 
 
 class _TargetReader:
-    def __init__(self, project: Project, target: Target, links: dict[str, str], change: Change,
+    def __init__(self, target: Target, inputs: Inputs, links: Mapping[str, str], change: Change,
                  rules: list[dockerignore.Rule], finals: dict[str, _Reran]):
-        self.target, self.links, self.finals = target, links, finals
+        self.target, self.inputs, self.links, self.finals = target, inputs, links, finals
         self.parsed: Dockerfile = target.parsed  # type: ignore[assignment]
-        self.path = posixpath.normpath(join_path(target.context, target.dockerfile))
-        self.changed_context = [
-            inside for p in change.paths
-            if (inside := relative_to(p, target.context)) is not None and not dockerignore.is_ignored(rules, inside)
-        ]
-        self.named_contexts = {k: v for k, v in target.contexts.items() if "://" not in v and ":" not in v}
+        self.path = inputs.dockerfile
+        self.changed_context = [inside for p in change.paths if (inside := inputs.in_context(p, rules)) is not None]
         self.changed_paths = change.paths
         self.changed_lines, old_globals = self._compare_with_old(change)
         self.changed_args = set(change.changed_args.get(target.name, set()))
@@ -155,8 +143,8 @@ class _TargetReader:
             old = parse_dockerfile(old_text, self.parsed.path, self.path)
         except BakegenError:
             return every, None
-        new_texts = [i.shown() for i in self.parsed.instructions]
-        old_texts = [i.shown() for i in old.instructions]
+        new_texts = [rules.key_text(i) for i in self.parsed.instructions]
+        old_texts = [rules.key_text(i) for i in old.instructions]
         matched: set[int] = set()
         for block in difflib.SequenceMatcher(a=old_texts, b=new_texts, autojunk=False).get_matching_blocks():
             matched.update(range(block.b, block.b + block.size))
@@ -198,22 +186,13 @@ class _TargetReader:
         if image is not None and (ref := self._stage_ref(image, index)) is not None:
             deps.append(ref)
         for instruction in self._instructions(index):
-            for source in self._froms(instruction):
+            for source, _ in rules.taken_from(instruction):
                 if (ref := self._stage_ref(source, index)) is not None:
                     deps.append(ref)
         return deps
 
     def _instructions(self, index: int) -> list[Instruction]:
         return [i for i in self.parsed.instructions if i.stage == index and i.keyword != "FROM"]
-
-    @staticmethod
-    def _froms(instruction: Instruction) -> list[str]:
-        if instruction.keyword in ("COPY", "ADD"):
-            flags, _ = copy_flags(instruction.text)
-            return [flags["from"]] if "from" in flags else []
-        if instruction.keyword == "RUN":
-            return [m["from"] for m in run_mounts(instruction.text) if "from" in m]
-        return []
 
     def _source_result(self, source: str, index: int) -> _Reran | None:
         """What ran again where a `--from` takes its files: a stage, a linked target, a local
@@ -223,9 +202,8 @@ class _TargetReader:
         base = self.links.get(normalize_image_ref(source))
         if base is not None:
             return self.finals.get(base, _Reran())
-        if source in self.named_contexts:
-            folder = posixpath.normpath(self.named_contexts[source])
-            hit = any(relative_to(p, folder) is not None for p in self.changed_paths)
+        if source in self.inputs.named:
+            hit = any(self.inputs.in_named(source, p) for p in self.changed_paths)
             return _Reran(any=hit, run=hit)
         return None
 
@@ -233,7 +211,7 @@ class _TargetReader:
         stage = self.parsed.stages[index]
         image = self.images.get(stage.line)
         result = _Reran()
-        if stage.line in self.changed_lines or any(_uses(stage.raw, name) for name in self.changed_args):
+        if stage.line in self.changed_lines or any(rules.uses_variable(stage.raw, name) for name in self.changed_args):
             result = _Reran(any=True, run=True)  # a new base image: everything on it is new
         elif image is not None:
             parent = None
@@ -254,12 +232,11 @@ class _TargetReader:
                 names = {name for name, _ in arg_declarations(instruction.text)}
                 changed_in_scope |= names if text_changed else names & self.changed_args
                 continue
-            if keyword in ("ENV", "SHELL", "USER"):
-                env_changed |= text_changed or any(_uses(instruction.text, n) for n in changed_in_scope)
+            if keyword in rules.ENV_KEYWORDS:
+                env_changed |= text_changed or any(rules.uses_variable(instruction.text, n) for n in changed_in_scope)
                 continue
-            if keyword == "WORKDIR":
-                result.workdir = posixpath.join(result.workdir, instruction.text.strip())
-            if keyword not in STEP_KEYWORDS:
+            result.workdir = rules.workdir_after(instruction, result.workdir)
+            if not rules.is_step(instruction):
                 continue
             own = text_changed  # a reason of the step's own, beyond its parent having run again
             if keyword == "RUN":
@@ -275,59 +252,41 @@ class _TargetReader:
             elif keyword in ("COPY", "ADD") and own:
                 # New files at the destination. A copy run again only for its parent writes the
                 # same files: what a `--from` takes there keeps its content, and its cache.
-                result.destinations.append(self._destination(instruction, result.workdir))
+                result.destinations.append(rules.destination(instruction, result.workdir))
             self.steps.append(StepImpact(self.target.name, stage.name or str(index), instruction.line,
                                          instruction.shown(), cost_of(instruction)))
         result.env = env_changed
         return result
 
     def _copy_changed(self, instruction: Instruction, index: int, values: dict[str, str]) -> bool:
-        flags, words = copy_flags(instruction.text)
-        if len(words) < 2:
+        if instruction.destination is None:
             return False
-        sources = words[:-1]
-        if "from" in flags:
-            taken = self._source_result(flags["from"], index)
-            return taken is not None and any(taken.may_change(s) for s in sources)
-        return any(self._context_changed(source, values) for source in sources)
+        return self._taken_changed(instruction, index) or any(
+            self._context_changed(instruction, source, values) for source in rules.context_sources(instruction))
 
     def _mounts_changed(self, instruction: Instruction, index: int) -> bool:
-        for mount in run_mounts(instruction.text):
-            if mount.get("type", "bind") != "bind":
-                continue
-            source = mount.get("source") or mount.get("src") or "."
-            if "from" in mount:
-                taken = self._source_result(mount["from"], index)
-                if taken is not None and taken.may_change(source):
-                    return True
-            elif self._context_changed(source, {}):
+        return self._taken_changed(instruction, index) or any(
+            self._context_changed(instruction, source, {}) for source in rules.context_sources(instruction))
+
+    def _taken_changed(self, instruction: Instruction, index: int) -> bool:
+        for source, path in rules.taken_from(instruction):
+            taken = self._source_result(source, index)
+            if taken is not None and taken.may_change(path):
                 return True
         return False
 
-    def _context_changed(self, source: str, values: dict[str, str]) -> bool:
-        if "://" in source or source.startswith("<<"):
-            return False
+    def _context_changed(self, instruction: Instruction, source: str, values: dict[str, str]) -> bool:
         try:
             source = expand(source, values)
         except Unresolved:
             return bool(self.changed_context)  # cannot tell which files: any change may count
-        pattern = posixpath.normpath(source.lstrip("/")) if source.strip("/") else "."
+        base = posixpath.normpath(source.lstrip("/")) if source.strip("/") else "."
         for path in self.changed_context:
-            if pattern == "." or path == pattern or path.startswith(pattern + "/"):
-                return True
-            parts = path.split("/")  # a glob matches the file or a folder above it
-            if any(fnmatch.fnmatchcase("/".join(parts[:n]), pattern) for n in range(1, len(parts) + 1)):
-                return True
+            if rules.source_reads(source, path):
+                inside = relative_to(path, base) if base != "." else path
+                if not rules.excluded(instruction, path) and not (inside and rules.excluded(instruction, inside)):
+                    return True
         return False
-
-    @staticmethod
-    def _destination(instruction: Instruction, workdir: str) -> str:
-        _, words = copy_flags(instruction.text)
-        return posixpath.normpath(posixpath.join(workdir, words[-1])) if words else "/"
-
-
-def _uses(word: str, name: str) -> bool:
-    return re.search(rf"\$(\{{)?{re.escape(name)}\b", word) is not None
 
 
 def _images(parsed: Dockerfile, args: dict[str, str]) -> list[tuple]:
@@ -342,11 +301,11 @@ def _images(parsed: Dockerfile, args: dict[str, str]) -> list[tuple]:
 CONFIG_PATH = "bakegen.toml"
 
 
-def change_of(project: Project, paths: list[str], old_text: Callable[[str], str | None]) -> Change:
+def change_of(project: LoadedProject, paths: list[str], old_text: Callable[[str], str | None]) -> Change:
     """The change made by `paths` (relative to the root): the old text (from `old_text`, None
     where there was none) of the Dockerfiles among them, and when bakegen.toml is among them,
     the build args whose value it changed."""
-    dockerfiles = {posixpath.normpath(join_path(t.context, t.dockerfile)) for t in project.targets.values()}
+    dockerfiles = {inputs.dockerfile for inputs in project.graph.inputs.values()}
     change = Change(paths=list(paths))
     for path in paths:
         if path in dockerfiles:
@@ -378,8 +337,8 @@ def _config_args(text: str | None) -> dict[str, dict[str, str]]:
     return {name: fields.get("args", {}) for name, fields in config["targets"].items()}
 
 
-def impact_of(project: Project, links: dict[str, dict[str, str]], paths: list[str],
+def impact_of(project: LoadedProject, paths: list[str],
               old_text: Callable[[str], str | None]) -> dict[str, list[StepImpact]]:
     """For each changed path on its own, the steps it runs again."""
     rules = dockerignore.rules_by_target(project)
-    return {path: impact(project, links, change_of(project, [path], old_text), rules) for path in paths}
+    return {path: impact(project, change_of(project, [path], old_text), rules) for path in paths}

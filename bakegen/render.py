@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
 
 from bakegen import hcl
-from bakegen.model import Project
-from bakegen.plan import COMMON_TARGET, BakePlan
+from bakegen.graph import LoadedProject
+from bakegen.model import CacheSettings, CiSettings, Project, Target
+from bakegen.plan import COMMON_TARGET
+from bakegen.plan_values import BakePlan
+from bakegen.schema import FIELDS, SECTIONS, Field
 from bakegen.sinks import toml_array, toml_key, toml_string, visible
 
 BAKE_FILE = "docker-bake.hcl"
@@ -48,10 +52,10 @@ def render_bake(plan: BakePlan, bake_file: str = BAKE_FILE) -> str:
 GRAPH_FORMATS = ("text", "mermaid", "dot")
 
 
-def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -> str:
+def render_graph(project: LoadedProject, fmt: str) -> str:
     """Which target builds on which: edges point from a base to what is built on it."""
     names = sorted(project.targets)
-    edges = sorted({(base, name) for name in names for base in links[name].values()})
+    edges = project.graph.edges()
     if fmt == "mermaid":
         lines = ["graph TD"]
         ids = {n: f"n{i}" for i, n in enumerate(names)}  # by position: `a-b` and `a_b` stay two nodes
@@ -65,10 +69,8 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
         lines += [f"  {json.dumps(a)} -> {json.dumps(b)};" for a, b in edges]
         lines.append("}")
     else:
-        children: dict[str, list[str]] = {n: [] for n in names}
-        for a, b in edges:
-            children[a].append(b)
-        roots = [n for n in names if not links[n]]
+        children = project.graph.users  # by name
+        roots = [n for n in names if not project.graph.links[n]]
         lines = []
         stack = [(root, 0) for root in reversed(roots)]  # explicit stack: any depth
         while stack:
@@ -80,57 +82,80 @@ def render_graph(project: Project, links: dict[str, dict[str, str]], fmt: str) -
     return "\n".join(lines) + "\n"
 
 
-def render_init_toml(project: Project, exclude: list[str], missing_args: dict[str, list[str]]) -> str:
+def render_init_toml(project: Project, missing_args: dict[str, list[str]]) -> str:
     """A starter config stating what discovery decided, so each value can be changed in place:
-    the names it chose, and the build args a FROM needs that nothing gives (`missing_args`).
-    Every key and value goes through sinks' TOML functions, every comment through `visible`: a
-    folder or service name with a newline or quote cannot write a table of its own."""
-    q = toml_string
+    the keys the schema marks for `init` (`keys.Key.init`), the names discovery chose, and the
+    build args a FROM needs that nothing gives (`missing_args`). Every key and value goes through
+    sinks' TOML functions, every comment through `visible`: a folder or service name with a
+    newline or quote cannot write a table of its own."""
     lines = [
         "# bakegen configuration. Every key is optional: delete what you do not change.",
         "# Each key is explained by `bakegen init --help` and bakegen's README, section 'Configuration'.",
-        "",
-        "[project]",
-        f"registry = {q(project.registry)}  # images: <registry>/<target>:<tag>",
-        f"tag = {q(project.tag)}",
-        f"source = {q(project.source)}  # org.opencontainers.image.source",
-        f"default_branch = {q(project.cache.default_branch)}",
-        f"exclude = {toml_array(exclude)}  # folders and files discovery skips (gitignore patterns)",
-        "",
-        "[cache]",
-        f"backend = {q(project.cache.backend.value)}  # registry, local, gha, inline or none",
-        "# repository = \"ghcr.io/acme/app/build-cache\"  # registry backend; "
-        "default <registry>/build-cache",
-        f"directory = {q(project.cache.directory)}  # local backend",
-        f"mode = {q(project.cache.mode)}",
-        f"export = {str(project.cache.export).lower()}  # default of CACHE_EXPORT; CI sets it per event",
-        "",
-        "# Upstream images replaced for every target that uses them (mirrors, air-gapped runners):",
-        "[images]",
-        "# \"python:3.10-slim-bullseye\" = \"docker-image://mirror.example/python:3.10-slim-bullseye\"",
     ]
-    renamed = sorted((name_key(t.origin), name) for name, t in project.targets.items() if t.renamed)
-    if renamed:
-        lines += ["", "# Names chosen where a folder's name said little or several were the same; change them here",
-                  "# (keys: a Dockerfile's path, or `<compose file>:<service>`).", "[names]"]
-        lines += [f"{toml_key(key)} = {q(name)}" for key, name in renamed]
+    owners = {Project: project, CacheSettings: project.cache, CiSettings: project.ci}
+    for section in SECTIONS:
+        if section == "names":
+            lines += _init_names(project)
+            continue
+        written = [f for f in FIELDS if f.key.path.split(".")[0] == section and f.key.init and f.owner in owners]
+        if written and written[0].key.path == section:  # a table of the user's names: an example under its header
+            lines += ["", f"# {_plain(written[0].key.doc)}:", f"[{section}]", f"# {written[0].key.init}"]
+        elif written:
+            lines += ["", f"[{section}]"] + [line for f in written for line in _init_line(f, owners[f.owner])]
     for name, target in sorted(project.targets.items()):
         lines += ["", f"[targets.{toml_key(name)}]"]
         if target.origin:
             lines.append(f"# {visible(target.origin)}")
-        lines += [f"kind = {q(target.kind.value)}", f"context = {q(target.context)}"]
-        if target.dockerfile != "Dockerfile":
-            lines.append(f"dockerfile = {q(target.dockerfile)}")
-        if target.stage:
-            lines.append(f"stage = {q(target.stage)}")
-        if missing_args.get(name):
-            lines.append("# TODO: a FROM of this Dockerfile needs these build args, and nothing gives them a value:")
-            wanted = ", ".join(f'{toml_key(arg)} = "..."' for arg in missing_args[name])
-            lines.append(f"# args = {{ {visible(wanted)} }}")
-        else:
-            lines.append("# args = { KEY = \"value\" }")
-        lines.append("# contexts = { name = \"path/or/docker-image://...\" }")
+        for f in FIELDS:
+            if f.owner is Target and f.name == "args" and missing_args.get(name):
+                lines.append("# TODO: a FROM of this Dockerfile needs these build args, and nothing gives them a "
+                             "value:")
+                wanted = ", ".join(f'{toml_key(arg)} = "..."' for arg in missing_args[name])
+                lines.append(f"# args = {{ {visible(wanted)} }}")
+            elif f.owner is Target and f.key.init:
+                lines += _init_line(f, target, comment=False)
     return "\n".join(lines) + "\n"
+
+
+def _init_line(f: Field, obj: object, comment: bool = True) -> list[str]:
+    """`key = value  # doc` for `init`; an example commented out; nothing for an unset value."""
+    last = f.key.path.rsplit(".", 1)[-1]
+    note = f"  # {_plain(f.key.doc)}" if comment else ""
+    if f.key.init not in ("value", "set"):
+        return [f"# {last} = {f.key.init}{note}"]
+    value = getattr(obj, f.name)
+    if value is None or (f.key.init == "set" and value == _default(f)):
+        return []
+    return [f"{last} = {_toml_value(value)}{note}"]
+
+
+def _init_names(project: Project) -> list[str]:
+    renamed = sorted((name_key(t.origin), name) for name, t in project.targets.items() if t.renamed)
+    if not renamed:
+        return []
+    return ["", "# Names chosen where a folder's name said little or several were the same; change them here",
+            "# (keys: a Dockerfile's path, or `<compose file>:<service>`).", "[names]",
+            *(f"{toml_key(key)} = {toml_string(name)}" for key, name in renamed)]
+
+
+def _default(f: Field) -> object:
+    spec = next(d for d in dataclasses.fields(f.owner) if d.name == f.name)
+    return spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return toml_array(list(value))
+    return toml_string(str(value))
+
+
+def _plain(doc: str) -> str:
+    """A key's README doc as a TOML comment: links and backticks dropped, on one line."""
+    return visible(re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", doc).replace("`", ""))
 
 
 def name_key(origin: str) -> str:

@@ -1,167 +1,62 @@
 """`bakegen.toml` as data: parse the TOML, check every key and type against the schema, and
-say where it is wrong (the key path, or the line of malformed TOML). Knows nothing of projects."""
+say where it is wrong (the key path, or the line of malformed TOML). Knows nothing of projects.
+
+The schema is the model's own settings fields (those declared with `keys.key`): `KEYS` collects
+them, in the order the README and `bakegen init` show them. Nothing here names a key.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
-import unicodedata
+from dataclasses import MISSING, dataclass, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from bakegen.bench.budgets import Budget, budget_from
-from bakegen.model import BakegenError, CacheBackend, Compression, Kind
-from bakegen.names import REGISTRY, REGISTRY_RULE, TAG, TAG_RULE, TARGET_NAME, first_collision
+from bakegen.keys import Invalid, Key, type_name
+from bakegen.model import BakegenError, CacheSettings, CiSettings, Project, Target
+from bakegen.names import TARGET_NAME, first_collision
 from bakegen.paths import read_regular
 
 CONFIG_FILE = "bakegen.toml"
-
-# A schema is a dict of key -> checker; a checker returns the cleaned value or raises _Invalid.
-
-
-class _Invalid(Exception):
-    pass
+SETTINGS = (Project, CacheSettings, CiSettings, Target)  # the classes whose fields may be keys
+SECTIONS = ("project", "cache", "images", "names", "groups", "targets", "bench", "ci")  # as shown
+_NAME = "<name>"  # a path segment the user chooses (a target's name)
 
 
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"expected a string, got {_type_name(value)}")
-    if not unicodedata.is_normalized("NFC", value):
-        raise _Invalid("text not in Unicode NFC form; bake would silently change it")
-    return value
+@dataclass(frozen=True)
+class Field:
+    """A key and where its value lives: the field `name` of an object of class `owner`."""
+
+    owner: type
+    name: str
+    key: Key
 
 
-def _scalar(value: Any) -> str:
-    """Build args and labels: strings, or numbers written as such in TOML."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _Invalid(f"expected a string or number, got {_type_name(value)}")
-    return _string(str(value))
+def _collect() -> tuple[Field, ...]:
+    found = [Field(cls, f.name, f.metadata["key"]) for cls in SETTINGS for f in fields(cls) if "key" in f.metadata]
+    return tuple(sorted(found, key=lambda f: SECTIONS.index(f.key.path.split(".")[0])))  # stable: declared order
 
 
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {_type_name(value)}")
-    return value
+FIELDS = _collect()
+KEYS = {f.key.path: f.key for f in FIELDS}
 
 
-def _string_list(value: Any) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Invalid(f"expected a list of strings, got {_type_name(value)}")
-    return [_string(v) for v in value]
+def _tree() -> dict[str, Any]:
+    """The key paths as nested tables: a leaf is the Key, `<name>` a table of the user's names."""
+    tree: dict[str, Any] = {}
+    for path, spec in KEYS.items():
+        *parents, last = path.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = spec
+    return tree
 
 
-def _choice(*allowed: str):
-    def check(value: Any) -> str:
-        if _string(value) not in allowed:
-            raise _Invalid(f"expected one of {', '.join(allowed)}, got '{value}'")
-        return value
-
-    return check
-
-
-def _whole_number(low: int, high: int, what: str, note: str = ""):
-    def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _Invalid(f"expected {what} from {low} to {high}{note}, got {value!r}")
-        return value
-
-    return check
-
-
-_compression_level = _whole_number(0, 22, "a whole number", " (gzip: 0 to 9)")
-_minutes = _whole_number(1, 4320, "whole minutes")
-SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")  # the scanner's (trivy's) levels
-
-
-def _severities(value: Any) -> str:
-    """`ci.scan_severity`: the levels that fail the scan, comma-separated as trivy reads them."""
-    levels = _string(value).split(",")
-    if not all(level in SEVERITIES for level in levels):
-        raise _Invalid(f"expected a comma-separated list of {', '.join(SEVERITIES)}, got '{value}'")
-    return value
-
-
-def _registry(value: Any) -> str:
-    if not REGISTRY.match(_string(value)):
-        raise _Invalid(f"{value!r} is not a registry ({REGISTRY_RULE})")
-    return value
-
-
-_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?$")
-_SECRET_KEYS = {"id", "type", "src", "source", "env"}
-
-
-def _platforms(value: Any) -> list[str]:
-    for platform in _string_list(value):
-        if not _PLATFORM.match(platform):
-            raise _Invalid(f"{platform!r} is not a platform (os/arch[/variant], e.g. linux/amd64)")
-    return value
-
-
-def _secrets(value: Any) -> list[str]:
-    """bake `secret` entries: id=NAME plus src=PATH or env=VAR (bake rejects the whole file otherwise)."""
-    for entry in _string_list(value):
-        fields = dict(part.split("=", 1) for part in entry.split(",") if "=" in part)
-        if "id" not in fields or len(fields) != len(entry.split(",")) or set(fields) - _SECRET_KEYS:
-            raise _Invalid(f"{entry!r} is not a secret (id=NAME,env=VAR or id=NAME,src=PATH)")
-    return value
-
-
-def _tag(value: Any) -> str:
-    if not TAG.match(_string(value)):
-        raise _Invalid(f"'{value}' is not a valid image tag ({TAG_RULE})")
-    return value
-
-
-TARGET_SCHEMA = {
-    "context": _string,
-    "dockerfile": _string,
-    "stage": _string,
-    "kind": _choice(*(k.value for k in Kind)),
-    "args": _scalar,  # tables: each value checked
-    "labels": _scalar,
-    "platforms": _platforms,
-    "secrets": _secrets,
-    "contexts": _string,
-    "groups": _string_list,
-}
-_TABLES_IN_TARGET = {"args", "labels", "contexts"}
-
-
-def _budgets(value: Any) -> list[Budget]:
-    """[bench.budgets]: scenario = seconds, or "N%" of cold, or a list of both."""
-    if not isinstance(value, dict):
-        raise _Invalid(f"expected a table, got {_type_name(value)}")
-    found = []
-    for name, given in value.items():
-        for item in given if isinstance(given, list) else [given]:
-            try:
-                found.append(budget_from(name, item))
-            except ValueError as e:
-                raise _InvalidAt(f"bench.budgets.{name}", str(e)) from None
-    return found
-
-
-SCHEMA = {
-    "project": {
-        "registry": _registry, "tag": _tag, "source": _string, "default_branch": _string,
-        "exclude": _string_list,
-    },
-    "cache": {
-        "backend": _choice(*(b.value for b in CacheBackend)),
-        "repository": _string, "directory": _string, "mode": _choice("min", "max"),
-        "export": _boolean, "compression": _choice(*(c.value for c in Compression)),
-        "compression_level": _compression_level,
-    },
-    "bench": {"budgets": _budgets},
-    "ci": {
-        "runner_labels": _string_list, "registry": _string, "builder": _string, "max_storage": _string,
-        "install": _string, "test_command": _string, "smoke_target": _string, "smoke_command": _string,
-        "bench": _boolean, "bench_args": _string, "build_timeout_minutes": _minutes, "gpu_timeout_minutes": _minutes,
-        "scan": _boolean, "scan_severity": _severities,
-    },
-}
-_TOP_TABLES = {"images", "groups", "targets", "names"}
+_TREE = _tree()
 
 
 def load_config(path: Path, shown: str) -> dict[str, Any]:
@@ -194,81 +89,113 @@ def parse_config(text: str, shown: str) -> dict[str, Any]:
         raise BakegenError(f"{shown}: {e.key}: {e.reason}") from None
 
 
+def check_override(path: str, value: Any, option: str) -> Any:
+    """A command-line value for the key `path`, checked as the config's own (`--tag` is `project.tag`)."""
+    try:
+        return _into(KEYS[path], KEYS[path].check(value))
+    except Invalid as e:
+        raise BakegenError(f"{option}: {e.reason}") from None
+
+
 class _InvalidAt(Exception):
     def __init__(self, key: str, reason: str):
         self.key, self.reason = key, reason
 
 
-def _check(key: str, checker, value: Any) -> Any:
+def _validate(raw: dict[str, Any]) -> dict[str, Any]:
+    out = _section("", raw, _TREE)
+    if collision := first_collision(out["names"]):
+        (first, name), (second, _) = collision
+        raise _InvalidAt(f"names.{first} and names.{second}", f"both name '{name}'; one target would replace the other")
+    return out
+
+
+def _section(where: str, table: dict[str, Any], tree: dict[str, Any]) -> dict[str, Any]:
+    """`table` checked against `tree` (`where` is its path, "" for the file itself)."""
+    known = set(tree) - {_NAME}
+    out: dict[str, Any] = {}
+    for name, value in table.items():
+        at = f"{where}.{name}" if where else name
+        node = tree.get(name, tree.get(_NAME))
+        if node is None:
+            raise _InvalidAt(at, f"unknown key (known: {', '.join(sorted(known))})")
+        if isinstance(node, Key):
+            out[name] = _check(at, node, value)
+        else:
+            if name not in tree and not TARGET_NAME.match(name):  # a name the user chose (a target's)
+                raise _InvalidAt(at, f"'{name}' is not a valid bake name (letters, digits, _ and - only)")
+            out[name] = _section(at, _table(at, value), node)
+    if not where:  # every top-level table in the result, given or not: `config["names"]` needs no `.get`
+        for name in sorted(known - set(out)):
+            out[name] = _section(name, {}, tree[name]) if isinstance(tree[name], dict) else {}
+    return out
+
+
+def _check(at: str, spec: Key, value: Any) -> Any:
     try:
-        return checker(value)
-    except _Invalid as e:
-        raise _InvalidAt(key, str(e)) from None
+        return spec.check(value)
+    except Invalid as e:
+        raise _InvalidAt(at + e.at, e.reason) from None
 
 
 def _table(key: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _InvalidAt(key, f"expected a table, got {_type_name(value)}")
+        raise _InvalidAt(key, f"expected a table, got {type_name(value)}")
     return value
 
 
-def _known(key: str, table: dict[str, Any], known: set[str]) -> None:
-    for k in table:
-        if k not in known:
-            where = f"{key}.{k}" if key else k
-            raise _InvalidAt(where, f"unknown key (known: {', '.join(sorted(known))})")
+def _into(spec: Key, value: Any) -> Any:
+    return spec.into(value) if spec.into else value
 
 
-def _validate(raw: dict[str, Any]) -> dict[str, Any]:
-    _known("", raw, set(SCHEMA) | _TOP_TABLES)
-    out: dict[str, Any] = {}
-    for section, fields in SCHEMA.items():
-        table = _table(section, raw.get(section, {}))
-        _known(section, table, set(fields))
-        out[section] = {k: _check(f"{section}.{k}", fields[k], v) for k, v in table.items()}
-    images = _table("images", raw.get("images", {}))
-    out["images"] = {k: _check(f"images.{k}", _string, v) for k, v in images.items()}
-    names = _table("names", raw.get("names", {}))
-    out["names"] = {}
-    for path, name in names.items():
-        _check_name(f"names.{path}", _check(f"names.{path}", _string, name))
-        out["names"][path] = name
-    if collision := first_collision(out["names"]):
-        (first, name), (second, _) = collision
-        raise _InvalidAt(f"names.{first} and names.{second}", f"both name '{name}'; one target would replace the other")
-    groups = _table("groups", raw.get("groups", {}))
-    out["groups"] = {}
-    for name, members in groups.items():
-        _check_name(f"groups.{name}", name)
-        out["groups"][name] = _check(f"groups.{name}", _string_list, members)
-    out["targets"] = {}
-    for name, fields in _table("targets", raw.get("targets", {})).items():
-        key = f"targets.{name}"
-        _check_name(key, name)
-        fields = _table(key, fields)
-        _known(key, fields, set(TARGET_SCHEMA))
-        clean: dict[str, Any] = {}
-        for field_name, value in fields.items():
-            checker = TARGET_SCHEMA[field_name]
-            if field_name in _TABLES_IN_TARGET:
-                table = _table(f"{key}.{field_name}", value)
-                clean[field_name] = {
-                    k: _check(f"{key}.{field_name}.{k}", checker, v) for k, v in table.items()
-                }
-            else:
-                clean[field_name] = _check(f"{key}.{field_name}", checker, value)
-        out["targets"][name] = clean
-    return out
+def apply(obj: object, config: dict[str, Any], prefix: str = "") -> None:
+    """Set on `obj` each of its class's keys that `config` (checked, and below `prefix`) gives; a
+    table is merged over the field's own."""
+    for f in FIELDS:
+        if f.owner is not type(obj) or not f.key.path.startswith(prefix):
+            continue
+        *parents, last = f.key.path.removeprefix(prefix).split(".")
+        table = config
+        for part in parents:
+            table = table.get(part, {})
+        if last not in table:
+            continue
+        value = _into(f.key, table[last])
+        if isinstance(value, dict):
+            getattr(obj, f.name).update(value)
+        else:
+            setattr(obj, f.name, value)
 
 
-def _check_name(key: str, name: str) -> None:
-    if not TARGET_NAME.match(name):
-        raise _InvalidAt(key, f"'{name}' is not a valid bake name (letters, digits, _ and - only)")
+def key_table() -> str:
+    """The README's table of keys (`scripts/config-table` prints it; a test compares the README)."""
+    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for f in FIELDS:
+        path = f"{f.key.path}.<{f.key.check.entry}>" if f.key.check.entry else f.key.path
+        rows.append(f"| `{path}` | {f.key.check.shows} | {_shown_default(f)} | {f.key.doc} |")
+    return "\n".join(rows) + "\n"
 
 
-def _type_name(value: Any) -> str:
-    names = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
-             dict: "table"}
-    return names.get(type(value), type(value).__name__)
+def _shown_default(f: Field) -> str:
+    if f.key.default:
+        return f.key.default
+    spec = next(d for d in fields(f.owner) if d.name == f.name)
+    value = spec.default_factory() if spec.default_factory is not MISSING else spec.default
+    if value is MISSING or value in ({}, [], "", None):
+        return ""
+    if isinstance(value, tuple):
+        value = list(value)
+    return f"`{json.dumps(value.value if isinstance(value, Enum) else value)}`"
 
 
+TABLE_START = "<!-- config-table: made by scripts/config-table from the schema; tests fail when it differs -->"
+TABLE_END = "<!-- end of config-table -->"
+
+
+def readme_with_key_table(readme: str) -> str:
+    """`readme` with the text between the table's markers replaced by `key_table()`."""
+    head, start, rest = readme.partition(TABLE_START)
+    _, end, tail = rest.partition(TABLE_END)
+    if not (start and end):
+        raise BakegenError(f"README: no `{TABLE_START}` ... `{TABLE_END}` to hold the key table")
+    return f"{head}{start}\n{key_table()}{end}{tail}"

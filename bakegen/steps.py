@@ -7,8 +7,7 @@ whose Dockerfile holds that instruction, the nearest base of the named target wh
 
 from __future__ import annotations
 
-from collections import deque
-
+from bakegen.graph import TargetGraph
 from bakegen.model import Project
 
 
@@ -22,19 +21,14 @@ def instruction_index(project: Project) -> dict[str, set[str]]:
     return index
 
 
-def owner(named: str, instruction: str, index: dict[str, set[str]], links: dict[str, dict[str, str]]) -> str:
+def owner(named: str, instruction: str, index: dict[str, set[str]], graph: TargetGraph) -> str:
     """The target a step belongs to: `named` (BuildKit's label, "" when bake built one target)
     if its Dockerfile holds `instruction`, else the nearest base of it that does, else the one
     target that does; BuildKit's label when nothing decides."""
     holders = index.get(" ".join(instruction.split()), set())
     if not holders or named in holders:
         return named
-    queue, seen = deque(links.get(named, {}).values()), set()
-    while queue:  # breadth first: the nearest base
-        base = queue.popleft()
-        if base in holders:
-            return base
-        if base not in seen:
-            seen.add(base)
-            queue.extend(links.get(base, {}).values())
+    nearest = graph.nearest_base(named, holders)
+    if nearest is not None:
+        return nearest
     return next(iter(holders)) if len(holders) == 1 else named

@@ -11,7 +11,7 @@ import pytest
 from bakegen.bench.budgets import BUDGET_NAMES, DEFAULT_BUDGETS, HEALTHY, check, merge
 from bakegen.bench.results import Measure, ScenarioResult
 from bakegen.bench.scenarios import NAMES, SCENARIOS, CacheState, chosen
-from bakegen.config import load_project
+from bakegen.generate import load
 from bakegen.model import BakegenError, Budget, Project
 from bakegen.render import BAKE_FILE
 
@@ -69,7 +69,7 @@ def run(name: str, runner: StandIn, attempt: int = 0) -> ScenarioResult:
 
 @pytest.fixture
 def project(tmp_path) -> Project:
-    return load_project(write_tree(tmp_path, TREE))
+    return load(write_tree(tmp_path, TREE))
 
 
 def test_the_registry_is_the_order_and_the_budget_names():
@@ -127,7 +127,7 @@ def test_deps_change_and_base_change_change_one_file_each(project):
 
 
 def test_what_cannot_run_is_skipped_with_the_reason_and_builds_nothing(tmp_path):
-    project = load_project(write_tree(tmp_path, {"web/Dockerfile": "FROM nginx:1.27\n"}))
+    project = load(write_tree(tmp_path, {"web/Dockerfile": "FROM nginx:1.27\n"}))
     runner = StandIn(project)
     assert run("code-change", runner).skipped == "no source file found in the services' contexts"
     assert run("deps-change", runner).skipped.startswith("no dependency manifest")
@@ -167,7 +167,7 @@ def test_noop_fresh_clone_builds_a_clean_clone_of_head_and_leaves_the_repository
     git(root, "commit", "-qm", "one")
     (root / "api/src/app.py").write_text("print('not committed')\n")  # the clone has HEAD's
     (root / "untracked.txt").write_text("x\n")
-    runner = StandIn(load_project(root))
+    runner = StandIn(load(root))
     result = run("noop-fresh-clone", runner)
     assert not result.skipped and result.changed == [] and len(result.measures) == 1
     (_, label, write_cache, clone, changed), = runner.calls
@@ -188,7 +188,7 @@ def test_noop_fresh_clone_of_a_project_in_a_subfolder_bakes_that_subfolder(tmp_p
             seen.append(sorted(p.name for p in root.iterdir()))
             return super().bake(label, write_cache=write_cache, root=root)
 
-    assert not run("noop-fresh-clone", Looking(load_project(root))).skipped
+    assert not run("noop-fresh-clone", Looking(load(root))).skipped
     assert seen == [sorted([BAKE_FILE, "api", "docker", "web"])]
 
 
@@ -204,7 +204,7 @@ def test_noop_fresh_clone_needs_the_bake_file_committed_as_it_is(tmp_path, commi
     git(root, "add", "-A")
     git(root, "commit", "-qm", "one")
     (root / BAKE_FILE).write_text("# the bake file\n")
-    runner = StandIn(load_project(root))
+    runner = StandIn(load(root))
     assert why in run("noop-fresh-clone", runner).skipped and runner.calls == []
 
 

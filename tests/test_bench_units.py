@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bakegen.bench.budgets import DEFAULT_BUDGETS, Budget, budget_from, check, merge, parse_option
+from bakegen.bench.budgets import DEFAULT_BUDGETS, Budget, budget_from, check, from_config, merge, parse_option
 from bakegen.bench.changes import base_step_added, harmless_line, manifest_file, source_file
 from bakegen.bench.report import rows, to_json, to_markdown
 from bakegen.bench.results import BenchRun, Measure, ScenarioResult, ServiceFigures
@@ -56,9 +56,14 @@ def test_config_budgets(tmp_path):
                           '[bench.budgets]\ncode-change = [20, "3%"]\nhealthy = 45\n'})
     assert load_project(tmp_path).bench_budgets == [
         Budget("code-change", seconds=20), Budget("code-change", percent_of_cold=3), Budget("healthy", seconds=45)]
-    (tmp_path / "bakegen.toml").write_text('[bench.budgets]\nwarm = 3\n')
-    with pytest.raises(BakegenError, match=r"bakegen.toml: bench.budgets.warm: unknown budget 'warm'"):
-        load_project(tmp_path)
+    for toml, said in [("warm = 3", "bench.budgets.warm: unknown budget 'warm'"),
+                       ('cold = "5%"', "bench.budgets.cold: a share of cold makes no sense for 'cold'")]:
+        (tmp_path / "bakegen.toml").write_text(f"[bench.budgets]\n{toml}\n")
+        with pytest.raises(BakegenError, match=f"^bakegen.toml: {said}"):  # names: the bench's to check
+            from_config(load_project(tmp_path))
+    (tmp_path / "bakegen.toml").write_text('[bench.budgets]\nnoop = "fast"\n')
+    with pytest.raises(BakegenError, match=r"^bakegen.toml: bench.budgets.noop: 'fast' is not a budget"):
+        load_project(tmp_path)  # values: the schema's, checked on every load
 
 
 TREE = {

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from bakegen import cli
+from bakegen.app import common
 
 from .helpers import write_tree
 from .test_emit import SAMPLE
@@ -58,7 +59,7 @@ def test_stdout_and_options(sample):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--tag", "bad tag"], "bakegen: error: tag 'bad tag': not a valid image tag"),
+        (["--tag", "bad tag"], "bakegen: error: tag: 'bad tag' is not a valid image tag"),  # project.tag's check
         (["-c", "nope.toml"], "bakegen: error: nope.toml: no such file"),
         (["-o", "no/such/folder/x.hcl"], "bakegen: error: no/such/folder/x.hcl: folder no/such/folder does not exist"),
     ],
@@ -89,7 +90,7 @@ def test_failed_write_leaves_old_file_and_no_temporary(sample, monkeypatch):
     def fail(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     result = run("emit", str(sample))
     assert result.exit_code == 2
     assert "No space left on device" in result.stderr
@@ -274,7 +275,7 @@ def test_a_bug_is_one_line_exit_3_and_the_traceback_on_request(sample, monkeypat
     def broken(*_args, **_kwargs):
         raise ValueError("unexpected\x1b[2J state")  # a bug, with a terminal escape in its message
 
-    monkeypatch.setattr(cli, "load", broken)
+    monkeypatch.setattr(common, "load", broken)
     result = run("emit", str(sample))
     assert result.exit_code == 3
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -289,6 +290,17 @@ def test_input_nested_past_any_bound_is_bad_input_not_a_bug(sample, monkeypatch)
     def deep(*_args, **_kwargs):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(cli, "load", deep)
+    monkeypatch.setattr(common, "load", deep)
     result = run("emit", str(sample))
     assert result.exit_code == 2 and "nested too deeply" in result.stderr
+
+
+def test_impact_takes_path_as_every_command_does(sample, monkeypatch):
+    """PATH is the first argument when it is a folder (a changed file never is); -C is kept hidden."""
+    positional = run("impact", str(sample), str(sample / "web/x.js"), "--format", "json")
+    assert positional.exit_code == 0 and json.loads(positional.stdout) == {"web/x.js": []}
+    assert run("impact", "-C", str(sample), str(sample / "web/x.js"), "--format", "json").stdout == positional.stdout
+    monkeypatch.chdir(sample)
+    here = run("impact", "web/x.js", "--format", "json")  # no PATH: the monorepo is here
+    assert here.exit_code == 0 and here.stdout == positional.stdout
+    assert "-C" not in run("impact", "--help").stdout

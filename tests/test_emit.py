@@ -190,7 +190,7 @@ def test_the_library_entry_point_writes_what_emit_writes(sample):
     text = bakegen.generate(sample, registry="ghcr.io/other", tag="v1")
     assert 'default = "ghcr.io/other"' in text and 'default = "v1"' in text
     assert bakegen.load(sample).targets.keys() == set(NAMES)
-    with pytest.raises(bakegen.BakegenError, match="registry 'https://x': not a registry"):
+    with pytest.raises(bakegen.BakegenError, match="registry: 'https://x' is not a registry"):
         bakegen.generate(sample, registry="https://x")
-    with pytest.raises(bakegen.BakegenError, match="cache 's3': unknown backend"):
+    with pytest.raises(bakegen.BakegenError, match="cache: expected one of registry, local, gha, inline, none, got 's3'"):
         bakegen.generate(sample, cache="s3")

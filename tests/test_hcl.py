@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from bakegen import hcl
 from bakegen.model import BakegenError
-from bakegen.plan import BakePlan, Expr, Template
+from bakegen.plan_values import BakePlan, Expr, Template
 from bakegen.render import render_bake
 
 from .helpers import bake_print, need_buildx

@@ -8,14 +8,13 @@ from click.testing import CliRunner
 from bakegen.cli import main
 from bakegen.generate import load
 from bakegen.impact import impact_of
-from bakegen.plan import target_links
 
 from .helpers import write_tree
 
 
 def rerun(root, path, old: dict[str, str] | None = None) -> set[tuple[str, str, int]]:
     project = load(root)
-    steps = impact_of(project, target_links(project), [path], lambda p: (old or {}).get(p))[path]
+    steps = impact_of(project, [path], lambda p: (old or {}).get(p))[path]
     return {(s.target, s.stage, s.line) for s in steps}
 
 

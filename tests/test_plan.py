@@ -3,18 +3,12 @@ import pytest
 from bakegen import dockerignore
 from bakegen.affected import affected_targets
 from bakegen.config import load_project
+from bakegen.generate import load
+from bakegen.graph import TargetGraph, loaded
 from bakegen.model import BakegenError, CacheBackend
-from bakegen.plan import (
-    Conditional,
-    Expr,
-    Template,
-    branch_slug,
-    cache_from,
-    cache_to,
-    make_plan,
-    plan_groups,
-    target_links,
-)
+from bakegen.plan import make_plan, plan_groups
+from bakegen.plan_cache import branch_slug, cache_from, cache_to
+from bakegen.plan_values import Conditional, Expr, Template
 from bakegen.render import render_graph
 
 from .helpers import write_tree
@@ -30,11 +24,11 @@ TREE = {
 
 @pytest.fixture
 def project(tmp_path):
-    return load_project(write_tree(tmp_path, TREE))
+    return load(write_tree(tmp_path, TREE))
 
 
 def test_links_are_transitive_and_keyed_by_from_name(project):
-    links = target_links(project)
+    links = project.graph.links
     assert links["pose-service"] == {"base-pose": "base-pose"}
     assert links["base-pose"] == {"base-python": "base-python"}  # `:latest` normalised away
     assert links["web"] == {}
@@ -47,13 +41,13 @@ def test_cycle_is_named(tmp_path):
         "docker/c/Dockerfile": "FROM b\n",
     })
     with pytest.raises(BakegenError, match=r"^cycle between targets: a -> c -> b -> a$"):
-        target_links(load_project(tmp_path))
+        load(tmp_path)
 
 
 def test_self_reference_is_not_a_link(tmp_path):
     # `FROM web` inside web/Dockerfile names the upstream image, not the target itself.
     write_tree(tmp_path, {"web/Dockerfile": "FROM web:1\n", "web2/Dockerfile": "FROM web2\n"})
-    assert target_links(load_project(tmp_path)) == {"web": {}, "web2": {}}
+    assert TargetGraph.of(load_project(tmp_path)).links == {"web": {}, "web2": {}}
 
 
 def test_groups(project):
@@ -121,8 +115,6 @@ def test_names_sharing_a_repository_are_made_distinct(tmp_path):
 
 
 def test_configured_names_sharing_a_repository_are_refused(tmp_path):
-    from bakegen.generate import load
-
     write_tree(tmp_path, {"a/Dockerfile": "FROM x\n", "b/Dockerfile": "FROM y\n",
                           "bakegen.toml": '[names]\n"a/Dockerfile" = "Web"\n"b/Dockerfile" = "web"\n'})
     with pytest.raises(BakegenError, match="targets 'Web' and 'web' .*share image repository 'web'"):
@@ -132,14 +124,14 @@ def test_configured_names_sharing_a_repository_are_refused(tmp_path):
 def test_image_replacement_keys_are_normalised(tmp_path):
     write_tree(tmp_path, {"web/Dockerfile": "FROM node:latest\n", "bakegen.toml":
         '[images]\n"docker.io/library/node:latest" = "docker-image://mirror/node:20"\n'})
-    plan = make_plan(load_project(tmp_path))
+    plan = make_plan(load(tmp_path))
     assert plan.targets["web"]["contexts"] == {"node": "docker-image://mirror/node:20"}
 
 
 def test_image_replacements_only_where_used(tmp_path):
     write_tree(tmp_path, {**TREE, "bakegen.toml":
         '[images]\n"python:3.10-slim-bullseye" = "docker-image://mirror/python:3.10"\n'})
-    plan = make_plan(load_project(tmp_path))
+    plan = make_plan(load(tmp_path))
     assert plan.targets["base-python"]["contexts"] == {
         "python:3.10-slim-bullseye": "docker-image://mirror/python:3.10"
     }
@@ -164,12 +156,13 @@ def rules(project):
     ],
 )
 def test_affected(project, changed, expected):
-    assert affected_targets(project, target_links(project), changed, rules(project)) == expected
+    assert affected_targets(project, changed, rules(project)) == expected
 
 
 def test_affected_by_local_named_context(project):
     project.targets["pose-service"].contexts = {"smpl": "models/smpl", "img": "docker-image://x"}
-    assert affected_targets(project, target_links(project), ["models/smpl/a.pkl"], rules(project)) == [
+    project = loaded(project)  # the graph holds the named contexts: computed after the last change
+    assert affected_targets(project, ["models/smpl/a.pkl"], rules(project)) == [
         "pose-service"
     ]
 
@@ -224,7 +217,7 @@ def test_one_platform_or_no_cache_export_needs_no_split(project):
 
 
 def test_a_platform_cache_name_taken_by_a_target_is_an_error(tmp_path):
-    project = load_project(write_tree(tmp_path, {**TREE, "web-cache-linux-amd64/Dockerfile": "FROM scratch\n"}))
+    project = load(write_tree(tmp_path, {**TREE, "web-cache-linux-amd64/Dockerfile": "FROM scratch\n"}))
     project.targets["web"].platforms = ["linux/amd64", "linux/arm64"]
     with pytest.raises(BakegenError, match="'web-cache-linux-amd64' would name the web cache of one platform"):
         make_plan(project)
@@ -232,7 +225,7 @@ def test_a_platform_cache_name_taken_by_a_target_is_an_error(tmp_path):
 
 def test_affected_names_the_platform_caches_too(project):
     project.targets["web"].platforms = ["linux/amd64", "linux/arm64"]
-    names = affected_targets(project, target_links(project), ["web/Dockerfile"], {})
+    names = affected_targets(project, ["web/Dockerfile"], {})
     assert names == ["web", "web-cache-linux-amd64", "web-cache-linux-arm64"]
 
 
@@ -241,14 +234,13 @@ def test_a_chain_of_any_depth_is_planned_graphed_and_affected(tmp_path):
     depth = 1500
     files = {"c0000/Dockerfile": "FROM scratch\n"}
     files.update({f"c{i:04d}/Dockerfile": f"FROM c{i - 1:04d}\n" for i in range(1, depth)})
-    project = load_project(write_tree(tmp_path, files))
-    links = target_links(project)
-    assert links["c1499"] == {"c1498": "c1498"}
+    project = load(write_tree(tmp_path, files))
+    assert project.graph.links["c1499"] == {"c1498": "c1498"}
     plan = make_plan(project)
     assert plan.targets["c1499"]["contexts"] == {"c1498": "target:c1498"}
-    text = render_graph(project, links, "text")
+    text = render_graph(project, "text")
     assert text.splitlines()[-1] == "  " * (depth - 1) + "c1499 (service)"
-    assert len(affected_targets(project, links, ["c0000/Dockerfile"], {})) == depth
+    assert len(affected_targets(project, ["c0000/Dockerfile"], {})) == depth
 
 
 def test_group_cycles_are_refused(project):
@@ -258,12 +250,12 @@ def test_group_cycles_are_refused(project):
 
 
 def test_mermaid_keeps_names_that_differ_only_by_dash_apart(tmp_path):
-    project = load_project(write_tree(tmp_path, {"a-b/Dockerfile": "FROM scratch\n", "a_b/Dockerfile": "FROM a-b\n"}))
-    text = render_graph(project, target_links(project), "mermaid")
-    assert 'n0["a-b (service)"]' in text and 'n1["a_b (service)"]' in text and "n0 --> n1" in text
+    project = load(write_tree(tmp_path, {"a-b/Dockerfile": "FROM scratch\n", "a_b/Dockerfile": "FROM a-b\n"}))
+    text = render_graph(project, "mermaid")
+    assert 'n0["a-b (base)"]' in text and 'n1["a_b (service)"]' in text and "n0 --> n1" in text
 
 
 def test_a_cycle_in_a_long_chain_is_named(tmp_path):
     files = {f"c{i}/Dockerfile": f"FROM c{(i + 1) % 50}\n" for i in range(50)}
     with pytest.raises(BakegenError, match=r"cycle between targets: c0 -> c1 -> .* -> c49 -> c0"):
-        target_links(load_project(write_tree(tmp_path, files)))
+        load(write_tree(tmp_path, files))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bakegen.dockerfile import parse_dockerfile
+from bakegen.graph import TargetGraph
 from bakegen.model import BakegenError, Kind, Project, Target
-from bakegen.plan import plan_groups, target_links
+from bakegen.plan import plan_groups
 from bakegen.steps import instruction_index, owner
 
 
@@ -52,13 +53,13 @@ LINKS = [
 
 @pytest.mark.parametrize(("dockerfiles", "fields", "expected"), [row[1:] for row in LINKS], ids=[r[0] for r in LINKS])
 def test_links(dockerfiles, fields, expected):
-    links = target_links(project(dockerfiles, **fields))
+    links = TargetGraph.of(project(dockerfiles, **fields)).links
     assert {name: found for name, found in links.items() if name in expected} == expected
 
 
 def test_a_cycle_through_a_configured_context_is_named():
     with pytest.raises(BakegenError, match="cycle between targets: a -> b -> a"):
-        target_links(project({"a": "FROM b\n", "b": "FROM alpine\n"}, b={"contexts": {"x": "target:a"}}))
+        TargetGraph.of(project({"a": "FROM b\n", "b": "FROM alpine\n"}, b={"contexts": {"x": "target:a"}}))
 
 
 GROUPS = [
@@ -90,4 +91,4 @@ def test_steps_belong_to_the_target_whose_dockerfile_holds_them(named, text, exp
         "report": "FROM base-gamma\nRUN echo report\nCOPY app.py /app/\n",
         "other": "FROM base-gamma\n",
     })
-    assert owner(named, text, instruction_index(shop), target_links(shop)) == expected
+    assert owner(named, text, instruction_index(shop), TargetGraph.of(shop)) == expected

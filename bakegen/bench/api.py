@@ -48,7 +48,7 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     """Build the project's bake file for real, scenario by scenario, and check the budgets.
     `say` gets a line per event worth telling; `on_step` the build step running now."""
     # Heavy imports here: the docker SDK and the engine's modules only when a bench runs.
-    from bakegen.bench.budgets import DEFAULT_BUDGETS, check, merge, parse_option
+    from bakegen.bench.budgets import DEFAULT_BUDGETS, check, from_config, merge, parse_option
     from bakegen.bench.runner import Bench, BenchOptions, resolve_builder
     from bakegen.bench.scenarios import chosen
     from bakegen.generate import load
@@ -62,7 +62,7 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     chosen(request.scenarios)
     given = [parse_option(b) for b in request.budgets]
     project = load(root, request.config)
-    budgets = merge(DEFAULT_BUDGETS, project.bench_budgets, given)
+    budgets = merge(DEFAULT_BUDGETS, from_config(project), given)
     unknown = [t for t in request.targets if t not in project.targets]
     if unknown:
         raise BakegenError(f"--targets: no target {unknown[0]} (targets: {', '.join(sorted(project.targets))})")

@@ -12,10 +12,11 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from bakegen.graph import LoadedProject
 from bakegen.model import BakegenError, Project, Target
 from bakegen.names import repository_name
 from bakegen.paths import join_path
-from bakegen.plan import bases_first, replacement_contexts, target_links
+from bakegen.plan import replacement_contexts
 from bakegen.run.bake import run_build
 from bakegen.run.scenario import remove_images
 
@@ -40,11 +41,11 @@ def baseline_command(project: Project, target: Target, tag: str, builder: str) -
     return [*args, target.context]
 
 
-def baseline_build(project: Project, root: Path, client: docker.DockerClient, builder: str,
+def baseline_build(project: LoadedProject, root: Path, client: docker.DockerClient, builder: str,
                    retrying: Callable[[str], Callable[[str], None]]) -> float:
     """Each Dockerfile with plain `docker build` on the engine (bases first, by tag), without
     any cache to import, as a fresh CI runner without bakegen does. Returns the seconds."""
-    order = bases_first(target_links(project))
+    order = project.graph.order
     tags = {name: normalized_from_name(name) for name in order}
     taken = [t for t in tags.values() if _image_exists(client, t)]
     if taken:

@@ -5,15 +5,14 @@ Pure: parsing (`code-change=30`, `fresh-runner=15%`) and checking measured figur
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from bakegen.bench.scenarios import NAMES, SCENARIOS
-from bakegen.model import BakegenError, Budget
+from bakegen.keys import Invalid, budget_form
+from bakegen.model import BakegenError, Budget, Project
 
 HEALTHY = "healthy"  # not a scenario: each service's time from container start to healthy
 BUDGET_NAMES = (*NAMES, HEALTHY)
-_VALUE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|s)?\s*$")
 
 # Each scenario's own (bench.scenarios), then the original design's promise of a service healthy in 60 s.
 DEFAULT_BUDGETS = (*(b for s in SCENARIOS for b in s.default_budgets), Budget(HEALTHY, seconds=60))
@@ -21,17 +20,36 @@ DEFAULT_BUDGETS = (*(b for s in SCENARIOS for b in s.default_budgets), Budget(HE
 
 def budget_from(name: str, value: object) -> Budget:
     """A budget from a name and `30`, `"30s"` or `"5%"`; ValueError says what is wrong."""
+    _known(name)
+    try:
+        kind, number = budget_form(value)  # the value's form is the config schema's (bakegen.keys)
+    except Invalid as e:
+        raise ValueError(e.reason) from None
+    return named(Budget(name, **{kind: number}))
+
+
+def named(budget: Budget) -> Budget:
+    """`budget` if its name is a scenario's (or `healthy`) and its kind fits; else ValueError."""
+    _known(budget.name)
+    if budget.relative and budget.name in ("cold", HEALTHY):
+        raise ValueError(f"a share of cold makes no sense for '{budget.name}'; give seconds")
+    return budget
+
+
+def _known(name: str) -> None:
     if name not in BUDGET_NAMES:
         raise ValueError(f"unknown budget '{name}' (known: {', '.join(BUDGET_NAMES)})")
-    m = _VALUE.match(str(value)) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
-    if not m:
-        raise ValueError(f"{value!r} is not a budget (seconds such as 30, or a share of cold such as \"5%\")")
-    number = float(m.group(1))
-    if m.group(2) == "%":
-        if name in ("cold", HEALTHY):
-            raise ValueError(f"a share of cold makes no sense for '{name}'; give seconds")
-        return Budget(name, percent_of_cold=number)
-    return Budget(name, seconds=number)
+
+
+def from_config(project: Project) -> list[Budget]:
+    """The config's `[bench.budgets]`, names checked here: the schema checks their values only, as
+    the scenarios are the bench's (and the config layer imports nothing of the bench)."""
+    for budget in project.bench_budgets:
+        try:
+            named(budget)
+        except ValueError as e:
+            raise BakegenError(f"{project.config_file}: bench.budgets.{budget.name}: {e}") from None
+    return project.bench_budgets
 
 
 def parse_option(text: str) -> Budget:

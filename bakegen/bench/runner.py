@@ -26,7 +26,8 @@ import docker.errors
 from bakegen.bench.baseline import baseline_build
 from bakegen.bench.results import BenchRun, Measure, ScenarioResult, ServiceFigures
 from bakegen.bench.scenarios import NAMES, CacheState, chosen
-from bakegen.model import BakegenError, CacheBackend, Project
+from bakegen.graph import LoadedProject
+from bakegen.model import BakegenError, CacheBackend
 from bakegen.names import repository_name
 from bakegen.run import builder as builders
 from bakegen.run.bake import BakeResult, run_bake
@@ -60,7 +61,7 @@ def measure(result: BakeResult) -> Measure:
 class Bench:
     """The real `scenarios.Runner`: bakes on `builder`, which it may empty."""
 
-    def __init__(self, project: Project, options: BenchOptions, builder: str, say: Say,
+    def __init__(self, project: LoadedProject, options: BenchOptions, builder: str, say: Say,
                  on_step: Callable[[str], None] | None = None):
         self.project = project
         self.options = options

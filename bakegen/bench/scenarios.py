@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from bakegen.bench.changes import appended, base_step_added, cloned_at_head, harmless_line, manifest_file, source_file
 from bakegen.git import GitUnavailable, is_repository
+from bakegen.graph import LoadedProject
 from bakegen.model import BakegenError, Budget, Kind, Project
-from bakegen.plan import target_links
 from bakegen.render import BAKE_FILE
 
 if TYPE_CHECKING:  # results are made when a bench runs: not loaded for `--help` or config checks
@@ -51,7 +51,7 @@ class CacheState:
 class Runner(Protocol):
     """What a scenario may do beyond changing files of the repository."""
 
-    project: Project
+    project: LoadedProject  # its graph read by base-change
     targets: tuple[str, ...]  # services whose code changes (--targets; empty: every service)
     cache: CacheState
 
@@ -158,7 +158,7 @@ def deps_change(runner: Runner, result: ScenarioResult, attempt: int) -> None:
 
 def base_change(runner: Runner, result: ScenarioResult, attempt: int) -> None:
     project = runner.project
-    links = target_links(project)
+    links = project.graph.links
     used = {base for bases in links.values() for base in bases.values()}
     if not used:
         result.skipped = "no target is built on another"

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from bakegen.plan import LOCAL_NEXT_SUFFIX
+from bakegen.plan_cache import LOCAL_NEXT_SUFFIX
 
 # What BuildKit writes into a local cache folder (an OCI layout): how a cache is told apart
 # from anything else that lives beside it.

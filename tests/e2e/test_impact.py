@@ -23,7 +23,6 @@ from bakegen.dockerfile import copy_flags, external_refs, normalize_image_ref, p
 from bakegen.git import file_at
 from bakegen.impact import impact_of
 from bakegen.paths import join_path
-from bakegen.plan import target_links
 from bakegen.render import BAKE_FILE
 from bakegen.run.bake import run_bake
 from bakegen.steps import instruction_index, owner
@@ -95,7 +94,7 @@ def repo(engine, docker_builder, tmp_path_factory):
     shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".git", ".venv", "node_modules", "tests", "docs",
                                                               "*.pyc", "__pycache__"))
     project = load(repo)
-    links = target_links(project)
+    links = project.graph.links
     upstream = set()
     for name, target in project.targets.items():
         path = repo / join_path(target.context, target.dockerfile)
@@ -124,7 +123,7 @@ def rerun_by_buildkit(repo: Path, builder: str) -> set[tuple[str, int]]:
     """(target, Dockerfile line) of every RUN/COPY/ADD BuildKit ran again."""
     (repo / BAKE_FILE).write_text(generate(repo))  # bakegen.toml changes reach the bake file
     project = load(repo)
-    links, index = target_links(project), instruction_index(project)
+    index = instruction_index(project)
     result = run_bake(repo, [], builder=builder)
     assert result.ok, result.error_line()
     lines: dict[tuple[str, str], list[tuple[str, int]]] = {}
@@ -136,7 +135,7 @@ def rerun_by_buildkit(repo: Path, builder: str) -> set[tuple[str, int]]:
     for step in result.executed():
         if step.instruction.split()[0] not in ("RUN", "COPY", "ADD"):
             continue
-        name = owner(step.target, step.instruction, index, links)
+        name = owner(step.target, step.instruction, index, project.graph)
         candidates = lines[(name, " ".join(step.instruction.split()))]
         line = next((ln for st, ln in candidates if st == step.stage), candidates[0][1])
         found.add((name, line))
@@ -145,7 +144,7 @@ def rerun_by_buildkit(repo: Path, builder: str) -> set[tuple[str, int]]:
 
 def predicted(repo: Path, path: str) -> tuple[set[tuple[str, int]], set[tuple[str, str]]]:
     project = load(repo)
-    steps = impact_of(project, target_links(project), [path], lambda p: file_at(repo, "HEAD", p))[path]
+    steps = impact_of(project, [path], lambda p: file_at(repo, "HEAD", p))[path]
     ran = {(s.target, s.line) for s in steps if s.instruction.split()[0] in ("RUN", "COPY", "ADD")}
     return ran, {(s.target, s.stage) for s in steps}
 

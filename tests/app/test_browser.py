@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .helpers import REQUIRE_ENGINE
+from ..helpers import REQUIRE_ENGINE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "browser"
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 LIMIT = 2 * 1024 * 1024  # MAX_UPLOAD_BYTES of the backend under test

@@ -1,0 +1,34 @@
+"""The application layer: one function per command, typed options in, a result out. The CLI
+parses, calls one of these and prints; library users call the same (`bakegen.emit(...)`).
+
+Each module is imported when one of its names is first used, so `emit` never loads what
+`build` needs (the run layer, the docker SDK)."""
+
+from importlib import import_module
+
+MODULES = {
+    "bakegen.app.common": ("FileResult", "Outcome", "ProjectOptions", "Say"),
+    "bakegen.app.repository": (
+        "AffectedOptions", "AffectedResult", "EmitOptions", "GraphOptions", "GraphResult", "ImpactOptions",
+        "ImpactResult", "InitOptions", "InitResult", "affected", "emit", "graph", "impact", "init",
+    ),
+    "bakegen.app.building": (
+        "BakeCall", "BuildListener", "BuildOptions", "BuildResult", "BuilderDownOptions", "BuilderOptions",
+        "BuilderUpOptions", "DoctorOptions", "DoctorResult", "RotateOptions", "Rotation", "build", "builder_down",
+        "builder_status", "builder_up", "doctor", "rotate_cache",
+    ),
+    "bakegen.app.github": (
+        "CiLintOptions", "CiLintResult", "CiOptions", "CiPlanOptions", "CiPlanResult", "CiTagsOptions",
+        "CiTagsResult", "ci", "ci_lint", "ci_plan", "ci_tags",
+    ),
+    "bakegen.bench.api": ("BenchOutcome", "BenchRequest", "run_bench"),
+}
+WHERE = {name: module for module, names in MODULES.items() for name in names}  # name -> its module
+
+__all__ = sorted(WHERE)
+
+
+def __getattr__(name: str) -> object:
+    if name not in WHERE:
+        raise AttributeError(f"module 'bakegen.app' has no attribute {name!r}")
+    return getattr(import_module(WHERE[name]), name)

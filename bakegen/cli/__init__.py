@@ -1,0 +1,7 @@
+"""The `bakegen` command: parse, call the application layer through the library API
+(`bakegen.emit(...)`, bakegen.app), print. Nothing below the CLI is imported before a command
+runs, so `bakegen --version` and `--help` start in tens of milliseconds."""
+
+from bakegen.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,169 @@
+"""Where each target reads and writes its build cache, per backend, and the cache-only targets
+of a target built for several platforms."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from bakegen.model import BakegenError, CacheBackend, CacheSettings, Project, Target
+from bakegen.names import repository_name
+from bakegen.plan_values import Conditional, Expr, Template, Value
+
+# Backends whose writes the CACHE_EXPORT variable switches (inline and none write nothing to switch).
+EXPORT_SWITCHED = (CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA)
+LOCAL_NEXT_SUFFIX = ".next"  # local cache: written here, then swapped in by `bakegen cache rotate`
+
+_BRANCH_SLUG = 'regex_replace(lower(BRANCH), "[^a-z0-9_.-]+", "-")'
+
+
+def branch_slug(branch: str) -> str:
+    """What the bake file computes from BRANCH, computed here for the default branch.
+
+    Lowercased as Go does (one character for one: Python's "İ".lower() is two characters where
+    Go's is "i"), so the slug here is the one bake computes.
+    """
+    lowered = "".join(ch.lower()[:1] for ch in branch)
+    return re.sub(r"[^a-z0-9_.-]+", "-", lowered)
+
+
+def _cache_tag_prefix(scope: str) -> str:
+    prefix = repository_name(scope)
+    if len(prefix) > 100:
+        raise BakegenError(f"target '{scope}': name too long for a cache tag (over 100)")
+    return prefix
+
+
+def compression_params(cache: CacheSettings, *, force: bool) -> str:
+    """`compression=...` options of an export. Forced recompression only where asked: for cache
+    exports it would recompress every layer pulled from upstream at every export."""
+    params = f"compression={cache.compression.value}"
+    if cache.compression_level is not None:
+        params += f",compression-level={cache.compression_level}"
+    if force:
+        params += ",force-compression=true"
+    return params
+
+
+# Each backend's refs: (reads, writes), functions of the target, the project, the scope name that
+# names the refs, and (writes) the export options.
+Reads = Callable[[Target, Project, str], list[Template]]
+Writes = Callable[[Target, Project, str, str], list[Template]]
+
+
+def _registry_reads(target: Target, project: Project, name: str) -> list[Template]:
+    prefix = _cache_tag_prefix(name)
+    room = 127 - len(prefix)
+    default = f"{prefix}-{branch_slug(project.cache.default_branch)}"[:128]
+    return [
+        Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), f":{prefix}-",
+                  Expr(f"substr({_BRANCH_SLUG}, 0, {room})"))),
+        Template(("type=registry,ref=", Expr("lower(CACHE_REPO)"), f":{default}")),
+    ]
+
+
+def _registry_writes(target: Target, project: Project, name: str, options: str) -> list[Template]:
+    branch_ref = _registry_reads(target, project, name)[0].parts
+    return [Template((*branch_ref, f",{options},image-manifest=true,oci-mediatypes=true,ignore-error=true"))]
+
+
+CACHE_REFS: dict[CacheBackend, tuple[Reads, Writes]] = {
+    CacheBackend.REGISTRY: (_registry_reads, _registry_writes),
+    CacheBackend.LOCAL: (
+        lambda target, project, name: [Template(("type=local,src=", Expr("CACHE_DIR"), f"/{name}"))],
+        # Written beside the one read, then swapped in by `bakegen cache rotate`: a local cache
+        # exported over itself keeps every old blob and grows without bound.
+        lambda target, project, name, options: [
+            Template(("type=local,dest=", Expr("CACHE_DIR"), f"/{name}{LOCAL_NEXT_SUFFIX},{options}"))],
+    ),
+    CacheBackend.GHA: (
+        lambda target, project, name: [Template((f"type=gha,scope={name}",))],
+        lambda target, project, name, options: [Template((f"type=gha,scope={name},{options},ignore-error=true",))],
+    ),
+    CacheBackend.INLINE: (
+        lambda target, project, name: [Template(("type=registry,ref=", *image_tag(target).parts))],
+        lambda target, project, name, options: [Template(("type=inline",))],
+    ),
+    CacheBackend.NONE: (lambda target, project, name: [], lambda target, project, name, options: []),
+}
+
+
+def cache_from(target: Target, project: Project, scope: str | None = None) -> list[Template]:
+    """Where the target reads its cache; `scope` (default: the target's name) names its refs."""
+    reads, _ = CACHE_REFS[project.cache.backend]
+    return reads(target, project, scope or target.name)
+
+
+def cache_to(target: Target, project: Project, scope: str | None = None) -> list[Template]:
+    """Where the target writes its cache (switched by CACHE_EXPORT where the backend writes)."""
+    _, writes = CACHE_REFS[project.cache.backend]
+    options = f"mode={project.cache.mode},{compression_params(project.cache, force=False)}"
+    return writes(target, project, scope or target.name, options)
+
+
+def image_tag(target: Target) -> Template:
+    return Template((Expr("lower(REGISTRY)"), f"/{repository_name(target.name)}:", Expr("TAG")))
+
+
+def plan_cache(target: Target, project: Project, scope: str | None = None) -> dict[str, Value]:
+    attrs: dict[str, Value] = {}
+    from_refs = cache_from(target, project, scope)
+    if from_refs:
+        attrs["cache-from"] = from_refs
+    to_refs = cache_to(target, project, scope)
+    if to_refs:
+        if project.cache.backend in EXPORT_SWITCHED:
+            attrs["cache-to"] = Conditional("CACHE_EXPORT", to_refs)
+        else:
+            attrs["cache-to"] = to_refs
+    return attrs
+
+
+# --- one cache per platform ------------------------------------------------------------------
+
+PLATFORM_CACHE_INFIX = "-cache-"
+
+
+def platform_slug(platform: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", platform.lower()).strip("-")
+
+
+def platform_cache_targets(target: Target, project: Project) -> list[str]:
+    """Names of the cache-only targets, one per platform, of a target built for several."""
+    if len(target.platforms) < 2 or project.cache.backend not in EXPORT_SWITCHED:
+        return []
+    return [f"{target.name}{PLATFORM_CACHE_INFIX}{platform_slug(p)}" for p in target.platforms]
+
+
+def with_platform_caches(project: Project, names: list[str]) -> list[str]:
+    """Target names plus the per-platform cache targets that go with them."""
+    extra = [c for n in names if n in project.targets for c in platform_cache_targets(project.targets[n], project)]
+    return sorted(set(names) | set(extra))
+
+
+def split_cache_by_platform(target: Target, project: Project, attrs: dict[str, Value]) -> dict[str, dict[str, Value]]:
+    """For a target built for several platforms, one cache-only target per platform.
+
+    A builder of several nodes builds each platform on its own node, and each node exports the
+    target's whole cache ref: the last writer wins and the other platforms' cache is lost
+    (buildx issue 1044). Each `<target>-cache-<platform>` target builds one platform (on the
+    same node as the target's build of it, so BuildKit does the work once) and writes its own
+    ref; the target reads them all and writes none. They join every group the target is in,
+    and `affected` and `bakegen build` name them with it. (A `target:` link would force them into
+    every build of the target, but buildx refuses links between targets on different nodes.)
+    """
+    names = platform_cache_targets(target, project)
+    if not names:
+        return {}
+    extra: dict[str, dict[str, Value]] = {}
+    reads: list[Value] = []
+    for name, platform in zip(names, target.platforms, strict=True):
+        child = {k: v for k, v in attrs.items() if k not in ("cache-from", "cache-to", "tags")}
+        child.update({"platforms": [platform], "output": ["type=cacheonly"]})
+        child.update(plan_cache(target, project, name))
+        extra[name] = child
+        reads += cache_from(target, project, name)
+    attrs.pop("cache-to", None)
+    attrs["cache-from"] = reads
+    return extra
+

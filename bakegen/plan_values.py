@@ -1,0 +1,55 @@
+"""The plan's values: what the renderer writes. Blocks of attributes whose values are literal
+strings, lists, maps, booleans, or `Template`s that mix literal text with bake expressions
+(`${REGISTRY}`). Literal text is escaped once, by the renderer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A bake (HCL) expression, written inside `${...}` in a string or bare as a value."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string made of literal parts and expressions."""
+
+    parts: tuple[str | Expr, ...]
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """`COND ? value : []` in bake: a list that is empty unless a boolean variable is true."""
+
+    condition: str
+    value: list[Template]
+
+
+@dataclass(frozen=True)
+class Concat:
+    """`concat(a, b, ...)` of conditional lists in bake."""
+
+    parts: tuple[Conditional, ...]
+
+
+Value = str | bool | Template | Expr | Conditional | Concat | list["Value"] | dict[str, "Value"]
+
+
+@dataclass
+class Variable:
+    name: str
+    default: Value
+    description: str
+
+
+@dataclass
+class BakePlan:
+    variables: list[Variable]
+    groups: dict[str, list[str]]
+    targets: dict[str, dict[str, Value]]  # name -> attributes in output order
+    comments: dict[str, str] = field(default_factory=dict)  # name -> what made the target
+

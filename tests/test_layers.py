@@ -1,0 +1,97 @@
+"""The package's layers flow one way (model -> readers -> plan -> render -> run -> app -> cli): a
+module imports its own layer or a lower one, and no modules import each other in a circle.
+Read from the source with ast (imports inside functions count too: a lazy import is still a
+dependency), so a new module must be given its layer here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "bakegen"
+
+# Lowest first. A module named here is bakegen.<name>; a package stands for all its modules.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("model", {"keys", "model", "names", "paths", "sinks", "command", "writer", "machine"}),
+    ("readers", {"dockerfile", "dockerignore", "compose", "git", "discover", "schema", "config", "variables"}),
+    ("plan", {"graph", "plan", "plan_values", "plan_cache", "affected", "impact", "impact_rules", "steps", "advice", "ci"}),
+    ("render", {"render", "hcl", "workflow", "report", "generate"}),
+    ("run", {"run", "bench"}),
+    ("app", {"app"}),
+    ("cli", {"cli", "__main__", "__init__"}),  # __init__: the library API, lazily over app
+]
+RANK = {name: rank for rank, (_, names) in enumerate(LAYERS) for name in names}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer_of(module: str) -> int:
+    parts = module.split(".")
+    key = parts[1] if len(parts) > 1 else "__init__"
+    if key not in RANK:
+        pytest.fail(f"{module}: in no layer; add it to LAYERS in {Path(__file__).name}")
+    return RANK[key]
+
+
+def imports_of(module: str) -> set[str]:
+    """The bakegen modules `module` imports (`from bakegen import x` is bakegen.x when that is a
+    module, else the package's face)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], *filter(None, [base])])
+            found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names}
+    return {name for name in found if name in MODULES and name != module}
+
+
+GRAPH = {module: imports_of(module) for module in MODULES}
+
+
+def test_every_module_imports_its_own_layer_or_a_lower_one():
+    upside_down = [f"{m} ({LAYERS[layer_of(m)][0]}) imports {i} ({LAYERS[layer_of(i)][0]})"
+                   for m, found in GRAPH.items() for i in sorted(found) if layer_of(i) > layer_of(m)]
+    assert upside_down == []
+
+
+def test_no_import_cycle():
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for other in sorted(GRAPH[module]):
+            if state.get(other) == "open":
+                cycles.append([*path[path.index(other):], other])
+            elif other not in state:
+                visit(other, [*path, other])
+        state[module] = "done"
+
+    for module in MODULES:
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_the_check_sees_an_upside_down_import_and_a_cycle(monkeypatch):
+    """The two rules fail where they should (so a green run means something)."""
+    assert "bakegen.model" in GRAPH["bakegen.plan"] and "bakegen" in GRAPH["bakegen.cli.repository"]
+    assert "bakegen.sinks" in GRAPH["bakegen.cli.common"]  # an import inside a function counts
+    monkeypatch.setitem(GRAPH, "bakegen.model", {"bakegen.plan"})
+    with pytest.raises(AssertionError):
+        test_every_module_imports_its_own_layer_or_a_lower_one()
+    with pytest.raises(AssertionError):
+        test_no_import_cycle()
