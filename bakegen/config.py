@@ -9,7 +9,7 @@ from bakegen import schema
 from bakegen.discover import default_stage, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, Compression, Project, Target
-from bakegen.paths import Outside, join_path, within
+from bakegen.paths import Outside, context_folder, join_path, within
 from bakegen.schema import CONFIG_FILE, load_config
 from bakegen.variables import ExpansionError
 
@@ -40,8 +40,8 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
     if "dockerfile" in fields:
         _inside(project.root, fields["dockerfile"], context, f"{where}.dockerfile")
     for key, value in fields.get("contexts", {}).items():
-        if not _is_remote_or_target(value):
-            _inside(project.root, value, ".", f"{where}.contexts.{key}")
+        if (folder := context_folder(value)) is not None:
+            _inside(project.root, folder, ".", f"{where}.contexts.{key}")
     target = project.targets.get(name)
     if target is None:
         if "context" not in fields:
@@ -70,11 +70,6 @@ def _inside(root: Path, path: str, folder: str, key: str) -> None:
     except Outside as e:
         raise BakegenError(f"{key}: {e}; bake would send files from elsewhere, which a clone of the "
                            "repository does not have") from None
-
-
-def _is_remote_or_target(value: str) -> bool:
-    """A named context that is no local folder: an image, a git or HTTP URL, another target."""
-    return "://" in value or value.startswith(("target:", "git@"))
 
 
 def load_project(root: Path, config_path: Path | None = None) -> Project:

@@ -15,7 +15,7 @@ from bakegen import dockerignore
 from bakegen.dockerfile import external_refs, normalize_image_ref, repository_of
 from bakegen.model import BakegenError, Kind, Project, Target
 from bakegen.names import repository_name
-from bakegen.paths import join_path, relative_to
+from bakegen.paths import context_folder, join_path, relative_to
 
 TARGET_PREFIX = "target:"
 IMAGE_PREFIX = "docker-image://"
@@ -55,12 +55,9 @@ def bases_first(needs: Mapping[str, Iterable[str]], what: str = "targets") -> li
 
 def local_folder(value: str) -> str | None:
     """The folder a named context's value names (relative to the root, normalised), or None for
-    what is no local folder: another target, an image, a URL, a git remote. As buildx reads a
-    context value: `target:`, a scheme (`docker-image://`, `https://`, `oci-layout://`) or a
-    git remote (`git@host:repo`) is remote, anything else a path."""
-    if value.startswith((TARGET_PREFIX, "git@")) or "://" in value:
-        return None
-    return posixpath.normpath(value)
+    what is no local folder (paths.context_folder: another target, an image, a URL, a git remote)."""
+    folder = context_folder(value)
+    return None if folder is None else posixpath.normpath(folder)
 
 
 @dataclass(frozen=True)

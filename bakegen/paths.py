@@ -124,6 +124,21 @@ def bake_reads_as_remote(path: str) -> bool:
     return at >= 0 and ":" in path[at:]
 
 
+OCI_LAYOUT = "oci-layout://"
+
+
 def is_local_context(value: str) -> bool:
-    """Whether a named context's value is a local path (not `target:`, `docker-image://`, a URL)."""
-    return not value.startswith("target:") and "://" not in value and not value.startswith("git@")
+    """Whether a named context's value is a plain local path, as buildx reads it: not another
+    target (`target:`), not a scheme (`docker-image://`, `https://`, `oci-layout://`), not a git
+    remote (`git@host:repo`)."""
+    return not value.startswith(("target:", "git@")) and "://" not in value
+
+
+def context_folder(value: str) -> str | None:
+    """The local folder a named context's value reads, as written: the path itself, or the
+    layout folder of `oci-layout://PATH[:TAG][@DIGEST]`; None for what reads nothing local."""
+    if value.startswith(OCI_LAYOUT):
+        folder = value[len(OCI_LAYOUT):].split("@", 1)[0]
+        head, _, last = folder.rpartition("/")
+        return (head + "/" if head else "") + last.split(":", 1)[0]
+    return value if is_local_context(value) else None

@@ -432,3 +432,22 @@ def test_a_dockerignore_linked_out_of_the_repository_is_never_read(tmp_path):
     from bakegen.paths import Unreadable
     with pytest.raises(Unreadable, match="outside the repository"):
         dockerignore.read_for(root, "web", "Dockerfile")
+
+
+@pytest.mark.parametrize("value", ["oci-layout:///etc/layout", "oci-layout://../../layout:v1", "oci-layout://../x@sha256:ab"])
+def test_an_oci_layout_context_outside_the_repository_is_refused_naming_the_key(tmp_path, value):
+    root = write_tree(tmp_path / "repo", {**SERVICE, "bakegen.toml": f'[targets.app.contexts]\nlayout = "{value}"\n'})
+    done = bakegen(root, "emit")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "targets.app.contexts.layout" in done.stderr and "outside the repository" in done.stderr
+
+
+def test_an_oci_layout_context_inside_the_repository_is_kept(tmp_path):
+    root = write_tree(tmp_path / "repo", {**SERVICE, "layouts/base/index.json": "{}\n",
+                                          "bakegen.toml": '[targets.app.contexts]\nlayout = "oci-layout://layouts/base:v1"\n'})
+    done = bakegen(root, "emit")
+    assert done.returncode == 0, done.stderr
+    from bakegen.paths import context_folder
+    assert context_folder("oci-layout://layouts/base:v1@sha256:ab") == "layouts/base"
+    assert context_folder("target:base") is None and context_folder("docker-image://x") is None
+    assert context_folder("../x") == "../x"
