@@ -7,6 +7,7 @@ reads regular files only, and only so much of them (`read_regular`)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import stat
@@ -38,11 +39,17 @@ def within(root: Path, path: str, folder: str = ".") -> str:
     joined = posixpath.normpath(posixpath.join(folder, path))
     if joined == ".." or joined.startswith("../"):
         raise Outside(f"{path!r} is outside the repository (.. leads out)")
-    real_root = os.path.realpath(root)
+    real_root = _real_root(str(root))
     real = os.path.realpath(os.path.join(real_root, joined))
     if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
         raise Outside(f"{path!r} is outside the repository (a symlink leads out)")
     return joined
+
+
+@functools.lru_cache(maxsize=64)
+def _real_root(root: str) -> str:
+    """The repository's own real path, asked once per run rather than for every path in it."""
+    return os.path.realpath(root)
 
 
 def inside(root: Path, path: str) -> bool:

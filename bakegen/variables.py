@@ -54,6 +54,8 @@ def expand(text: str, values: Mapping[str, str], *, escape: str, missing: Callab
     a plain reference to an unset variable (or raises)."""
     if _depth > MAX_DEPTH:
         raise ExpansionError(_first_name(text), f"variables nested more than {MAX_DEPTH} deep")
+    if "$" not in text and len(text) <= MAX_LENGTH:  # most words: nothing to expand, nothing escaped
+        return text
     out: list[str] = []
     size = 0
     i = 0
