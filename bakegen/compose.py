@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from bakegen import variables
-from bakegen.paths import Outside, Unreadable, read_text, within
+from bakegen.paths import Outside, Unreadable, is_local_context, read_text, within
 
 # libyaml's parser where present: several times faster, and the same documents.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -213,7 +213,7 @@ def _build_of(service: str, spec: dict, env: Mapping[str, str], folder: str, sho
     if "dockerfile_inline" in build:
         raise ValueError("dockerfile_inline has no file to build from")
     context_raw = interpolate(str(_field(build, "context", _TEXT, "a path", ".")), env)
-    if "://" in context_raw or context_raw.startswith("git@"):
+    if not is_local_context(context_raw):
         raise ValueError(f"build context {context_raw!r} is remote")
     context = _local_path(root, context_raw, folder, "build.context")
     dockerfile = posixpath.normpath(interpolate(str(_field(build, "dockerfile", _TEXT, "a path", "Dockerfile")), env))
@@ -273,7 +273,7 @@ def _contexts(root: Path, raw: object, env: Mapping[str, str], folder: str) -> d
         if not isinstance(value, _TEXT):
             raise ValueError(f"build.additional_contexts.{name}: expected a path, got {_yaml_type(value)}")
         value = interpolate(str(value), env)
-        if not ("://" in value or value.startswith(("service:", "target:"))):
+        if is_local_context(value) and not value.startswith("service:"):  # compose's own service: form
             value = _local_path(root, value, folder, f"build.additional_contexts.{name}")
         contexts[name] = value
     return contexts
