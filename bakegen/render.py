@@ -49,7 +49,6 @@ def render_bake(plan: BakePlan, bake_file: str = BAKE_FILE) -> str:
     return "\n".join(parts)
 
 
-GRAPH_FORMATS = ("text", "mermaid", "dot")
 
 
 def render_graph(project: LoadedProject, fmt: str) -> str:

@@ -7,21 +7,26 @@ Each module is imported when one of its names is first used, so `emit` never loa
 from importlib import import_module
 
 MODULES = {
-    "bakegen.app.common": ("FileResult", "Outcome", "ProjectOptions", "Say"),
+    "bakegen.options": (
+        "AffectedOptions", "BenchRequest", "BuildOptions", "BuilderDownOptions", "BuilderOptions", "BuilderUpOptions",
+        "CiLintOptions", "CiOptions", "CiPlanOptions", "CiTagsOptions", "DoctorOptions", "EmitOptions", "GraphOptions",
+        "ImpactOptions", "InitOptions", "ProjectOptions", "RotateOptions",
+    ),
+    "bakegen.app.common": ("FileResult", "Outcome", "Say"),
     "bakegen.app.repository": (
-        "AffectedOptions", "AffectedResult", "EmitOptions", "GraphOptions", "GraphResult", "ImpactOptions",
-        "ImpactResult", "InitOptions", "InitResult", "affected", "emit", "graph", "impact", "init",
+        "AffectedResult", "GraphResult",
+        "ImpactResult", "InitResult", "affected", "emit", "graph", "impact", "init",
     ),
     "bakegen.app.building": (
-        "BakeCall", "BuildListener", "BuildOptions", "BuildResult", "BuilderDownOptions", "BuilderOptions",
-        "BuilderUpOptions", "DoctorOptions", "DoctorResult", "RotateOptions", "Rotation", "build", "builder_down",
+        "BakeCall", "BuildListener", "BuildResult",
+        "DoctorResult", "Rotation", "build", "builder_down",
         "builder_status", "builder_up", "doctor", "rotate_cache",
     ),
     "bakegen.app.github": (
-        "CiLintOptions", "CiLintResult", "CiOptions", "CiPlanOptions", "CiPlanResult", "CiTagsOptions",
+        "CiLintResult", "CiPlanResult",
         "CiTagsResult", "ci", "ci_lint", "ci_plan", "ci_tags",
     ),
-    "bakegen.bench.api": ("BenchOutcome", "BenchRequest", "run_bench"),
+    "bakegen.bench.api": ("BenchOutcome", "run_bench"),
 }
 WHERE = {name: module for module, names in MODULES.items() for name in names}  # name -> its module
 

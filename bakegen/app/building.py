@@ -9,9 +9,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bakegen.app.common import ProjectOptions, Say, load_project, silent
+from bakegen.app.common import Say, load_project, silent
 from bakegen.model import BakegenError, CacheBackend, Project
 from bakegen.names import HOST_PORT
+from bakegen.options import (
+    BuilderDownOptions,
+    BuilderOptions,
+    BuilderUpOptions,
+    BuildOptions,
+    DoctorOptions,
+    RotateOptions,
+)
 from bakegen.plan import with_platform_caches
 from bakegen.render import BAKE_FILE
 from bakegen.run import builder as builders
@@ -24,15 +32,6 @@ if TYPE_CHECKING:  # the docker SDK is loaded by the commands that reach the eng
     from bakegen.run.engine import Check
 
 # --- build ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class BuildOptions(ProjectOptions):
-    targets: tuple[str, ...] = ()  # none: bake's default group
-    bases_first: bool = False  # bake the `bases` group in its own call first
-    builder: str | None = None  # default: buildx's current builder
-    push: bool = False
-    load: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,11 +130,6 @@ def _path_or_target(options: BuildOptions) -> tuple[Path, tuple[str, ...], Proje
 # --- cache rotate --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class RotateOptions(ProjectOptions):
-    pass
-
-
 def rotate_cache(options: RotateOptions) -> Rotation:
     """Each <target>.next folder of the local cache swapped in for <target>."""
     return _rotate(options.root, load_project(options))
@@ -151,12 +145,6 @@ def _rotate(root: Path, project: Project) -> Rotation:
 # --- doctor --------------------------------------------------------------------------------------
 
 OPTIONAL_CHECKS = {"GPU runtime", "gha cache"}  # and every registry: bake can build without them
-
-
-@dataclass(frozen=True, kw_only=True)
-class DoctorOptions:
-    registry: str = "127.0.0.1:5000"  # HOST[:PORT] to check
-    builder: str | None = None  # default: buildx's current builder
 
 
 @dataclass(frozen=True)
@@ -180,20 +168,6 @@ def doctor(options: DoctorOptions) -> DoctorResult:
 
 
 # --- builder up / status / down ------------------------------------------------------------------
-
-BuilderUpOptions = builders.UpRequest  # name, driver, buildkitd, state_dir, image, addr, max_storage, ...
-
-
-@dataclass(frozen=True, kw_only=True)
-class BuilderOptions:
-    name: str = builders.DEFAULT_NAME
-    state_dir: Path | None = None  # default $XDG_STATE_HOME/bakegen/builders/NAME
-
-
-@dataclass(frozen=True, kw_only=True)
-class BuilderDownOptions(BuilderOptions):
-    purge: bool = False  # also delete the builder's state (its whole build cache)
-
 
 def builder_up(options: BuilderUpOptions, say: Say = silent) -> builders.BuilderInfo:
     """Make or reuse a BuildKit builder of bakegen's own."""

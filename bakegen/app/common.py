@@ -12,6 +12,7 @@ from pathlib import Path
 from bakegen.advice import project_warnings
 from bakegen.generate import load
 from bakegen.model import BakegenError, Project
+from bakegen.options import ProjectOptions
 from bakegen.render import bounded_diff
 from bakegen.writer import Owned, check_destination, write_file
 
@@ -21,14 +22,6 @@ Say = Callable[[str], None]
 
 def silent(message: str) -> None:
     """The default listener of a library call: nothing is printed."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProjectOptions:
-    """A command that reads the monorepo at `root`, with `config` (default: root/bakegen.toml)."""
-
-    root: Path = Path(".")
-    config: Path | None = None
 
 
 class Outcome(StrEnum):

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakegen.affected import affected_since
-from bakegen.app.common import FileResult, ProjectOptions, Say, load_project, refuse_early, silent, write_or_check
+from bakegen.app.common import FileResult, Say, load_project, refuse_early, silent, write_or_check
 from bakegen.ci import CiEvent, plan_ci, split_by_kind
 from bakegen.model import BakegenError
+from bakegen.options import CiLintOptions, CiOptions, CiPlanOptions, CiTagsOptions
 from bakegen.run.lint import lint_workflows
 from bakegen.sinks import github_file
 from bakegen.workflow import WORKFLOW_FILE, WORKFLOW_MARK, render_workflow
 from bakegen.writer import Owned
 
 WORKFLOW_OWNED = Owned(WORKFLOW_MARK, "replace it with `bakegen ci --force`")
-
-
-@dataclass(frozen=True, kw_only=True)
-class CiOptions(ProjectOptions):
-    check: bool = False  # write nothing: compare with the file
-    force: bool = False  # replace a workflow bakegen did not write
 
 
 def ci(options: CiOptions) -> FileResult:
@@ -32,11 +26,6 @@ def ci(options: CiOptions) -> FileResult:
     text = render_workflow(load_project(options))
     return write_or_check(options.root, path, text, check=options.check, owned=WORKFLOW_OWNED,
                           force=options.force, make_folder=True)
-
-
-@dataclass(frozen=True, kw_only=True)
-class CiPlanOptions(ProjectOptions):
-    environ: Mapping[str, str] | None = None  # GitHub's GITHUB_* variables (default: this process's)
 
 
 @dataclass(frozen=True)
@@ -67,13 +56,6 @@ def _append(path: str | None, values: dict[str, str]) -> None:
         raise BakegenError("GITHUB_ENV and GITHUB_OUTPUT must name files (this runs inside a GitHub Actions job)")
     with open(path, "a", encoding="utf-8") as f:
         f.write(github_file(values))
-
-
-@dataclass(frozen=True, kw_only=True)
-class CiTagsOptions:
-    metadata: tuple[str, ...] = ()  # bake's metadata of each bake call (docker/bake-action's `metadata`)
-    env_file: Path | None = None  # where to write <TARGET>_IMAGE=<image>@<digest> lines
-    environ: Mapping[str, str] | None = None  # GitHub's GITHUB_* variables (default: this process's)
 
 
 @dataclass(frozen=True)
@@ -108,11 +90,6 @@ def ci_tags(options: CiTagsOptions) -> CiTagsResult:
         with open(summary, "a", encoding="utf-8") as f:
             f.write(terminal(digests_summary(images, tag)))
     return CiTagsResult(tagged)
-
-
-@dataclass(frozen=True, kw_only=True)
-class CiLintOptions(ProjectOptions):
-    pass
 
 
 @dataclass(frozen=True)

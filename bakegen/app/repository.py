@@ -3,14 +3,13 @@ graph, affected, impact, init."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bakegen.app.common import (
     FileResult,
     Outcome,
-    ProjectOptions,
     Say,
     in_project,
     in_root,
@@ -22,6 +21,7 @@ from bakegen.app.common import (
 from bakegen.config import CONFIG_FILE, load_config
 from bakegen.generate import starter_config
 from bakegen.model import BakegenError
+from bakegen.options import AffectedOptions, EmitOptions, GraphOptions, ImpactOptions, InitOptions
 from bakegen.plan import make_plan
 from bakegen.render import BAKE_FILE, BAKE_MARK, render_bake, render_graph
 from bakegen.writer import Owned, check_destination, write_file
@@ -32,23 +32,11 @@ if TYPE_CHECKING:
 BAKE_OWNED = Owned(BAKE_MARK, "write elsewhere with `-o another.hcl`, or replace it with `--force`")
 
 
-@dataclass(frozen=True, kw_only=True)
-class EmitOptions(ProjectOptions):
-    output: Path | None = None  # default root/docker-bake.hcl
-    stdout: bool = False  # hand the text back instead of writing it
-    cache: str | None = None  # overrides of the config
-    registry: str | None = None
-    tag: str | None = None
-    check: bool = False  # write nothing: compare with the file
-    force: bool = False  # replace a file bakegen did not write
-    quiet: bool = False  # no warnings about the inputs
-
-
 def emit(options: EmitOptions, say: Say = silent) -> FileResult:
     """The bake file of options.root written (atomically), checked, or handed back."""
     root = options.root
-    path = options.output or root / BAKE_FILE
-    given = options.output is not None
+    given = options.output is not None and not options.stdout
+    path = options.output if given else root / BAKE_FILE
     if not options.stdout:
         refuse_early(root, path, check=options.check, owned=BAKE_OWNED, force=options.force, given=given)
     project = load_project(options, None if options.quiet else say,
@@ -62,11 +50,6 @@ def emit(options: EmitOptions, say: Say = silent) -> FileResult:
                           given=given, targets=len(project.targets))
 
 
-@dataclass(frozen=True, kw_only=True)
-class GraphOptions(ProjectOptions):
-    format: str = "text"  # text, mermaid or dot (render.GRAPH_FORMATS)
-
-
 @dataclass(frozen=True)
 class GraphResult:
     text: str
@@ -76,11 +59,6 @@ def graph(options: GraphOptions) -> GraphResult:
     """Which target is built on which, bases above what builds on them."""
     project = load_project(options)
     return GraphResult(render_graph(project, options.format))
-
-
-@dataclass(frozen=True, kw_only=True)
-class AffectedOptions(ProjectOptions):
-    since: str  # a git revision
 
 
 @dataclass(frozen=True)
@@ -95,12 +73,6 @@ def affected(options: AffectedOptions) -> AffectedResult:
     return AffectedResult(affected_since(load_project(options), options.since))
 
 
-@dataclass(frozen=True, kw_only=True)
-class ImpactOptions(ProjectOptions):
-    paths: tuple[Path, ...] = ()  # changed files, relative to here
-    since: str | None = None  # also every file changed since this revision
-
-
 @dataclass(frozen=True)
 class ImpactResult:
     steps: dict[str, list[StepImpact]]  # each changed path (relative to the root): the steps it runs again
@@ -112,21 +84,15 @@ def impact(options: ImpactOptions) -> ImpactResult:
     from bakegen.git import changed_paths, file_at
     from bakegen.impact import impact_of
 
-    root = options.root
-    project = load_project(options)
-    changed = [in_project(root, p) for p in options.paths]
+    root = options.project
+    project = load_project(replace(options, root=root))
+    changed = [in_project(root, p) for p in options.files]
     changed += changed_paths(root, options.since) if options.since else []
     if not changed:
         raise BakegenError("name the changed files, or give --since GIT_REF")
     revision = options.since or "HEAD"
     return ImpactResult(impact_of(project, list(dict.fromkeys(changed)),
                                   lambda path: file_at(root, revision, path)))
-
-
-@dataclass(frozen=True, kw_only=True)
-class InitOptions:
-    root: Path = Path(".")
-    force: bool = False  # replace an existing bakegen.toml, keeping its exclude and [names]
 
 
 @dataclass(frozen=True)

@@ -6,32 +6,17 @@ before the first build."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bakegen.bench.scenarios import NAMES
+from bakegen.options import BenchRequest
 
 if TYPE_CHECKING:
     from bakegen.bench.budgets import Verdict
     from bakegen.bench.results import BenchRun
 
 Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BenchRequest:
-    root: Path
-    config: Path | None = None
-    builder: str | None = None  # default: bakegen's own `bakegen-bench` (never the engine's own BuildKit)
-    scenarios: tuple[str, ...] = NAMES  # run in this order
-    targets: tuple[str, ...] = ()  # services whose source changes (default: every service)
-    repeat: int = 1
-    budgets: tuple[str, ...] = ()  # `SCENARIO=SECONDS` or `SCENARIO=N%`, over the config's
-    baseline: bool = False
-    load: bool = False
-    cache_registry: str | None = None
-    outputs: tuple[Path, ...] = field(default_factory=tuple)  # files the caller writes afterwards: checked first
 
 
 @dataclass(frozen=True)
@@ -49,6 +34,7 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     `say` gets a line per event worth telling; `on_step` the build step running now."""
     # Heavy imports here: the docker SDK and the engine's modules only when a bench runs.
     from bakegen.bench.budgets import DEFAULT_BUDGETS, check, from_config, merge, parse_option
+    from bakegen.bench.report import write_files
     from bakegen.bench.runner import Bench, BenchOptions, resolve_builder
     from bakegen.bench.scenarios import chosen
     from bakegen.generate import load
@@ -59,7 +45,8 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     from bakegen.writer import check_destination
 
     root = request.root
-    chosen(request.scenarios)
+    scenarios = request.scenarios or NAMES  # none named: every one
+    chosen(scenarios)
     given = [parse_option(b) for b in request.budgets]
     project = load(root, request.config)
     budgets = merge(DEFAULT_BUDGETS, from_config(project), given)
@@ -75,9 +62,10 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
         raise BakegenError(f"{bake_file}: out of date (the bench measures what would be built); run `bakegen emit`")
     connect()
     builder = resolve_builder(request.builder, say)
-    options = BenchOptions(root=root, scenarios=request.scenarios, targets=request.targets, repeat=request.repeat,
+    options = BenchOptions(root=root, scenarios=scenarios, targets=request.targets, repeat=request.repeat,
                            baseline=request.baseline, cache_registry=request.cache_registry, load=request.load)
     run = Bench(project, options, builder, say, on_step=on_step).run()
     verdicts = check(budgets, {s.name: s.wall_s for s in run.scenarios if s.wall_s is not None},
                      {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None})
+    write_files(root, request, run, verdicts)  # the report files asked for, before a breach is told
     return BenchOutcome(run, verdicts)

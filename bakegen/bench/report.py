@@ -6,12 +6,16 @@ The chart needs matplotlib (`pip install 'bakegen[chart]'`), imported only when 
 from __future__ import annotations
 
 import io
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bakegen.bench.budgets import Verdict
 from bakegen.bench.results import BenchRun, ScenarioResult
 from bakegen.model import BakegenError
 from bakegen.sinks import visible
+
+if TYPE_CHECKING:
+    from bakegen.options import BenchRequest
 
 COLUMNS = ("scenario", "wall (median)", "spread", "steps run/cached/all", "cache written", "pulled", "baseline",
            "speed-up", "changed")
@@ -151,3 +155,34 @@ def chart(run: BenchRun, fmt: str) -> bytes:
     finally:
         plt.close(figure)
     return out.getvalue()
+
+
+def show(run: BenchRun, verdicts: list[Verdict]) -> None:
+    """The tables on the terminal (rich), every cell as text, never as rich markup."""
+    import shutil
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = Console(width=max(shutil.get_terminal_size((160, 24)).columns, 120))
+    for title, header, body in tables(run, verdicts):
+        table = Table(*header, title=title)
+        for row in body:
+            table.add_row(*(Text(visible(cell)) for cell in row))
+        out.print(table)
+
+
+def write_files(root: Path, request: BenchRequest, run: BenchRun, verdicts: list[Verdict]) -> None:
+    """The report files the request names, each through the one write rule (bakegen/writer.py)."""
+    import json
+
+    from bakegen.writer import write_file
+
+    if request.json_file:
+        write_file(root, request.json_file, json.dumps(to_json(run, verdicts), indent=2) + "\n", given=True)
+    if request.markdown_file:
+        write_file(root, request.markdown_file, to_markdown(run, verdicts), given=True)
+    if request.chart_file:
+        fmt = request.chart_file.suffix.lstrip(".") or "svg"
+        write_file(root, request.chart_file, chart(run, fmt), given=True)

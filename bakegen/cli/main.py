@@ -5,84 +5,84 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import click
 
 import bakegen
-from bakegen.cli import bench, building, github, repository
-from bakegen.cli.common import EXIT_BUG, EXIT_INTERRUPTED, echo
+from bakegen.cli.common import EXIT_BUG, EXIT_INTERRUPTED, LazyGroup, command, echo
 
 
-class BakegenGroup(click.Group):
+class BakegenGroup(LazyGroup):
     """The one place errors become exit codes: bad input (BakegenError, a file that cannot be
     read or written, bad options) is one line on stderr and exit 2, never a traceback; a failed
     check or build is exit 1 (the commands say so themselves); an interrupt is exit 130."""
 
-    def invoke(self, ctx: click.Context):
-        from bakegen.model import BakegenError
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from bakegen.options import GROUPS
 
+        self.help = GROUPS[""]  # read here: --version and every command start without it
+        super().format_help_text(ctx, formatter)
+
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except BakegenError as e:
-            echo(f"bakegen: error: {e}", err=True)
-            sys.exit(e.exit_code)
-        except OSError as e:  # a file or folder the command could not read or write
-            where = f"{e.filename}: " if e.filename else ""
-            echo(f"bakegen: error: {where}{e.strerror or e}", err=True)
-            sys.exit(BakegenError.exit_code)
-        except UnicodeDecodeError as e:
-            echo(f"bakegen: error: not UTF-8 text ({e.reason} at byte {e.start})", err=True)
-            sys.exit(BakegenError.exit_code)
-        except click.UsageError as e:
-            where = " ".join(["bakegen", *(e.ctx.command_path.split()[1:] if e.ctx else [])])
-            echo(f"bakegen: error: {e.format_message()} (see `{where} --help`)", err=True)
-            sys.exit(BakegenError.exit_code)
-        except KeyboardInterrupt:
-            echo("bakegen: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except RecursionError:  # input nested deeper than any reader here was bounded for
-            echo("bakegen: error: input nested too deeply to read", err=True)
-            sys.exit(BakegenError.exit_code)
-        except MemoryError:
-            echo("bakegen: error: out of memory reading the input", err=True)
-            sys.exit(BakegenError.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
-        except Exception as e:  # a bug of ours: one line for people, the traceback on request
-            if os.environ.get("BAKEGEN_DEBUG") == "1":
+        except BaseException as e:
+            told = _told(e)
+            if told is None:
                 raise
-            echo(f"bakegen: internal error (a bug in bakegen, please report it): "
-                  f"{type(e).__name__}: {str(e)[:300]}; BAKEGEN_DEBUG=1 shows the traceback", err=True)
-            sys.exit(EXIT_BUG)
+            echo(f"bakegen: {told[0]}", err=True)
+            sys.exit(told[1])
 
 
-@click.group(cls=BakegenGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _told(e: BaseException) -> tuple[str, int] | None:
+    """The line and exit code an error ends the command with; None: let it through (a traceback)."""
+    from bakegen.model import BakegenError
+
+    bad = BakegenError.exit_code
+    if isinstance(e, BakegenError):
+        return f"error: {e}", e.exit_code
+    if isinstance(e, click.UsageError):
+        where = " ".join(["bakegen", *(e.ctx.command_path.split()[1:] if e.ctx else [])])
+        return f"error: {e.format_message()} (see `{where} --help`)", bad
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted", EXIT_INTERRUPTED
+    if isinstance(e, OSError):  # a file or folder the command could not read or write
+        return f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}", bad
+    if isinstance(e, UnicodeDecodeError):
+        return f"error: not UTF-8 text ({e.reason} at byte {e.start})", bad
+    if isinstance(e, RecursionError):  # input nested deeper than any reader here was bounded for
+        return "error: input nested too deeply to read", bad
+    if isinstance(e, MemoryError):
+        return "error: out of memory reading the input", bad
+    if os.environ.get("BAKEGEN_DEBUG") == "1" or not isinstance(e, Exception):
+        return None
+    return (f"internal error (a bug in bakegen, please report it): {type(e).__name__}: {str(e)[:300]}; "
+            "BAKEGEN_DEBUG=1 shows the traceback", EXIT_BUG)  # a bug of ours: one line, the traceback on request
+
+
+def commands() -> dict[str, Callable[[], click.Command]]:
+    """Every command, from bakegen/options.py; each made when it runs (or for --help)."""
+    from bakegen.cli import show
+    from bakegen.options import COMMANDS, GROUPS
+
+    made: dict[str, Any] = {name: {} for name in GROUPS if name}
+    for name, options in COMMANDS.items():
+        group_name, _, own = name.rpartition(" ")
+        body = getattr(show, name.replace(" ", "_").replace("-", "_"))
+        (made[group_name] if group_name else made)[own] = command(own, options, body)
+    return {name: partial(LazyGroup, name, help=GROUPS[name], lazy=make) if name in GROUPS else make
+            for name, make in made.items()}
+
+
+@click.group(cls=BakegenGroup, lazy=commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(bakegen.__version__, prog_name="bakegen")
 def main() -> None:
-    """Generate docker-bake.hcl for a monorepo of base images and services.
-
-    Every compose service with `build:`, and every other Dockerfile (Dockerfile.<x> and
-    <x>.Dockerfile too), is a target; folders under docker/, and targets others build on, are
-    base images. A FROM, COPY --from or RUN --mount from= naming another target (by name, or by
-    the image it is tagged with) links to it through a bake named context, and every target
-    gets its own build cache. Typical use:
-
-    \b
-      bakegen emit && docker buildx bake -f docker-bake.hcl
-
-    Exit codes: 0 ok, 1 check or build failed (or a bench budget breached), 2 bad input (or no
-    Docker engine), 3 a bug in bakegen (BAKEGEN_DEBUG=1 shows its traceback), 130 interrupted
-    (Ctrl-C or SIGTERM; files being changed are put back).
-    """
+    """Generate docker-bake.hcl for a monorepo (its help: bakegen/options.py, GROUPS[""])."""
     # SIGTERM unwinds like Ctrl-C, so every `finally` runs: no temp file or changed file is left.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-for command in (repository.emit, repository.graph, repository.affected, repository.impact, repository.init,
-                building.doctor, building.build, building.cache, building.builder, bench.bench,
-                github.ci, github.ci_plan, github.ci_tags, github.ci_lint):
-    main.add_command(command)

@@ -19,12 +19,11 @@ from pathlib import Path
 
 from bakegen import command
 from bakegen.model import BakegenError
+from bakegen.options import DEFAULT_MAX_STORAGE, BuilderUpOptions
 from bakegen.run import buildkitd
 
 BUILDKIT_IMAGE = "moby/buildkit:v0.26.3"  # pinned: the version the remote driver path is tested with
 MIN_BUILDKIT = (0, 20)  # type=gha needs it since GitHub retired its old cache service (2025)
-DEFAULT_NAME = "bakegen"
-DEFAULT_MAX_STORAGE = "20GB"
 DRIVERS = ("docker-container", "remote")
 STATE_FILE = "builder.json"
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
@@ -163,16 +162,8 @@ def save_state(folder: Path, state: BuilderState) -> None:
 # --- up, down, status -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class UpRequest:
-    name: str = DEFAULT_NAME
-    driver: str | None = None  # None: docker-container when its image is at hand, else remote
-    buildkitd: str | None = None  # remote: binary (else $BAKEGEN_BUILDKITD, else PATH)
-    state_dir: Path | None = None
-    image: str | None = None  # docker-container: default the one it was made with, else BUILDKIT_IMAGE
-    addr: str | None = None  # remote: unix://... (default in the state folder) or tcp://127.0.0.1:PORT
-    max_storage: str = DEFAULT_MAX_STORAGE
-    insecure_registries: tuple[str, ...] = ()  # HOST:PORT reached over plain HTTP
+# What `up` takes (bakegen/options.py: the same for the CLI and the library).
+UpRequest = BuilderUpOptions
 
 
 def check_request(req: UpRequest) -> None:

@@ -1,0 +1,86 @@
+"""Each command's body: call the library with the options parsed, print what it returns (the
+words for a result are bakegen/app/text.py's; every line goes through common.echo)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import bakegen
+from bakegen.app.text import TellBuild, doctor_lines, impact_lines, rotation_lines, status_lines
+from bakegen.cli.common import echo, echo_lines, fail_unless, say, told
+
+
+def printing(function: str, lines: Callable[[Any, Any], Iterable[str]], ok: Callable[[Any], bool] = lambda r: True,
+             says: bool = False) -> Callable[[Any], None]:
+    """A command that prints its result's lines, and fails (exit 1) unless `ok` of its result."""
+
+    def show(o: Any) -> None:
+        result = getattr(bakegen, function)(*(o, say) if says else (o,))
+        echo_lines(lines(result, o))
+        fail_unless(ok(result))
+
+    return show
+
+
+graph = printing("graph", lambda r, o: r.text.splitlines())
+affected = printing("affected", lambda r, o: [json.dumps(r.targets)] if o.format == "json" else r.targets)
+impact = printing("impact", lambda r, o: json.dumps({p: [s.as_dict() for s in steps] for p, steps in r.steps.items()},
+                                                    indent=2).splitlines() if o.format == "json" else impact_lines(r))
+doctor = printing("doctor", lambda r, o: doctor_lines(r), lambda r: r.ok)
+builder_up = printing("builder_up", lambda r, o: [r.name], says=True)
+builder_status = printing("builder_status", lambda r, o: status_lines(r), lambda r: r.info.running)
+builder_down = printing("builder_down", lambda r, o: [], says=True)
+ci_plan = printing("ci_plan", lambda r, o: [f"bakegen ci-plan: {r.reason}",
+                                            *(f"  {k}={v}" for k, v in {**r.variables, **r.outputs}.items())])
+ci_tags = printing("ci_tags", lambda r, o: (f"bakegen ci-tags: {image} -> {tag}" for image, tag in r.tagged))
+ci_lint = printing("ci_lint", lambda r, o: r.problems, lambda r: not r.problems, says=True)
+
+
+def emit(o: Any) -> None:
+    told(bakegen.emit(o, say), "bakegen emit")
+
+
+def ci(o: Any) -> None:
+    told(bakegen.ci(o), "bakegen ci")
+
+
+def init(o: Any) -> None:
+    result = bakegen.init(o, say)
+    echo(f"wrote {result.path} ({result.targets} target{'s' * (result.targets != 1)})", err=True)
+    for name, args in sorted(result.missing_args.items()):
+        say(f"set {', '.join(args)} under [targets.{name}] args: a FROM needs them")
+
+
+def build(o: Any) -> None:
+    result = bakegen.build(o, TellBuild(lambda line: echo(line, err=True), say, o.quiet))
+    if not result.ok:
+        say(f"build failed: {result.calls[-1].result.error_line()}")
+    fail_unless(result.ok)
+    if result.rotation is not None:
+        echo(f"local cache rotated for {len(result.rotation.rotated)} targets", err=True)
+        echo_lines(rotation_lines(result.rotation)[1:], err=True)
+
+
+def cache_rotate(o: Any) -> None:
+    first, *warnings = rotation_lines(bakegen.rotate_cache(o))
+    echo(first)
+    echo_lines(warnings, err=True)
+
+
+def bench(o: Any) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from bakegen.bench import report, run_bench
+    from bakegen.sinks import visible
+
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        outcome = run_bench(o, lambda m: console.print(Text(visible(f"bakegen: {m}"))),
+                            on_step=lambda m: status.update(Text(visible(m))))
+    report.show(outcome.run, outcome.verdicts)
+    for verdict in outcome.breached:
+        say(f"budget breached: {verdict.budget}: {verdict.measured}, {verdict.detail}")
+    fail_unless(not outcome.breached)
