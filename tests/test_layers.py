@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bakegen"
 
 # Lowest first. A module named here is bakegen.<name>; a package stands for all its modules.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("model", {"keys", "options", "model", "names", "paths", "sinks", "command", "writer", "machine"}),
+    ("model", {"keys", "flags", "options", "model", "names", "paths", "sinks", "command", "writer", "machine"}),
     ("readers", {"dockerfile", "dockerignore", "compose", "git", "discover", "schema", "config", "variables"}),
     ("plan", {"graph", "plan", "plan_values", "plan_cache", "affected", "impact", "impact_rules", "steps", "advice", "ci"}),
     ("render", {"render", "hcl", "workflow", "report", "generate"}),
@@ -95,3 +95,27 @@ def test_the_check_sees_an_upside_down_import_and_a_cycle(monkeypatch):
         test_every_module_imports_its_own_layer_or_a_lower_one()
     with pytest.raises(AssertionError):
         test_no_import_cycle()
+
+
+def test_no_module_is_over_400_lines_and_the_cli_over_300():
+    sizes = {m: len(p.read_text(encoding="utf-8").splitlines()) for m, p in MODULES.items()}
+    assert {m: n for m, n in sizes.items() if n > 400} == {}
+    assert sum(n for m, n in sizes.items() if m.startswith("bakegen.cli")) <= 300
+
+
+def test_every_command_is_made_from_its_options_and_has_a_body():
+    """Each entry of options.COMMANDS becomes a click command whose flags are its class's fields."""
+    from dataclasses import fields
+
+    from click.testing import CliRunner
+
+    from bakegen.cli import main
+    from bakegen.options import COMMANDS
+
+    for name, cls in COMMANDS.items():
+        done = CliRunner().invoke(main, [*name.split(), "--help"])
+        assert done.exit_code == 0, (name, done.output)
+        for f in fields(cls):
+            cli = f.metadata.get("cli")
+            if cli and cli.flags and not cli.hidden:
+                assert cli.flags[-1].split("/")[0] in done.output, (name, f.name)
