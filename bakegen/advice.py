@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bakegen import dockerignore
 from bakegen.model import Project
-from bakegen.paths import Unreadable, join_path
+from bakegen.paths import Unreadable, is_file, join_path
 
 SHOWN_IN_A_WARNING = 6  # names listed in one summary line before "and N more"
 
@@ -18,7 +18,7 @@ def project_warnings(project: Project) -> list[str]:
              for t in project.targets.values()}  # a context shared by many targets is told once
     for path, context in sorted(files):
         shown = path.relative_to(project.root).as_posix()
-        if not path.is_file():
+        if not is_file(path):
             missing.append(context)
             continue
         wanted = dockerignore.recommended_for(dockerignore.kinds_of(project.root / context))

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from bakegen import variables
-from bakegen.paths import Outside, Unreadable, is_local_context, read_text, within
+from bakegen.paths import Outside, Unreadable, exists, is_file, is_local_context, read_text, within
 
 # libyaml's parser where present: several times faster, and the same documents.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -171,7 +171,7 @@ def read_env(root: Path, shown: str, tracked: frozenset[str] | None,
     """The `.env` at root/shown as (values to use, values ignored): none to use when it leaves the
     repository, is no regular file or grows past the bounds (a warning says so), and all ignored
     when git does not track it (the committed bake file must not depend on it)."""
-    if not (root / shown).exists() and not (root / shown).is_symlink():
+    if not exists(root / shown) and not (root / shown).is_symlink():
         return {}, {}
     try:
         within(root, shown)
@@ -218,7 +218,7 @@ def _build_of(service: str, spec: dict, env: Mapping[str, str], folder: str, sho
     context = _local_path(root, context_raw, folder, "build.context")
     dockerfile = posixpath.normpath(interpolate(str(_field(build, "dockerfile", _TEXT, "a path", "Dockerfile")), env))
     _local_path(root, dockerfile, context, "build.dockerfile")
-    if not (root / context / dockerfile).is_file():
+    if not is_file(root / context / dockerfile):
         raise ValueError(f"Dockerfile '{posixpath.join(context, dockerfile)}' not found")
     stage = _field(build, "target", _TEXT, "a stage name")
     image = _field(spec, "image", _TEXT, "an image name")

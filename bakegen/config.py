@@ -9,7 +9,7 @@ from bakegen import schema
 from bakegen.discover import default_stage, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, Compression, Project, Target
-from bakegen.paths import Outside, context_folder, join_path, within
+from bakegen.paths import Outside, context_folder, exists, is_file, join_path, within
 from bakegen.schema import CONFIG_FILE, load_config
 from bakegen.variables import ExpansionError
 
@@ -53,7 +53,7 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
     if target.parsed is None or "context" in fields or "dockerfile" in fields:
         shown = join_path(target.context, target.dockerfile)
         path = project.root / shown
-        if not path.is_file():
+        if not is_file(path):
             raise BakegenError(f"{where}: Dockerfile '{shown}' not found")
         target.parsed = read_dockerfile(path, shown)
         if "stage" not in fields:
@@ -81,7 +81,7 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
     config = None
     if config_path is None and path.is_symlink():
         _inside(root, CONFIG_FILE, ".", CONFIG_FILE)
-    if config_path is not None or path.exists():
+    if config_path is not None or exists(path):
         if not path.is_file():
             raise BakegenError(f"{shown}: {'not a regular file' if path.exists() else 'no such file'}")
         config = load_config(path, shown)

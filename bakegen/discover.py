@@ -16,7 +16,8 @@ from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
 from bakegen.dockerfile import NoFrom, Unresolved, expand, global_values, read_dockerfile
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
 from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
-from bakegen.paths import Unreadable, bake_reads_as_remote, encodable, inside, join_path, read_text
+from bakegen.paths import Unreadable, bake_reads_as_remote, encodable, exists, inside, join_path, read_text
+from bakegen.reads import probe
 
 # Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
 SKIPPED_DIRS = frozenset({
@@ -119,7 +120,7 @@ def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[s
 
 def _is_virtualenv(folder: Path) -> bool:
     try:
-        return (folder / "pyvenv.cfg").exists()
+        return exists(folder / "pyvenv.cfg")
     except OSError:  # unreadable: os.walk says so when it lists the folder
         return False
 
@@ -296,8 +297,9 @@ def _exists(base: str, source: str) -> bool:
     if source == ".":
         return True
     if any(ch in source for ch in "*?["):
+        probe(base)  # glob lists the folders it searches (recorded as read)
         return bool(glob.glob(source, root_dir=base))
-    return os.path.exists(os.path.join(base, source))
+    return exists(os.path.join(base, source))
 
 
 def kind_of(folder: str) -> Kind:

@@ -11,7 +11,7 @@ from pathlib import Path
 import re2
 
 from bakegen.model import Project
-from bakegen.paths import Outside, Unreadable, encodable, read_text, within
+from bakegen.paths import Outside, Unreadable, encodable, exists, is_file, read_text, within
 
 # Entries every context should ignore (VCS data, secrets, logs), and more by what the context
 # builds, told apart by its manifest files: a Go context needs no `__pycache__/`.
@@ -99,7 +99,7 @@ def ignore_file(root: Path, context: str, dockerfile: str) -> Path:
     """The ignore file BuildKit uses: `<Dockerfile>.dockerignore` beside the Dockerfile when there
     is one (each Dockerfile of a shared context can leave out its own files), else the context's."""
     own = root / context / (dockerfile + ".dockerignore")
-    return own if own.is_file() else root / context / ".dockerignore"
+    return own if is_file(own) else root / context / ".dockerignore"
 
 
 def read(context_dir: Path, path: Path | None = None, root: Path | None = None) -> list[Rule]:
@@ -107,7 +107,7 @@ def read(context_dir: Path, path: Path | None = None, root: Path | None = None) 
     With the repository's `root`, a file whose link leads outside it is `Unreadable`: nothing
     outside the repository is read (paths.within)."""
     path = path or context_dir / ".dockerignore"
-    if not path.exists():
+    if not exists(path):
         return []
     if root is not None:
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bakegen import command
 from bakegen.model import BakegenError
+from bakegen.paths import exists
 
 
 class GitUnavailable(BakegenError):
@@ -51,7 +52,7 @@ def is_repository(root: Path) -> bool:
     """Whether `root` lies in a git work tree (a `.git` at or above it), asked of the file
     system, so it holds even when git itself is missing or refuses."""
     here = root.resolve()
-    return any((folder / ".git").exists() for folder in (here, *here.parents))
+    return any(exists(folder / ".git") for folder in (here, *here.parents))
 
 
 def changed_paths(root: Path, since: str) -> list[str]:

@@ -15,6 +15,7 @@ from bakegen.flags import REQUIRED, arg, opt
 
 DEFAULT_BUILDER = "bakegen"
 DEFAULT_MAX_STORAGE = "20GB"
+BAKE_FILE = "docker-bake.hcl"  # what emit writes in the repository by default
 GRAPH_FORMATS = ("text", "mermaid", "dot")  # what `bakegen graph` draws (bakegen/render.py)
 
 
@@ -66,6 +67,10 @@ class EmitOptions(ProjectOptions):
     def stdout(self) -> bool:
         """`-o -`: the text is handed back, nothing written."""
         return self.output == Path("-")
+
+    @property
+    def destination(self) -> Path:
+        return self.output if self.output is not None and not self.stdout else self.root / BAKE_FILE
 
 
 @dataclass(frozen=True, kw_only=True)

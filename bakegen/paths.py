@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from bakegen.model import BakegenError
+from bakegen.reads import probe
 
 # No input bakegen reads (Dockerfile, compose file, ignore file, .env, bakegen.toml) is anywhere
 # near this; a bigger one is a mistake or an attack, and reading it whole would cost memory.
@@ -59,6 +60,17 @@ def inside(root: Path, path: str) -> bool:
     except Outside:
         return False
     return True
+
+
+def exists(path: Path | str) -> bool:
+    """Whether `path` exists, the test told to bakegen/reads.py (an emit's answer depends on it)."""
+    probe(path)
+    return os.path.exists(path)
+
+
+def is_file(path: Path | str) -> bool:
+    probe(path)
+    return os.path.isfile(path)
 
 
 def read_regular(path: Path, shown: str, limit: int = MAX_FILE_BYTES) -> bytes:

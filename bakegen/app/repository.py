@@ -23,7 +23,8 @@ from bakegen.generate import starter_config
 from bakegen.model import BakegenError
 from bakegen.options import AffectedOptions, EmitOptions, GraphOptions, ImpactOptions, InitOptions
 from bakegen.plan import make_plan
-from bakegen.render import BAKE_FILE, BAKE_MARK, render_bake, render_graph
+from bakegen.reads import emit_key, probe, recording, replay, save
+from bakegen.render import BAKE_MARK, render_bake, render_graph
 from bakegen.writer import Owned, check_destination, write_file
 
 if TYPE_CHECKING:
@@ -34,20 +35,29 @@ BAKE_OWNED = Owned(BAKE_MARK, "write elsewhere with `-o another.hcl`, or replace
 
 def emit(options: EmitOptions, say: Say = silent) -> FileResult:
     """The bake file of options.root written (atomically), checked, or handed back."""
-    root = options.root
+    root, path = options.root, options.destination
     given = options.output is not None and not options.stdout
-    path = options.output if given else root / BAKE_FILE
+    if options.stdout and options.check:
+        raise BakegenError("--check compares with a file; it cannot be used with -o -")
     if not options.stdout:
         refuse_early(root, path, check=options.check, owned=BAKE_OWNED, force=options.force, given=given)
-    project = load_project(options, None if options.quiet else say,
-                           cache=options.cache, registry=options.registry, tag=options.tag)
-    text = render_bake(make_plan(project), in_root(root, path) or str(path.absolute()))
+        targets = replay(options, say)
+        if targets is not None:  # nothing it reads has changed: the file is what would be written
+            return FileResult(path, "", Outcome.CURRENT, targets=targets)
+    warnings: list[str] = []
+    with recording(root) as read:
+        if options.config is not None:
+            probe(options.config)  # it may lie outside the repository, where nothing else is recorded
+        project = load_project(options, None if options.quiet else lambda m: (warnings.append(m), say(m)),
+                               cache=options.cache, registry=options.registry, tag=options.tag)
+        text = render_bake(make_plan(project), in_root(root, path) or str(path.absolute()))
     if options.stdout:
-        if options.check:
-            raise BakegenError("--check compares with a file; it cannot be used with -o -")
         return FileResult(None, text, Outcome.PRINTED, targets=len(project.targets))
-    return write_or_check(root, path, text, check=options.check, owned=BAKE_OWNED, force=options.force,
-                          given=given, targets=len(project.targets))
+    result = write_or_check(root, path, text, check=options.check, owned=BAKE_OWNED, force=options.force,
+                            given=given, targets=len(project.targets))
+    if result.outcome in (Outcome.WRITTEN, Outcome.CURRENT):
+        save(emit_key(options), root, read, path, {"targets": result.targets, "warnings": warnings})
+    return result
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,4 @@
 (`bakegen.emit(...)`, bakegen.app), print. Nothing below the CLI is imported before a command
 runs, so `bakegen --version` and `--help` start in tens of milliseconds."""
 
-from bakegen.cli.main import main
-
-__all__ = ["main"]
+from bakegen.cli.main import main as main  # the entry point (pyproject.toml, __main__)

@@ -54,8 +54,7 @@ def told(result: Any, fix: str) -> None:
     bakegen/hcl.py) or checked (one line, a stale file's diff before it; exit 1 unless current)."""
     path, outcome = result.path, result.outcome
     if outcome == "printed":
-        click.echo(result.text, nl=False)
-        return
+        return click.echo(result.text, nl=False)
     if outcome == "stale":
         echo_text(result.diff)
     echo(f"wrote {path}" + (f" ({result.targets} target{'s' * (result.targets != 1)})" if result.targets else "")

@@ -10,6 +10,7 @@ from typing import Any
 import bakegen
 from bakegen.app.text import TellBuild, doctor_lines, impact_lines, rotation_lines, status_lines
 from bakegen.cli.common import echo, echo_lines, fail_unless, say, told
+from bakegen.reads import replay
 
 
 def printing(function: str, lines: Callable[[Any, Any], Iterable[str]], ok: Callable[[Any], bool] = lambda r: True,
@@ -39,7 +40,9 @@ ci_lint = printing("ci_lint", lambda r, o: r.problems, lambda r: not r.problems,
 
 
 def emit(o: Any) -> None:
-    told(bakegen.emit(o, say), "bakegen emit")
+    if replay(o, say) is None:  # asked before the readers are imported: nothing they read has changed
+        return told(bakegen.emit(o, say), "bakegen emit")
+    echo(f"{o.destination} is current (nothing it reads changed)", err=True)
 
 
 def ci(o: Any) -> None:
