@@ -23,6 +23,7 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
     schema.apply(project, config)
     schema.apply(project.cache, config)
     schema.apply(project.ci, config)
+    schema.apply(project.defaults, config)
     if project.cache.compression == Compression.GZIP and (project.cache.compression_level or 0) > 9:
         raise BakegenError(f"{shown}: cache.compression_level: gzip levels go from 0 to 9")
     if project.cache.compression == Compression.UNCOMPRESSED and project.cache.compression_level is not None:
@@ -31,6 +32,17 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
         raise BakegenError(f"{shown}: ci.smoke_target: no target '{project.ci.smoke_target}'")
     for name, fields in config["targets"].items():
         _apply_target(project, name, fields, f"{shown}: targets.{name}")
+    apply_defaults(project)
+
+
+def apply_defaults(project: Project) -> None:
+    """[defaults] laid under every target: its own args win, its own platforms replace them. Done
+    here, once, so FROM lines resolve, links and caches are planned with the args bake will pass."""
+    for target in project.targets.values():
+        target.args = {**project.defaults.args, **target.args}
+        if not target.platforms and project.defaults.platforms:
+            target.platforms = list(project.defaults.platforms)
+            target.platforms_from_defaults = True
 
 
 def _apply_target(project: Project, name: str, fields: dict[str, Any], where: str) -> None:
@@ -86,7 +98,8 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
             raise BakegenError(f"{shown}: {'not a regular file' if path.exists() else 'no such file'}")
         config = load_config(path, shown)
     project = discover(root, config["project"].get("exclude") if config else None,
-                       config["names"] if config else None)
+                       config["names"] if config else None,
+                       find=config["project"].get("discover", True) if config else True)
     if config is not None:
         apply_config(project, config, shown)
     if not project.targets:

@@ -33,8 +33,9 @@ from bakegen.cli.common import (
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the file on disk is not current.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings about the inputs (ignore files, compose files, ...).")
 @click.option("--force", is_flag=True, help="Replace the file even when bakegen did not write it.")
+@click.option("--overlay", is_flag=True, help="Only cache and links, to use beside a hand-written bake file.")
 def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
-         registry: str | None, tag: str | None, check: bool, quiet: bool, force: bool) -> None:
+         registry: str | None, tag: str | None, check: bool, quiet: bool, force: bool, overlay: bool) -> None:
     """Write the bake file for the monorepo at PATH (default: here).
 
     The file is replaced atomically: a failed run leaves the old one as it was. A file bakegen
@@ -44,7 +45,7 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
     """
     result = bakegen.emit(bakegen.EmitOptions(
         root=root, config=config, output=Path(output) if output and output != "-" else None, stdout=output == "-",
-        cache=cache, registry=registry, tag=tag, check=check, force=force, quiet=quiet), say)
+        cache=cache, registry=registry, tag=tag, check=check, force=force, quiet=quiet, overlay=overlay), say)
     if result.outcome == "printed":
         click.echo(result.text, nl=False)
     elif result.outcome == "written":
@@ -123,14 +124,18 @@ def impact(args: tuple[Path, ...], project: Path | None, config: Path | None, si
 @click.command()
 @project_root
 @click.option("--force", is_flag=True, help="Replace an existing bakegen.toml.")
-def init(root: Path, force: bool) -> None:
+@click.option("--from", "from_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Reproduce the targets of this hand-written bake or compose file (repeat to merge several).")
+def init(root: Path, force: bool, from_files: tuple[Path, ...]) -> None:
     """Write a starter bakegen.toml stating what discovery found: each target's context, stage
     and kind, the names bakegen chose, and the build args a FROM needs that nothing gives.
 
     With --force, an existing file's project.exclude and [names] are kept.
     """
-    result = bakegen.init(bakegen.InitOptions(root=root, force=force), say)
+    result = bakegen.init(bakegen.InitOptions(root=root, force=force, from_files=from_files), say)
     echo(f"wrote {result.path} ({plural(result.targets, 'target')})", err=True)
+    for note in result.notes:
+        echo(f"bakegen: not carried: {note}", err=True)
     for name, args in sorted(result.missing_args.items()):
         echo(f"bakegen: set {', '.join(args)} under [targets.{name}] args: a FROM needs them", err=True)
 
