@@ -78,10 +78,10 @@ def adopt(definition: Definition, exists: Callable[[str], bool], sources: list[s
     """The bakegen.toml reproducing `definition`'s targets (`exists` says whether a path of the
     repository is a file: a target whose Dockerfile is not there is no target of this tree)."""
     notes: list[str] = []
-    in_groups = {m for members in [definition.default, *definition.groups.values()] for m in members}
     carried: dict[str, list[str]] = {}
+    skipped = templates(definition)
     for name, attrs in definition.targets.items():
-        if name in definition.blocks.inherited and name in definition.blocks.targets and name not in in_groups:
+        if name in skipped:
             notes.append(f"target {name}: only inherited by others (a template), not a target of its own")
             continue
         lines = _target(name, attrs, exists, notes)
@@ -114,6 +114,14 @@ def _collapsed(notes: list[str]) -> list[str]:
             by_reason.setdefault(note, [])
     return [f"target{'s' if len(names) > 1 else ''} {', '.join(names)}: {reason}" if names else reason
             for reason, names in by_reason.items()]
+
+
+def templates(definition: Definition) -> set[str]:
+    """Targets that only lend attributes: a block named in an `inherits` and in no group (a
+    matrix variant named in an `inherits` is built too, and stays)."""
+    in_groups = {m for members in [definition.default, *definition.groups.values()] for m in members}
+    blocks = definition.blocks
+    return {n for n in definition.targets if n in blocks.inherited and n in blocks.targets and n not in in_groups}
 
 
 def _target(name: str, attrs: dict[str, Any], exists: Callable[[str], bool], notes: list[str]) -> list[str] | None:
