@@ -174,6 +174,26 @@ def _image_tags(value: Any) -> list[str]:
 
 image_tags = Check(_image_tags, "list")
 
+_MATRIX_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MATRIX_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")  # a tag's characters (and +): it names the variant's tag
+
+
+def _matrix(value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, dict) or not value:
+        raise Invalid(f"expected a table of lists, got {type_name(value)}")
+    for name, values in value.items():
+        if not _MATRIX_KEY.match(name):
+            raise Invalid(f"{name!r} is not a matrix key (a letter or _, then letters, digits, _)", f".{name}")
+        items = [str(v) for v in values] if isinstance(values, list) and all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in values) else None
+        if not items or len(set(items)) != len(items) or not all(_MATRIX_VALUE.match(v) for v in items):
+            raise Invalid("expected a list of distinct values (letters, digits, _ . + -)", f".{name}")
+        value[name] = items
+    return value
+
+
+matrix = Check(_matrix, "table of lists")
+
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?$")
 
 

@@ -185,6 +185,11 @@ class Target:
                                  "its tags: a tag of `image` (`1.2`, `${VERSION}`) or a whole reference "
                                  "(`docker.io/acme/web:1.2`); replace `project.tag_scheme`'s (`[]`: none)",
                                  default=None)
+    matrix: dict[str, list[str]] = key("targets.<name>.matrix", keys.matrix,
+                                       "variants: `{ cuda = [\"12.1\", \"12.4\"] }` makes `<name>-cuda12-1`, … "
+                                       "(a group `<name>` builds all); `${cuda}` in its args, tags, image and "
+                                       "contexts is the variant's value; each has its own cache and links",
+                                       default_factory=dict)
     platforms_from_defaults: bool = False  # `defaults.platforms` gave them: written as the PLATFORMS variable
     kind_given: bool = False  # set in bakegen.toml: never changed by what builds on it
 

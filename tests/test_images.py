@@ -124,3 +124,45 @@ def test_overlay_of_a_discovered_project_beside_a_hand_written_file(tmp_path):
     assert merged["group"]["default"]["targets"] == ["api"]  # their default group, not bakegen's
     assert api["tags"] == ["their.registry/api:1"] and api["contexts"] == {"base": "target:base"}
     assert api["cache-to"][0].startswith("type=registry,ref=reg.example/x/build-cache:api-main,")  # ours, not theirs
+
+
+MATRIX_TREE = {
+    "docker/base/Dockerfile": "ARG CUDA=12.1\nFROM nvidia/cuda:${CUDA}-runtime\n",
+    "svc/Dockerfile": "FROM base-cuda12-4-torch2-4\n",
+    "bakegen.toml": '[project]\nregistry = "ghcr.io/acme"\n[targets.base.matrix]\ncuda = ["12.1", "12.4"]\n'
+                    'torch = ["2.3", 2.4]\n[targets.base.args]\nCUDA = "${cuda}"\nTORCH = "torch==${torch}"\n',
+}
+
+
+def test_matrix_variants_with_their_args_tags_caches_and_links(tmp_path):
+    write_tree(tmp_path, MATRIX_TREE)
+    (tmp_path / BAKE_FILE).write_text(generate(tmp_path), encoding="utf-8")
+    printed = bake_print(tmp_path, "base", "svc")
+    variants = ["base-cuda12-1-torch2-3", "base-cuda12-1-torch2-4", "base-cuda12-4-torch2-3", "base-cuda12-4-torch2-4"]
+    assert sorted(printed["group"]["base"]["targets"]) == variants  # `bake base` builds every variant
+    one = printed["target"]["base-cuda12-4-torch2-3"]
+    assert one["args"] == {"CUDA": "12.4", "TORCH": "torch==2.3"}
+    assert one["tags"] == ["ghcr.io/acme/base:latest-cuda12.4-torch2.3"]
+    refs = {printed["target"][v]["cache-from"][0] for v in variants}
+    assert len(refs) == 4 and all("build-cache:base-cuda" in r for r in refs)  # a cache ref each
+    assert printed["target"]["svc"]["contexts"] == {"base-cuda12-4-torch2-4": "target:base-cuda12-4-torch2-4"}
+
+
+def test_affected_and_graph_know_variants(tmp_path):
+    write_tree(tmp_path, MATRIX_TREE)
+    project = load(tmp_path)
+    assert project.graph.links["svc"] == {"base-cuda12-4-torch2-4": "base-cuda12-4-torch2-4"}
+    assert "svc" in project.graph.users["base-cuda12-4-torch2-4"]
+    assert not project.graph.users["base-cuda12-1-torch2-3"]
+
+
+@pytest.mark.parametrize(("matrix", "said"), [
+    ('cuda = []', r"targets\.base\.matrix\.cuda: expected a list of distinct values"),
+    ('cuda = ["12.1", "12.1"]', r"targets\.base\.matrix\.cuda: expected a list of distinct values"),
+    ('"1x" = ["a"]', r"targets\.base\.matrix\.1x: '1x' is not a matrix key"),
+    ('cuda = ["a b"]', r"targets\.base\.matrix\.cuda: expected a list of distinct values"),
+])
+def test_bad_matrix_names_the_key(tmp_path, matrix, said):
+    write_tree(tmp_path, {**MATRIX_TREE, "bakegen.toml": f"[targets.base.matrix]\n{matrix}\n"})
+    with pytest.raises(BakegenError, match=said):
+        load(tmp_path)
