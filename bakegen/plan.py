@@ -16,6 +16,7 @@ from bakegen.plan_cache import (
     METADATA_TAGS,
     compression_params,
     image_tags,
+    own_image,
     plan_cache,
     split_cache_by_platform,
     with_platform_caches,
@@ -160,7 +161,7 @@ def check_names(project: Project) -> None:
         if name in RESERVED_NAMES:
             raise BakegenError(f"target '{name}'{where}: the name is bakegen's own; choose another in "
                                "bakegen.toml [names]")
-        if target.image or target.tags is not None:  # images of their own: tags a team chose, which may share one
+        if own_image(target, project) or target.tags is not None:  # its own image: a team may share one
             continue
         repo = repository_name(name)
         if repo in repos:

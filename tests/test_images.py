@@ -42,6 +42,15 @@ def test_compose_image_is_the_target_s_image(tmp_path):
     assert bake_print(tmp_path, "shop")["target"]["shop"]["tags"] == ["ghcr.io/acme/shop:latest"]
 
 
+def test_compose_image_named_as_bakegen_names_it_keeps_the_variables(tmp_path):
+    """`${REGISTRY:-...}/shop:${TAG:-latest}` read with its defaults is bakegen's own naming: CI's REGISTRY wins."""
+    _emit(tmp_path, {"bakegen.toml": '[project]\nregistry = "ghcr.io/acme"\n',
+                     "compose.yaml": "services:\n  shop:\n    image: ${REGISTRY:-ghcr.io/acme}/shop:${TAG:-latest}\n"
+                                     "    build: web\n"})
+    printed = bake_print(tmp_path, "shop", env={"REGISTRY": "reg.example/ci", "TAG": "v2"})["target"]["shop"]
+    assert printed["tags"] == ["reg.example/ci/shop:v2"]
+
+
 @pytest.mark.parametrize(("toml", "said"), [
     ('[targets.web]\nimage = "ghcr.io/a b"\n', r"targets\.web\.image: 'ghcr\.io/a b' is not an image reference"),
     ('[targets.web]\ntags = ["bad tag"]\n', r"targets\.web\.tags: 'bad tag' is neither a tag"),
