@@ -137,6 +137,9 @@ def _target(name: str, attrs: dict[str, Any], exists: Callable[[str], bool], not
         notes.append(f"target {name}: context {visible(context)} is not a folder of the repository; not carried")
         return None
     context = posixpath.normpath(context)
+    if context == ".." or context.startswith("../"):
+        notes.append(f"target {name}: context {visible(context)} is outside the repository; not carried")
+        return None
     dockerfile = str(attrs.get("dockerfile", "Dockerfile"))
     if not exists(join_path(context, dockerfile)):
         notes.append(f"target {name}: {visible(join_path(context, dockerfile))} not found; not carried")

@@ -164,3 +164,28 @@ def test_init_from_refuses_a_file_out_of_the_repository_and_a_file_bake_cannot_r
     with pytest.raises(BakegenError, match="bake"):
         bakegen.init(bakegen.InitOptions(root=tmp_path / "repo", from_files=(tmp_path / "repo/bad.hcl",)))
     assert not (tmp_path / "repo" / "bakegen.toml").exists()
+
+
+def test_targets_bakegen_cannot_build_are_said_and_the_rest_carried(tmp_path):
+    need_buildx()
+    write_tree(tmp_path / "repo", {
+        "app/Dockerfile": "FROM alpine AS build\nFROM build AS final\n",
+        "docker-bake.hcl": 'target "app" {\n  context = "app"\n  target = "final"\n  tags = ["r.example/a/app:1"]\n'
+                           '  attest = ["type=sbom"]\n  cache-from = ["type=gha"]\n}\n'
+                           'target "out" {\n  context = "../elsewhere"\n}\n'
+                           'target "remote" {\n  context = "https://github.com/acme/x.git"\n}\n'
+                           'target "inline" {\n  dockerfile-inline = "FROM alpine"\n}\n',
+    })
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "Dockerfile").write_text("FROM alpine\n")
+    root = tmp_path / "repo"
+    result = bakegen.init(bakegen.InitOptions(root=root, from_files=(root / "docker-bake.hcl",)))
+    notes = "\n".join(result.notes)
+    assert result.targets == 1
+    for said in ("target out: context ../elsewhere is outside the repository",
+                 "target remote: context https://github.com/acme/x.git is not a folder of the repository",
+                 "target inline: dockerfile-inline", "target app: attest not carried",
+                 "target app: cache-from not carried (bakegen's cache (per branch) replaces it)"):
+        assert said in notes
+    config = (root / "bakegen.toml").read_text()
+    assert "attestations = true" in config and 'stage = "final"' in config

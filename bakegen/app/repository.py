@@ -166,13 +166,14 @@ def init(options: InitOptions, say: Say = silent) -> InitResult:
 
 def _init_from(options: InitOptions, path: Path) -> InitResult:
     from bakegen.adopt import adopt
+    from bakegen.paths import inside
     from bakegen.run.definition import read_definition
 
     root = options.root
     if path.exists() and not options.force:
         raise BakegenError(f"{path}: exists; use --force to replace it")
     files = [in_project(root, f) for f in options.from_files]
-    adopted = adopt(read_definition(root, files), lambda p: (root / p).is_file(), files)
+    adopted = adopt(read_definition(root, files), lambda p: inside(root, p) and (root / p).is_file(), files)
     if not adopted.targets:
         raise BakegenError(f"{', '.join(files)}: no target bakegen can build ({'; '.join(adopted.notes)[:300]})")
     parse_config(adopted.text, CONFIG_FILE)  # what is written is a config bakegen reads

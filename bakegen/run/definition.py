@@ -28,7 +28,12 @@ def read_definition(root: Path, files: list[str], run: command.Runner = command.
             raise BakegenError(f"--from {name}: no such file")
         texts.append(read_text(root / name, name))
     blocks = declared_blocks(texts)
-    default = _print(root, files, [], run)
+    try:
+        default = _print(root, files, [], run)
+    except command.CommandError as e:
+        if "find target default" not in e.reason or not blocks.targets:  # no default group: a file may have none
+            raise
+        default = {}
     everything = _print(root, files, list(blocks.targets), run) if blocks.targets else default
     targets = {**default.get("target", {}), **everything.get("target", {})}
     groups: dict[str, list[str]] = {}
