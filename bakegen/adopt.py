@@ -9,6 +9,7 @@ attribute is named in a note, one line each.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections import Counter
@@ -48,11 +49,24 @@ def declared_blocks(texts: Iterable[str]) -> Blocks:
     groups: list[str] = []
     inherited: set[str] = set()
     for text in texts:
+        if isinstance(parsed := _json_object(text), dict):  # a bake file in JSON
+            targets += [n for n in parsed.get("target") or {} if isinstance(n, str)]
+            groups += [n for n in parsed.get("group") or {} if isinstance(n, str)]
+            inherited.update(n for t in (parsed.get("target") or {}).values() if isinstance(t, dict)
+                             for n in t.get("inherits") or [] if isinstance(n, str))
+            continue
         for kind, name in _BLOCK.findall(text):
             (targets if kind == "target" else groups).append(name)
         for inside in _INHERITS.findall(text):
             inherited.update(_QUOTED.findall(inside))
     return Blocks(tuple(dict.fromkeys(targets)), tuple(dict.fromkeys(groups)), frozenset(inherited))
+
+
+def _json_object(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:  # HCL or compose YAML
+        return None
 
 
 @dataclass

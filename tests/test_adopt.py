@@ -189,3 +189,17 @@ def test_targets_bakegen_cannot_build_are_said_and_the_rest_carried(tmp_path):
         assert said in notes
     config = (root / "bakegen.toml").read_text()
     assert "attestations = true" in config and 'stage = "final"' in config
+
+
+def test_init_from_a_json_bake_file_finds_targets_outside_the_default_group(tmp_path):
+    need_buildx()
+    write_tree(tmp_path, {
+        "a/Dockerfile": "FROM alpine\n", "b/Dockerfile": "FROM alpine\n",
+        "docker-bake.json": json.dumps({"group": {"default": {"targets": ["a"]}}, "target": {
+            "a": {"context": "a", "tags": ["r.example/x/a:1"]}, "b": {"context": "b", "platforms": ["linux/arm64"]}}}),
+    })
+    result = bakegen.init(bakegen.InitOptions(root=tmp_path, from_files=(tmp_path / "docker-bake.json",)))
+    assert result.targets == 2
+    bakegen.emit(bakegen.EmitOptions(root=tmp_path, quiet=True))
+    ours = _print(tmp_path, ["docker-bake.hcl"], ["a", "b"], {})
+    assert ours["a"]["tags"] == ["r.example/x/a:1"] and ours["b"]["platforms"] == ["linux/arm64"]
