@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from bakegen.model import BakegenError, Project
+from bakegen.model import BakegenError, Project, TagScheme
 from bakegen.sinks import visible
 
 DEFAULT_RUNNER_LABELS = ("self-hosted", "linux", "x64", "gpu")
@@ -86,6 +86,28 @@ def _valid_tag(text: str) -> str:
     return tag if re.match(r"^[A-Za-z0-9_]", tag) else f"v{tag}"[:128]
 
 
+_SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+
+
+def metadata_variables(event: CiEvent, on_default: bool) -> dict[str, str]:
+    """The tag scheme of docker/metadata-action, as values of the bake file's variables
+    (plan_cache.METADATA_TAGS): `sha-<7 hex>` always, the branch (or `pr-<n>`), `1.2.3`, `1.2`
+    and `1` for a git tag `v1.2.3` (no `1.2`/`1` for a pre-release or 0.x), `latest` on the
+    default branch. TAG is emptied: the scheme's tags replace it."""
+    pull = re.match(r"^refs/pull/(\d+)/", event.ref)
+    branch = f"pr-{pull.group(1)}" if event.is_pull_request and pull else (
+        "" if event.is_pull_request else event.branch)
+    version = _SEMVER.match(event.tag or "")
+    stable = bool(version and not version.group(4) and version.group(1) != "0")
+    return {
+        "TAG": "", "SHA": event.sha[:7], "BRANCH_TAG": _valid_tag(branch) if branch else "",
+        "VERSION": (event.tag or "").removeprefix("v") if version else "",
+        "VERSION_MINOR": f"{version.group(1)}.{version.group(2)}" if version and stable else "",
+        "VERSION_MAJOR": version.group(1) if version and stable else "",
+        "LATEST": "true" if on_default else "false",
+    }
+
+
 def plan_ci(project: Project, event: CiEvent, affected: list[str] | None) -> CiPlan:
     """`affected`: for a pull request, the targets its changes affect (None for other events)."""
     default_branch = project.cache.default_branch
@@ -100,6 +122,8 @@ def plan_ci(project: Project, event: CiEvent, affected: list[str] | None) -> CiP
         "CACHE_EXPORT": "true" if on_default else "false",
         "PUSH": "true" if push else "false",
     }
+    if project.tag_scheme == TagScheme.METADATA:
+        variables.update(metadata_variables(event, on_default))
     if event.is_pull_request:
         targets = sorted(affected or [])
         if not targets:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +12,7 @@ from bakegen import schema
 from bakegen.discover import default_stage, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, Compression, Project, Target
+from bakegen.names import repository_name
 from bakegen.paths import Outside, context_folder, exists, is_file, join_path, within
 from bakegen.schema import CONFIG_FILE, load_config
 from bakegen.variables import ExpansionError
@@ -23,6 +27,7 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
     schema.apply(project, config)
     schema.apply(project.cache, config)
     schema.apply(project.ci, config)
+    schema.apply(project.defaults, config)
     if project.cache.compression == Compression.GZIP and (project.cache.compression_level or 0) > 9:
         raise BakegenError(f"{shown}: cache.compression_level: gzip levels go from 0 to 9")
     if project.cache.compression == Compression.UNCOMPRESSED and project.cache.compression_level is not None:
@@ -31,6 +36,50 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
         raise BakegenError(f"{shown}: ci.smoke_target: no target '{project.ci.smoke_target}'")
     for name, fields in config["targets"].items():
         _apply_target(project, name, fields, f"{shown}: targets.{name}")
+    for name in [n for n, t in project.targets.items() if t.matrix]:
+        expand_matrix(project, name, f"{shown}: targets.{name}.matrix")
+    apply_defaults(project)
+
+
+def expand_matrix(project: Project, name: str, where: str) -> None:
+    """A target with a matrix becomes one target per variant (`base-cuda12-4`) and a group of its
+    name. Expanded here, once: every later step (links, caches, graph, affected, impact, CI) sees
+    variants as the targets they are, and bake's --print of them is what a `matrix` block gives."""
+    target = project.targets.pop(name)
+    keys = list(target.matrix)
+    variants: list[str] = []
+    for values in itertools.product(*(target.matrix[k] for k in keys)):
+        chosen = dict(zip(keys, values, strict=True))
+        variant = "-".join([name, *(f"{k}{re.sub(r'[^A-Za-z0-9_-]', '-', v)}" for k, v in chosen.items())])
+        if variant in project.targets or variant in project.groups:
+            raise BakegenError(f"{where}: variant '{variant}' names another target or group")
+
+        def put(text: str, chosen: dict[str, str] = chosen) -> str:  # `${cuda}` is this variant's value
+            return re.sub(r"\$\{(" + "|".join(map(re.escape, keys)) + r")\}", lambda m: chosen[m.group(1)], text)
+
+        suffix = "-".join(f"{k}{v}" for k, v in chosen.items())
+        copy = dataclasses.replace(
+            target, name=variant, matrix={}, origin=f"{target.origin or CONFIG_FILE}, variant {suffix} of {name}",
+            args={k: put(v) for k, v in target.args.items()},
+            contexts={k: put(v) for k, v in target.contexts.items()},
+            image=put(target.image) if target.image else "${lower(REGISTRY)}/" + repository_name(name),
+            tags=[put(t) for t in target.tags] if target.tags is not None else [f"${{TAG}}-{suffix}"],
+            groups=list(target.groups))
+        project.targets[variant] = copy
+        variants.append(variant)
+    if name in project.groups:
+        raise BakegenError(f"{where}: '{name}' would name the group of its variants; a group has that name")
+    project.groups[name] = variants
+
+
+def apply_defaults(project: Project) -> None:
+    """[defaults] laid under every target: its own args win, its own platforms replace them. Done
+    here, once, so FROM lines resolve, links and caches are planned with the args bake will pass."""
+    for target in project.targets.values():
+        target.args = {**project.defaults.args, **target.args}
+        if not target.platforms and project.defaults.platforms:
+            target.platforms = list(project.defaults.platforms)
+            target.platforms_from_defaults = True
 
 
 def _apply_target(project: Project, name: str, fields: dict[str, Any], where: str) -> None:
@@ -86,7 +135,8 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
             raise BakegenError(f"{shown}: {'not a regular file' if path.exists() else 'no such file'}")
         config = load_config(path, shown)
     project = discover(root, config["project"].get("exclude") if config else None,
-                       config["names"] if config else None)
+                       config["names"] if config else None,
+                       find=config["project"].get("discover", True) if config else True)
     if config is not None:
         apply_config(project, config, shown)
     if not project.targets:

@@ -130,13 +130,15 @@ def _not_utf8(name: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in name)
 
 
-def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str] | None = None) -> Project:
+def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str] | None = None,
+             find: bool = True) -> Project:
     """Targets from the tree: one per compose service with `build:`, and one per Dockerfile no
     compose service builds (its context inferred from what it copies). Bases live under docker/.
 
     `names` maps a Dockerfile's path (or `<compose file>:<service>`) to the target name wanted.
+    With `find` false no target is looked for (`project.discover = false`): the config gives them all.
     """
-    found = walk(root, exclude)
+    found = walk(root, exclude) if find else Found()
     origin_url, git_problem = git.origin_url(root)
     root_name = _repository_basename(origin_url) or "app"
     warnings: list[tuple[str, str]] = list(found.warnings)

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from bakegen import dockerignore
 from bakegen.dockerfile import external_refs, normalize_image_ref, repository_of
+from bakegen.keys import is_reference
 from bakegen.model import BakegenError, Kind, Project, Target
 from bakegen.names import repository_name
 from bakegen.paths import context_folder, join_path, relative_to
@@ -170,8 +171,8 @@ def _links(project: Project) -> dict[str, dict[str, str]]:
     for name, target in sorted(project.targets.items()):
         by_ref.setdefault(normalize_image_ref(name), name)
         by_repository.setdefault(f"{registry}/{repository_name(name)}", name)
-        if target.image:
-            by_ref.setdefault(normalize_image_ref(target.image), name)
+        for ref in literal_images(target):
+            by_ref.setdefault(normalize_image_ref(ref), name)
 
     def linked(ref: str) -> str | None:
         if "@" in ref:
@@ -193,6 +194,14 @@ def _links(project: Project) -> dict[str, dict[str, str]]:
                 found[key] = base
         links[name] = found
     return links
+
+
+def literal_images(target: Target) -> list[str]:
+    """The image and tags a target is known by that bake variables do not decide (a FROM naming one links)."""
+    refs = [target.image] if target.image else []
+    image = (target.image or "").split("@")[0]
+    refs += [t if is_reference(t) or not image else f"{image}:{t}" for t in target.tags or []]
+    return [ref for ref in refs if "${" not in ref]
 
 
 # --- the loaded project --------------------------------------------------------------------------

@@ -142,6 +142,58 @@ registry = matching(REGISTRY, "a registry", REGISTRY_RULE)
 tag = matching(TAG, "a valid image tag", TAG_RULE)
 bake_name = matching(TARGET_NAME, "a valid bake name", "letters, digits, _ and - only")
 
+# A bake expression inside a string (`${REGISTRY}`, `${lower(X)}`): bake evaluates it; no nesting.
+BAKE_EXPRESSION = re.compile(r"\$\{([^{}]*)\}")
+_REFERENCE_TEXT = re.compile(r"^[A-Za-z0-9._/:@-]+$")  # what is left of an image reference without its expressions
+
+
+def is_reference(text: str) -> bool:
+    """A whole image reference (`ghcr.io/acme/web:1.2`, `${IMAGE}:1`) rather than a tag of one (`1.2`)."""
+    return any(ch in BAKE_EXPRESSION.sub("x", text) for ch in "/:")
+
+
+def _image_ref(value: Any) -> str:
+    literal = BAKE_EXPRESSION.sub("x", _string(value))
+    if "${" in literal or not _REFERENCE_TEXT.match(literal):
+        raise Invalid(f"{value!r} is not an image reference (registry/name[:tag], bake variables as ${{NAME}})")
+    return value
+
+
+image_ref = Check(_image_ref, "string")
+
+
+def _image_tags(value: Any) -> list[str]:
+    for entry in _string_list(value):
+        if is_reference(entry):
+            _image_ref(entry)
+        elif not TAG.match(BAKE_EXPRESSION.sub("x", entry)) or "${" in BAKE_EXPRESSION.sub("x", entry):
+            raise Invalid(f"{entry!r} is neither a tag ({TAG_RULE}, bake variables as ${{NAME}}) nor an image "
+                          "reference")
+    return value
+
+
+image_tags = Check(_image_tags, "list")
+
+_MATRIX_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MATRIX_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")  # a tag's characters (and +): it names the variant's tag
+
+
+def _matrix(value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, dict) or not value:
+        raise Invalid(f"expected a table of lists, got {type_name(value)}")
+    for name, values in value.items():
+        if not _MATRIX_KEY.match(name):
+            raise Invalid(f"{name!r} is not a matrix key (a letter or _, then letters, digits, _)", f".{name}")
+        items = [str(v) for v in values] if isinstance(values, list) and all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in values) else None
+        if not items or len(set(items)) != len(items) or not all(_MATRIX_VALUE.match(v) for v in items):
+            raise Invalid("expected a list of distinct values (letters, digits, _ . + -)", f".{name}")
+        value[name] = items
+    return value
+
+
+matrix = Check(_matrix, "table of lists")
+
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?$")
 
 

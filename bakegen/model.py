@@ -177,7 +177,20 @@ class Target:
     parsed: Dockerfile | None = None  # None when the Dockerfile could not be found
     origin: str = ""  # what made the target: its Dockerfile's path, or a compose file's service
     renamed: str = ""  # why its name is not its folder's (shown by graph and in the bake file)
-    image: str | None = None  # the image a compose file gives it: a FROM naming it is a link
+    image: str | None = key("targets.<name>.image", keys.image_ref,
+                            "its image (`ghcr.io/acme/web`, bake variables allowed: `${REGISTRY}/web`); a compose "
+                            "service's `image:` gives it; a FROM naming it is a link",
+                            default=None, shown_default="`${REGISTRY}/<name>`")
+    tags: list[str] | None = key("targets.<name>.tags", keys.image_tags,
+                                 "its tags: a tag of `image` (`1.2`, `${VERSION}`) or a whole reference "
+                                 "(`docker.io/acme/web:1.2`); replace `project.tag_scheme`'s (`[]`: none)",
+                                 default=None)
+    matrix: dict[str, list[str]] = key("targets.<name>.matrix", keys.matrix,
+                                       "variants: `{ cuda = [\"12.1\", \"12.4\"] }` makes `<name>-cuda12-1`, … "
+                                       "(a group `<name>` builds all); `${cuda}` in its args, tags, image and "
+                                       "contexts is the variant's value; each has its own cache and links",
+                                       default_factory=dict)
+    platforms_from_defaults: bool = False  # `defaults.platforms` gave them: written as the PLATFORMS variable
     kind_given: bool = False  # set in bakegen.toml: never changed by what builds on it
 
 
@@ -268,6 +281,22 @@ def _not_own_label(name: Any) -> str:
 _NOT_OWN_LABEL = keys.Check(_not_own_label, "")
 
 
+class TagScheme(StrEnum):
+    TAG = "tag"  # one tag: TAG
+    METADATA = "metadata"  # docker/metadata-action's: sha, branch, semver of a git tag, latest on the default branch
+
+
+@dataclass
+class Defaults:
+    """[defaults]: what every target gets unless it says otherwise."""
+
+    args: dict[str, str] = key("defaults.args", keys.table_of(keys.scalar, "arg"),
+                               "build args of every target; a target's own `args` win", default_factory=dict)
+    platforms: list[str] = key("defaults.platforms", keys.platforms,
+                               "platforms of every target without its own; the `PLATFORMS` variable "
+                               "(comma-separated) overrides them per run", default_factory=list)
+
+
 @dataclass
 class Project:
     root: Path
@@ -285,9 +314,20 @@ class Project:
                                  "labels on every image (e.g. `org.opencontainers.image.vendor`); a target's "
                                  "own `labels` win", default_factory=dict,
                                  init='{ "org.opencontainers.image.vendor" = "Acme" }')
+    tag_scheme: TagScheme = key("project.tag_scheme", keys.choice(TagScheme),
+                                "`tag`: each image tagged `TAG`; `metadata`: as docker/metadata-action tags "
+                                "(`sha-<commit>`, the branch, `1.2.3`/`1.2`/`1` of a git tag `v1.2.3`, `latest` on the "
+                                "default branch), from variables `ci-plan` sets", default=TagScheme.TAG)
+    attestations: bool = key("project.attestations", keys.boolean,
+                             "SBOM and provenance (max) attached to pushed images; never on local builds",
+                             default=False)
+    discover: bool = key("project.discover", keys.boolean,
+                         "find targets in the tree; `false`: only the `[targets]` given (`init --from` writes it)",
+                         default=True)
     names: dict[str, str] = key("names", keys.table_of(keys.bake_name, "Dockerfile path, or compose file:service"),
                                 "the target name of that Dockerfile or compose service", default_factory=dict)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    defaults: Defaults = field(default_factory=Defaults)
     image_replacements: dict[str, str] = key(
         "images", keys.table_of(keys.string, "upstream image"),
         "replacement for an upstream image in every target whose Dockerfile names it (mirrors, air-gapped runners)",

@@ -3,17 +3,20 @@ whole `BakePlan` the renderer writes (its values: plan_values; cache refs: plan_
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from bakegen.dockerfile import external_refs, normalize_image_ref
 from bakegen.graph import LoadedProject, bases_first
-from bakegen.model import OWN_LABELS, BakegenError, CacheBackend, Project, Target
+from bakegen.model import OWN_LABELS, BakegenError, CacheBackend, Project, TagScheme, Target
 from bakegen.names import RESERVED_NAMES, repository_name
 from bakegen.paths import bake_path, is_local_context
 from bakegen.plan_cache import (
     EXPORT_SWITCHED,
+    METADATA_TAGS,
     compression_params,
-    image_tag,
+    image_tags,
+    own_image,
     plan_cache,
     split_cache_by_platform,
     with_platform_caches,
@@ -21,6 +24,8 @@ from bakegen.plan_cache import (
 from bakegen.plan_values import BakePlan, Concat, Conditional, Expr, Template, Value, Variable
 
 COMMON_TARGET = "_common"
+PLATFORMS_LIST = 'compact(split(",", PLATFORMS))'  # an empty PLATFORMS: the builder's own platform
+ATTESTATIONS = ("type=sbom", "type=provenance,mode=max")
 BUILTIN_GROUPS = ("default", "bases", "services")
 
 
@@ -72,6 +77,13 @@ def plan_variables(project: Project) -> list[Variable]:
         Variable("LOAD", False, "Load every image built into the Docker engine (needed with a builder of "
                                 "its own; the docker driver loads by default)."),
     ]
+    if project.tag_scheme == TagScheme.METADATA:
+        variables += [Variable(var, "", f"Tag `{tag}` when set (`bakegen ci-plan` sets it).")
+                      for var, tag in METADATA_TAGS if var != "TAG"]
+        variables.append(Variable("LATEST", False, "Tag `latest` too (`bakegen ci-plan`: on the default branch)."))
+    if project.defaults.platforms:
+        variables.append(Variable("PLATFORMS", ",".join(project.defaults.platforms),
+                                  "Platforms of every target without its own, comma-separated ([defaults])."))
     backend = project.cache.backend
     if backend == CacheBackend.REGISTRY:
         repo = project.cache.repository
@@ -127,11 +139,13 @@ def plan_target(target: Target, project: Project, links: Mapping[str, str]) -> d
         attrs["args"] = dict(sorted(target.args.items()))
     if target.labels:
         attrs["labels"] = dict(sorted(target.labels.items()))
-    if target.platforms:
+    if target.platforms_from_defaults:
+        attrs["platforms"] = Expr(PLATFORMS_LIST)
+    elif target.platforms:
         attrs["platforms"] = list(target.platforms)
     if target.secrets:
         attrs["secret"] = list(target.secrets)
-    attrs["tags"] = [image_tag(target)]
+    attrs["tags"] = image_tags(target, project)
     attrs.update(plan_cache(target, project))
     return attrs
 
@@ -147,6 +161,8 @@ def check_names(project: Project) -> None:
         if name in RESERVED_NAMES:
             raise BakegenError(f"target '{name}'{where}: the name is bakegen's own; choose another in "
                                "bakegen.toml [names]")
+        if own_image(target, project) or target.tags is not None:  # its own image: a team may share one
+            continue
         repo = repository_name(name)
         if repo in repos:
             raise BakegenError(f"targets '{repos[repo]}' and '{name}'{where} share image repository '{repo}'; "
@@ -170,6 +186,8 @@ def make_plan(project: LoadedProject) -> BakePlan:
         "labels": {**dict(sorted(project.labels.items())), **{k: Expr(v) for k, v in OWN_LABELS.items()}},
         "output": plan_outputs(project),
     }
+    if project.attestations:  # on pushed images only: a local build would spend its time on them
+        common["attest"] = Conditional("PUSH", [Template((a,)) for a in ATTESTATIONS])
     targets: dict[str, dict[str, Value]] = {COMMON_TARGET: common}
     groups = plan_groups(project)
     for name in sorted(project.targets):
@@ -181,3 +199,76 @@ def make_plan(project: LoadedProject) -> BakePlan:
     groups = {g: with_platform_caches(project, members) for g, members in groups.items()}
     comments = {name: origin_comment(t) for name, t in project.targets.items() if t.origin}
     return BakePlan(variables=plan_variables(project), groups=groups, targets=targets, comments=comments)
+
+
+# --- the overlay beside a hand-written bake file -------------------------------------------------
+
+OVERLAY_PREFIX = "BAKEGEN_"  # bakegen's variables in an overlay: never a variable of theirs
+
+
+def make_overlay_plan(project: LoadedProject) -> BakePlan:
+    """Only what bakegen adds to a hand-written bake file with the same target names, merged by
+    `docker buildx bake -f theirs.hcl -f bakegen.hcl` (a later file's attributes win, key by key):
+    each target's cache-from/cache-to and its named-context links. No `_common`, no groups, and
+    bakegen's variables prefixed, so nothing of theirs is replaced but those attributes."""
+    check_names(project)
+    links = project.graph.links
+    targets: dict[str, dict[str, Value]] = {}
+    for name in sorted(project.targets):
+        target = project.targets[name]
+        attrs: dict[str, Value] = {}
+        contexts: dict[str, Value] = dict(replacement_contexts(target, project))
+        contexts.update({key: f"target:{base}" for key, base in sorted(links[name].items())})
+        if contexts:
+            attrs["contexts"] = dict(sorted(contexts.items()))
+        attrs.update(plan_cache(target, project))
+        targets[name] = attrs
+    used = {v.name for v in plan_variables(project)}
+    referenced = _referenced(list(targets.values()), used)
+    variables = [v for v in plan_variables(project) if v.name in referenced]
+    while extra := _referenced([v.default for v in variables], used) - {v.name for v in variables}:
+        variables += [v for v in plan_variables(project) if v.name in extra]  # CACHE_REPO's REGISTRY
+    names = {v.name for v in variables}
+    return BakePlan(
+        variables=[Variable(OVERLAY_PREFIX + v.name, _prefixed(v.default, names), v.description) for v in variables],
+        groups={}, targets={n: _prefixed(a, names) for n, a in targets.items()},  # type: ignore[misc]
+        comments={name: origin_comment(t) for name, t in project.targets.items() if t.origin})
+
+
+def _words(names: set[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\b") if names else re.compile(r"(?!)")
+
+
+def _referenced(values: list[Value], names: set[str]) -> set[str]:
+    """The variables among `names` that `values` use in their expressions."""
+    found: set[str] = set()
+    _prefixed(values, names, found)
+    return found
+
+
+def _prefixed(value: Value, names: set[str], seen: set[str] | None = None) -> Value:
+    """`value` with each of the variables `names` renamed `BAKEGEN_<name>` in its expressions
+    (collected in `seen` when given)."""
+    pattern = _words(names)
+
+    def rename(code: str) -> str:
+        if seen is not None:
+            seen.update(pattern.findall(code))
+        return pattern.sub(lambda m: OVERLAY_PREFIX + m.group(1), code)
+
+    def walk(v: Value) -> Value:
+        if isinstance(v, Expr):
+            return Expr(rename(v.code))
+        if isinstance(v, Template):
+            return Template(tuple(walk(p) if isinstance(p, Expr) else p for p in v.parts))  # type: ignore[misc]
+        if isinstance(v, Conditional):
+            return Conditional(rename(v.condition), [walk(t) for t in v.value])  # type: ignore[misc]
+        if isinstance(v, Concat):
+            return Concat(tuple(walk(p) for p in v.parts))  # type: ignore[misc]
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+
+    return walk(value)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bakegen.model import BakegenError, CacheBackend, CacheSettings, Project, Target
+from bakegen.keys import BAKE_EXPRESSION, is_reference
+from bakegen.model import BakegenError, CacheBackend, CacheSettings, Project, TagScheme, Target
 from bakegen.names import repository_name
-from bakegen.plan_values import Conditional, Expr, Template, Value
+from bakegen.plan_values import Concat, Conditional, Expr, Template, Value, bake_text
 
 # Backends whose writes the CACHE_EXPORT variable switches (inline and none write nothing to switch).
 EXPORT_SWITCHED = (CacheBackend.REGISTRY, CacheBackend.LOCAL, CacheBackend.GHA)
@@ -81,7 +82,7 @@ CACHE_REFS: dict[CacheBackend, tuple[Reads, Writes]] = {
         lambda target, project, name, options: [Template((f"type=gha,scope={name},{options},ignore-error=true",))],
     ),
     CacheBackend.INLINE: (
-        lambda target, project, name: [Template(("type=registry,ref=", *image_tag(target).parts))],
+        lambda target, project, name: [Template(("type=registry,ref=", *image_tag(target, project).parts))],
         lambda target, project, name, options: [Template(("type=inline",))],
     ),
     CacheBackend.NONE: (lambda target, project, name: [], lambda target, project, name, options: []),
@@ -101,8 +102,62 @@ def cache_to(target: Target, project: Project, scope: str | None = None) -> list
     return writes(target, project, scope or target.name, options)
 
 
-def image_tag(target: Target) -> Template:
-    return Template((Expr("lower(REGISTRY)"), f"/{repository_name(target.name)}:", Expr("TAG")))
+def image_has_tag(image: str) -> bool:
+    """`ghcr.io/acme/web:1.2` names its tag; `localhost:5000/web` does not (the port is the host's)."""
+    return ":" in BAKE_EXPRESSION.sub("x", image).rsplit("/", 1)[-1]
+
+
+def own_image(target: Target, project: Project) -> str | None:
+    """The target's image when it is its own: not the one bakegen names it anyway. A compose
+    file's `${REGISTRY:-ghcr.io/acme}/web:${TAG:-latest}`, read with its defaults, is bakegen's
+    own naming: it stays `${REGISTRY}/web:${TAG}`, which CI sets."""
+    if not target.image:
+        return None
+    default = f"{project.registry}/{repository_name(target.name)}".lower()
+    return None if target.image.lower() in (default, f"{default}:{project.tag.lower()}") else target.image
+
+
+def image_repository(target: Target, project: Project) -> Template:
+    """The image the target's tags name: its own (`targets.<name>.image`, compose `image:`), or
+    `<REGISTRY>/<name>`."""
+    if image := own_image(target, project):
+        return bake_text(image)
+    return Template((Expr("lower(REGISTRY)"), f"/{repository_name(target.name)}"))
+
+
+def _tagged(repository: Template, tag: str) -> Template:
+    return Template((*repository.parts, ":", *bake_text(tag).parts))
+
+
+def image_tag(target: Target, project: Project) -> Template:
+    """The target's first (main) image reference: what inline cache reads."""
+    image = own_image(target, project)
+    if target.tags:  # (none: inline cache reads the scheme's tag, which no build writes)
+        first = target.tags[0]
+        return bake_text(first) if is_reference(first) else _tagged(image_repository(target, project), first)
+    if image and image_has_tag(image):
+        return bake_text(image)
+    return Template((*image_repository(target, project).parts, ":", Expr("TAG")))
+
+
+# The metadata scheme: each tag, and the (string) variable whose value it needs, in the order
+# docker/metadata-action lists them. `ci-plan` sets the variables (bakegen.ci.metadata_variables).
+METADATA_TAGS = (("TAG", "${TAG}"), ("SHA", "sha-${SHA}"), ("BRANCH_TAG", "${BRANCH_TAG}"),
+                 ("VERSION", "${VERSION}"), ("VERSION_MINOR", "${VERSION_MINOR}"),
+                 ("VERSION_MAJOR", "${VERSION_MAJOR}"))
+
+
+def image_tags(target: Target, project: Project) -> Value:
+    """Every reference the target's image is tagged with: its own `tags`, a compose `image:`
+    that names its tag, or the project's tag scheme on its image."""
+    repository = image_repository(target, project)
+    image = own_image(target, project)
+    if target.tags is not None:
+        return [bake_text(t) if is_reference(t) else _tagged(repository, t) for t in target.tags]
+    if (image and image_has_tag(image)) or project.tag_scheme == TagScheme.TAG:
+        return [image_tag(target, project)]
+    parts = [Conditional(f'{var} != ""', [_tagged(repository, tag)]) for var, tag in METADATA_TAGS]
+    return Concat((*parts, Conditional("LATEST", [_tagged(repository, "latest")])))
 
 
 def plan_cache(target: Target, project: Project, scope: str | None = None) -> dict[str, Value]:

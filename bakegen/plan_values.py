@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bakegen.keys import BAKE_EXPRESSION
+
 
 @dataclass(frozen=True)
 class Expr:
@@ -19,6 +21,18 @@ class Template:
     """A string made of literal parts and expressions."""
 
     parts: tuple[str | Expr, ...]
+
+
+def bake_text(text: str) -> Template:
+    """A config string whose `${...}` are bake expressions (`${REGISTRY}/web`): those kept as
+    expressions, the rest literal text (escaped once, by the renderer)."""
+    parts: list[str | Expr] = []
+    pos = 0
+    for m in BAKE_EXPRESSION.finditer(text):
+        parts += [text[pos:m.start()], Expr(m.group(1))]
+        pos = m.end()
+    parts.append(text[pos:])
+    return Template(tuple(p for p in parts if p != ""))
 
 
 @dataclass(frozen=True)

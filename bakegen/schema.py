@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from bakegen.keys import Invalid, Key, type_name
-from bakegen.model import BakegenError, CacheSettings, CiSettings, Project, Target
+from bakegen.model import BakegenError, CacheSettings, CiSettings, Defaults, Project, Target
 from bakegen.names import TARGET_NAME, first_collision
 from bakegen.paths import read_regular
 
 CONFIG_FILE = "bakegen.toml"
-SETTINGS = (Project, CacheSettings, CiSettings, Target)  # the classes whose fields may be keys
-SECTIONS = ("project", "cache", "images", "names", "groups", "targets", "bench", "ci")  # as shown
+SETTINGS = (Project, CacheSettings, CiSettings, Defaults, Target)  # the classes whose fields may be keys
+SECTIONS = ("project", "cache", "defaults", "images", "names", "groups", "targets", "bench", "ci")  # as shown
 _NAME = "<name>"  # a path segment the user chooses (a target's name)
 
 

@@ -72,7 +72,7 @@ dockerfile = "Dockerfile.lint"
     ("toml", "message"),
     [
         ("[project]\nregistry = \n", r"^bakegen\.toml:2: malformed TOML: "),
-        ("[projekt]\n", r"^bakegen\.toml: projekt: unknown key \(known: bench, cache, ci, groups, images"),
+        ("[projekt]\n", r"^bakegen\.toml: projekt: unknown key \(known: bench, cache, ci, defaults, groups, images"),
         ("[cache]\nbackend = \"s3\"\n", r"^bakegen\.toml: cache\.backend: expected one of registry, local"),
         ("[project]\ntag = 5\n", r"^bakegen\.toml: project\.tag: expected a string, got integer"),
         ("[project]\ntag = \"a:b\"\n", r"project\.tag: 'a:b' is not a valid image tag"),

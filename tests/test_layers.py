@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("model", {"keys", "flags", "options", "reads", "model", "names", "paths", "sinks", "command", "writer", "machine"}),
     ("readers", {"dockerfile", "dockerignore", "compose", "git", "discover", "schema", "config", "variables"}),
     ("plan", {"graph", "plan", "plan_values", "plan_cache", "affected", "impact", "impact_rules", "steps", "advice", "ci"}),
-    ("render", {"render", "hcl", "workflow", "report", "generate"}),
+    ("render", {"render", "hcl", "workflow", "report", "generate", "adopt"}),
     ("run", {"run", "bench"}),
     ("app", {"app"}),
     ("cli", {"cli", "__main__", "__init__"}),  # __init__: the library API, lazily over app

@@ -22,9 +22,10 @@ from bakegen.config import CONFIG_FILE, load_config
 from bakegen.generate import starter_config
 from bakegen.model import BakegenError
 from bakegen.options import AffectedOptions, EmitOptions, GraphOptions, ImpactOptions, InitOptions
-from bakegen.plan import make_plan
+from bakegen.plan import make_overlay_plan, make_plan
 from bakegen.reads import emit_key, probe, recording, replay, save
 from bakegen.render import BAKE_MARK, render_bake, render_graph
+from bakegen.schema import parse_config
 from bakegen.writer import Owned, check_destination, write_file
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ def emit(options: EmitOptions, say: Say = silent) -> FileResult:
             probe(options.config)  # it may lie outside the repository, where nothing else is recorded
         project = load_project(options, None if options.quiet else lambda m: (warnings.append(m), say(m)),
                                cache=options.cache, registry=options.registry, tag=options.tag)
-        text = render_bake(make_plan(project), in_root(root, path) or str(path.absolute()))
+        plan = make_overlay_plan(project) if options.overlay else make_plan(project)
+        text = render_bake(plan, in_root(root, path) or str(path.absolute()), overlay=options.overlay)
     if options.stdout:
         return FileResult(None, text, Outcome.PRINTED, targets=len(project.targets))
     result = write_or_check(root, path, text, check=options.check, owned=BAKE_OWNED, force=options.force,
@@ -110,13 +112,17 @@ class InitResult:
     path: Path
     targets: int
     missing_args: dict[str, list[str]] = field(default_factory=dict)  # per target: args a FROM needs
+    notes: list[str] = field(default_factory=list)  # --from: what could not be carried, one line each
 
 
 def init(options: InitOptions, say: Say = silent) -> InitResult:
-    """A starter bakegen.toml stating what discovery found."""
+    """A starter bakegen.toml stating what discovery found, or (from_files) reproducing the
+    targets of hand-written bake files as bake reads them."""
     root = options.root
     path = root / CONFIG_FILE
     check_destination(root, path)  # before any work: a link out is refused, --force or not
+    if options.from_files:
+        return _init_from(options, path)
     exclude: list[str] = []
     names: dict[str, str] = {}
     if path.exists():
@@ -130,3 +136,20 @@ def init(options: InitOptions, say: Say = silent) -> InitResult:
     text, count, missing = starter_config(root, exclude, names)
     write_file(root, path, text)
     return InitResult(path, count, {name: args for name, args in missing.items() if args})
+
+
+def _init_from(options: InitOptions, path: Path) -> InitResult:
+    from bakegen.adopt import adopt
+    from bakegen.paths import inside
+    from bakegen.run.definition import read_definition
+
+    root = options.root
+    if path.exists() and not options.force:
+        raise BakegenError(f"{path}: exists; use --force to replace it")
+    files = [in_project(root, f) for f in options.from_files]
+    adopted = adopt(read_definition(root, files), lambda p: inside(root, p) and (root / p).is_file(), files)
+    if not adopted.targets:
+        raise BakegenError(f"{', '.join(files)}: no target bakegen can build ({'; '.join(adopted.notes)[:300]})")
+    parse_config(adopted.text, CONFIG_FILE)  # what is written is a config bakegen reads
+    write_file(root, path, adopted.text)
+    return InitResult(path, len(adopted.targets), notes=adopted.notes)

@@ -4,6 +4,7 @@ command does not need (the CLI loads this for every command)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -61,8 +62,10 @@ def rotation_lines(rotation: Rotation) -> list[str]:
               "beside it); point [cache] directory at a folder of its own" for name in rotation.refused)]
 
 
-def impact_lines(result: ImpactResult) -> list[str]:
-    """Each changed path and the steps it runs again, an aligned table per path."""
+def impact_lines(result: ImpactResult, fmt: str = "text") -> list[str]:
+    """Each changed path and the steps it runs again: an aligned table per path, or JSON."""
+    if fmt == "json":
+        return json.dumps({p: [s.as_dict() for s in steps] for p, steps in result.steps.items()}, indent=2).splitlines()
     lines = []
     for path, steps in result.steps.items():
         lines.append(path)

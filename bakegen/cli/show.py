@@ -27,8 +27,7 @@ def printing(function: str, lines: Callable[[Any, Any], Iterable[str]], ok: Call
 
 graph = printing("graph", lambda r, o: r.text.splitlines())
 affected = printing("affected", lambda r, o: [json.dumps(r.targets)] if o.format == "json" else r.targets)
-impact = printing("impact", lambda r, o: json.dumps({p: [s.as_dict() for s in steps] for p, steps in r.steps.items()},
-                                                    indent=2).splitlines() if o.format == "json" else impact_lines(r))
+impact = printing("impact", lambda r, o: impact_lines(r, o.format))
 doctor = printing("doctor", lambda r, o: doctor_lines(r), lambda r: r.ok)
 builder_up = printing("builder_up", lambda r, o: [r.name], says=True)
 builder_status = printing("builder_status", lambda r, o: status_lines(r), lambda r: r.info.running)
@@ -52,6 +51,7 @@ def ci(o: Any) -> None:
 def init(o: Any) -> None:
     result = bakegen.init(o, say)
     echo(f"wrote {result.path} ({result.targets} target{'s' * (result.targets != 1)})", err=True)
+    echo_lines((f"bakegen: not carried: {note}" for note in result.notes), err=True)
     for name, args in sorted(result.missing_args.items()):
         say(f"set {', '.join(args)} under [targets.{name}] args: a FROM needs them")
 

@@ -1,0 +1,66 @@
+"""What each command takes, declared once: a frozen dataclass per command whose fields are the
+library's keyword arguments and, through `opt`/`arg` metadata, the CLI's flags and their help;
+the class's docstring is the command's --help. bakegen/cli builds its commands from these, so a
+new option is one field here. Plain data: nothing of bakegen is imported, and the CLI loads this
+module only for the command that runs (`bakegen --version` does not)."""
+
+from bakegen.options.building import (
+    BenchRequest,
+    BuilderDownOptions,
+    BuilderOptions,
+    BuilderUpOptions,
+    BuildOptions,
+    DoctorOptions,
+    RotateOptions,
+)
+from bakegen.options.common import (
+    BAKE_FILE,
+    DEFAULT_BUILDER,
+    DEFAULT_MAX_STORAGE,
+    GRAPH_FORMATS,
+    OVERLAY_FILE,
+    ProjectOptions,
+)
+from bakegen.options.github import CiLintOptions, CiOptions, CiPlanOptions, CiTagsOptions
+from bakegen.options.repository import AffectedOptions, EmitOptions, GraphOptions, ImpactOptions, InitOptions
+
+__all__ = [
+    "BAKE_FILE", "COMMANDS", "DEFAULT_BUILDER", "DEFAULT_MAX_STORAGE", "GRAPH_FORMATS", "GROUPS", "OVERLAY_FILE",
+    "AffectedOptions", "BenchRequest", "BuildOptions", "BuilderDownOptions", "BuilderOptions", "BuilderUpOptions",
+    "CiLintOptions", "CiOptions", "CiPlanOptions", "CiTagsOptions", "DoctorOptions", "EmitOptions", "GraphOptions",
+    "ImpactOptions", "InitOptions", "ProjectOptions", "RotateOptions",
+]
+
+# --- the commands: each one's name (a group's command after its group's name) and what it takes ---
+
+COMMANDS: dict[str, type] = {
+    "emit": EmitOptions, "graph": GraphOptions, "affected": AffectedOptions, "impact": ImpactOptions,
+    "init": InitOptions, "doctor": DoctorOptions, "build": BuildOptions, "cache rotate": RotateOptions,
+    "builder up": BuilderUpOptions, "builder status": BuilderOptions, "builder down": BuilderDownOptions,
+    "bench": BenchRequest, "ci": CiOptions, "ci-plan": CiPlanOptions, "ci-tags": CiTagsOptions,
+    "ci-lint": CiLintOptions,
+}
+GROUPS = {  # each group's help; "" is bakegen's own
+    "": """Generate docker-bake.hcl for a monorepo of base images and services.
+
+Every compose service with `build:`, and every other Dockerfile (Dockerfile.<x> and
+<x>.Dockerfile too), is a target; folders under docker/, and targets others build on, are
+base images. A FROM, COPY --from or RUN --mount from= naming another target (by name, or by
+the image it is tagged with) links to it through a bake named context, and every target
+gets its own build cache. Typical use:
+
+\b
+  bakegen emit && docker buildx bake -f docker-bake.hcl
+
+Exit codes: 0 ok, 1 check or build failed (or a bench budget breached), 2 bad input (or no
+Docker engine), 3 a bug in bakegen (BAKEGEN_DEBUG=1 shows its traceback), 130 interrupted
+(Ctrl-C or SIGTERM; files being changed are put back).
+""",
+    "cache": "Manage build caches.",
+    "builder": """A BuildKit builder of bakegen's own (BuildKit 0.20+), apart from your default builder.
+
+    `up` makes it (or reuses it), `status` says what runs, `down` stops it. Build on it with
+    `bakegen build --builder NAME` or `docker buildx bake --builder NAME`: its cache is its own,
+    so your default builder's cache is never touched.
+    """,
+}
