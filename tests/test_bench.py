@@ -149,7 +149,7 @@ def test_startup_against_a_bare_interpreter(tmp_path):
     modules = {line.rsplit("|", 1)[-1].strip() for line in loaded.splitlines()}
     assert {m for m in modules if m.startswith("bakegen")} == {
         "bakegen", "bakegen.app", "bakegen.cli", "bakegen.cli.main", "bakegen.cli.common", "bakegen.cli.repository",
-        "bakegen.cli.building", "bakegen.cli.github", "bakegen.cli.bench"}
+        "bakegen.cli.building", "bakegen.cli.github", "bakegen.cli.bench", "bakegen.cli.digest"}
     assert not modules & {"yaml", "pathspec", "docker", "rich", "importlib.metadata", "tomllib"}
 
 

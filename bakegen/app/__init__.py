@@ -21,6 +21,9 @@ MODULES = {
         "CiLintOptions", "CiLintResult", "CiOptions", "CiPlanOptions", "CiPlanResult", "CiTagsOptions",
         "CiTagsResult", "ci", "ci_lint", "ci_plan", "ci_tags",
     ),
+    "bakegen.app.content": (
+        "DigestOptions", "DigestResult", "LockOptions", "LockResult", "ReuseResult", "build_reused", "digest", "lock",
+    ),
     "bakegen.bench.api": ("BenchOutcome", "BenchRequest", "run_bench"),
 }
 WHERE = {name: module for module, names in MODULES.items() for name in names}  # name -> its module

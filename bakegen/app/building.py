@@ -33,6 +33,7 @@ class BuildOptions(ProjectOptions):
     builder: str | None = None  # default: buildx's current builder
     push: bool = False
     load: bool = False
+    overlay: Path | None = None  # a bake file laid over docker-bake.hcl (`-f` after it), e.g. build --reuse's
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,9 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
     calls: list[BakeCall] = []
     for call_targets in ([["bases"], named] if options.bases_first else [named]):
         listener.bake_started(call_targets)
+        overlay = {"extra_args": ("-f", str(options.overlay))} if options.overlay else {}
         result = bake(root, call_targets, builder=options.builder, env=env, on_vertex=on_vertex,
-                      on_retry=listener.retry)
+                      on_retry=listener.retry, **overlay)
         per_target: dict[str, tuple[int, int]] = {}
         for step in map(attributed, result.steps):
             ran, kept = per_target.get(step.target or "(one target)", (0, 0))

@@ -78,8 +78,9 @@ class _ShowBuild:
 @click.option("--load", is_flag=True,
               help="Load the images into the Docker engine (LOAD=true): a builder of its own keeps "
                    "results in its cache otherwise.")
+@click.option("--reuse", is_flag=True, help="Build only what no `<image>:in-<digest>` exists for (`bakegen digest`).")
 def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first: bool, quiet: bool,
-          builder: str | None, push: bool, load: bool) -> None:
+          builder: str | None, push: bool, load: bool, reuse: bool) -> None:
     """Run `docker buildx bake` on PATH/docker-bake.hcl and say what came from the cache.
 
     `bakegen build web` in a repository reads `web` as a target when PATH/docker-bake.hcl does
@@ -88,8 +89,18 @@ def build(root: Path, targets: tuple[str, ...], config: Path | None, bases_first
     summary. With the local cache backend, the cache written by the build replaces the one it
     read (`bakegen cache rotate`), so the cache folder does not grow. Exit 1 if the build fails.
     """
-    result = bakegen.build(bakegen.BuildOptions(root=root, targets=targets, config=config, bases_first=bases_first,
-                                                builder=builder, push=push, load=load), _ShowBuild(quiet))
+    options = bakegen.BuildOptions(root=root, targets=targets, config=config, bases_first=bases_first,
+                                   builder=builder, push=push, load=load)
+    if reuse:
+        reused = bakegen.build_reused(options, _ShowBuild(quiet), say)
+        for decision in reused.decisions:
+            echo(f"{'reused' if decision.reused else 'built ':6}  {decision.target}: {decision.why}", err=True)
+        if reused.build is None:
+            echo(f"nothing to build: {plural(len(reused.decisions), 'target')} reused", err=True)
+            return
+        result = reused.build
+    else:
+        result = bakegen.build(options, _ShowBuild(quiet))
     if not result.ok:
         say(f"build failed: {result.calls[-1].result.error_line()}")
         sys.exit(EXIT_CHECK_FAILED)

@@ -9,7 +9,7 @@ import sys
 import click
 
 import bakegen
-from bakegen.cli import bench, building, github, repository
+from bakegen.cli import bench, building, digest, github, repository
 from bakegen.cli.common import EXIT_BUG, EXIT_INTERRUPTED, echo
 
 
@@ -84,5 +84,5 @@ def _interrupt(signum: int, frame: object) -> None:
 
 for command in (repository.emit, repository.graph, repository.affected, repository.impact, repository.init,
                 building.doctor, building.build, building.cache, building.builder, bench.bench,
-                github.ci, github.ci_plan, github.ci_tags, github.ci_lint):
+                github.ci, github.ci_plan, github.ci_tags, github.ci_lint, digest.digest, digest.lock):
     main.add_command(command)

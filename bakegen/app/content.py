@@ -1,0 +1,162 @@
+"""Content-addressed images: `digest` (each target's inputs named by one digest), `lock` (upstream
+images pinned in bakegen.lock) and `build_reused` (`build --reuse`: build only what no image of
+the same inputs exists for). The registry and bake are injectable, so tests swap them."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bakegen.app.building import BuildListener, BuildOptions, BuildResult, build
+from bakegen.app.common import FileResult, Outcome, ProjectOptions, Say, load_project, silent, write_or_check
+from bakegen.digest import TargetDigest, digests, upstream_images
+from bakegen.lock import LOCK_FILE, LOCK_MARK, render_lock
+from bakegen.model import BakegenError
+from bakegen.reuse import Decision, decide, image_repository, input_tag, overlay
+from bakegen.run.bake import BakeResult, run_bake
+from bakegen.run.registry import ImageName, Registry
+from bakegen.writer import Owned
+
+RegistryFor = Callable[[str], Registry]  # a host -> its client (tests give a stand-in)
+LOCK_OWNED = Owned(LOCK_MARK, "remove it, or move it aside, for `bakegen lock` to write one")
+
+# --- digest --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestOptions(ProjectOptions):
+    targets: tuple[str, ...] = ()  # none: every target
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    digests: dict[str, TargetDigest]  # the targets asked for and every target they build on
+
+    @property
+    def unlocked(self) -> list[str]:
+        """Upstream images some digest names without a locked digest (bakegen.lock pins them)."""
+        return sorted({image for d in self.digests.values() for image in d.unlocked})
+
+
+def digest(options: DigestOptions, say: Say = silent) -> DigestResult:
+    """One digest per target over all its build reads (bakegen.digest says what)."""
+    return DigestResult(digests(load_project(options, say), options.targets))
+
+
+# --- lock ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockOptions(ProjectOptions):
+    check: bool = False  # write nothing; a tag moved, an image not locked or locked for nothing fails
+    update: bool = False  # ask the registry again for every image (else only for those not locked yet)
+
+
+@dataclass(frozen=True)
+class LockResult:
+    file: FileResult
+    locked: dict[str, str]  # what the lock holds after (or, with check, would hold)
+    moved: dict[str, tuple[str, str]] = field(default_factory=dict)  # image: (locked digest, registry's now)
+    added: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # locked, but no Dockerfile names it now
+
+    @property
+    def failed(self) -> bool:
+        return self.file.outcome.failed
+
+
+def resolve(image: str, registry_for: RegistryFor) -> str:
+    """The digest `image`'s tag names now, as its registry answers (anonymously for a public one)."""
+    name = ImageName.parse(image)
+    manifest = registry_for(name.host).manifest(name.repository, name.reference)
+    if manifest is None:
+        raise BakegenError(f"upstream image {image}: {name.host} has no {name.repository}:{name.reference}")
+    return manifest.digest
+
+
+def lock(options: LockOptions, say: Say = silent, registry_for: RegistryFor = Registry.for_host) -> LockResult:
+    """bakegen.lock for every upstream image: a new image resolved, a locked one kept (`update`
+    and `check` ask the registry about every one)."""
+    project = load_project(options, say)
+    wanted = upstream_images(project)
+    old = dict(project.locked)
+    locked, moved = {}, {}
+    for key, image in wanted.items():
+        if key in old and not (options.update or options.check):
+            locked[key] = old[key]
+            continue
+        locked[key] = resolve(image, registry_for)
+        if key in old and old[key] != locked[key]:
+            moved[key] = (old[key], locked[key])
+    added = sorted(set(locked) - set(old))
+    dropped = sorted(set(old) - set(locked))
+    if options.check:
+        exists = (project.root / LOCK_FILE).exists()
+        outcome = Outcome.CURRENT if exists and old == locked else (Outcome.STALE if exists else Outcome.MISSING)
+        file = FileResult(project.root / LOCK_FILE, render_lock(locked), outcome)
+    else:
+        file = write_or_check(project.root, project.root / LOCK_FILE, render_lock(locked), check=False,
+                              owned=LOCK_OWNED, targets=len(locked))
+    return LockResult(file, locked, moved, added, dropped)
+
+
+# --- build --reuse -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReuseResult:
+    decisions: list[Decision]
+    build: BuildResult | None  # None: nothing to build
+    retagged: list[str] = field(default_factory=list)  # images given this run's tag by a manifest copy
+
+    @property
+    def ok(self) -> bool:
+        return self.build is None or self.build.ok
+
+
+def build_reused(options: BuildOptions, listener: BuildListener | None = None, say: Say = silent,
+                 registry_for: RegistryFor = Registry.for_host,
+                 bake: Callable[..., BakeResult] = run_bake) -> ReuseResult:
+    """`build --reuse`: each target whose `<image>:in-<digest>` the registry holds is not built
+    (with `push`, its manifest is copied to this run's tag: no layer moves); the rest are built
+    by one bake call that tags each with its input tag too, the reused images given to the
+    targets built on them as named contexts."""
+    project = load_project(options, say)
+    found_digests = digests(project, options.targets)
+    registry = os.environ.get("REGISTRY") or project.registry
+    tag = os.environ.get("TAG") or project.tag
+    host = registry.split("/", 1)[0].lower()
+    client = registry_for(host)
+    found: dict[str, str | None] = {}
+    for name, target_digest in found_digests.items():
+        manifest = client.manifest(_path(image_repository(project, registry, name)), input_tag(target_digest))
+        found[name] = manifest.digest if manifest else None
+    decisions = decide(project, found_digests, registry, found)
+    retagged = []
+    wanted = set(options.targets) or set(project.targets)
+    if options.push:
+        for decision in decisions:
+            if decision.reused and decision.target in wanted:
+                repository = _path(decision.repository)
+                manifest = client.manifest(repository, input_tag(decision.digest))
+                if manifest is None:
+                    raise BakegenError(f"{decision.input_ref}: gone from the registry while this build ran")
+                client.put_manifest(repository, tag, manifest)
+                retagged.append(f"{decision.repository}:{tag}")
+    to_build = [d.target for d in decisions if not d.reused]
+    if not to_build:
+        return ReuseResult(decisions, None, retagged)
+    with tempfile.TemporaryDirectory(prefix="bakegen-reuse-") as folder:
+        path = Path(folder) / "reuse.json"
+        path.write_text(json.dumps(overlay(project, decisions, tag), indent=2, sort_keys=True), encoding="utf-8")
+        result = build(replace(options, targets=tuple(to_build), overlay=path), listener, bake)
+    return ReuseResult(decisions, result, retagged)
+
+
+def _path(repository: str) -> str:
+    """A repository without its registry host (`127.0.0.1:5000/acme/api` -> `acme/api`)."""
+    return repository.split("/", 1)[1]
