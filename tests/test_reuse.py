@@ -148,3 +148,59 @@ def _print(root: Path, laid: str, *targets: str) -> dict:
 
     done = command.run(["docker", "buildx", "bake", "-f", "docker-bake.hcl", "-f", laid, "--print", *targets], cwd=root)
     return json.loads(done.stdout)
+
+
+# --- ci-plan ---------------------------------------------------------------------------------------
+
+
+def _ci_plan(root: Path, tmp: Path) -> tuple[dict[str, str], str]:
+    from tests.test_sinks import parse_github_file
+
+    files = {k: tmp / k.lower() for k in ("GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
+    for f in files.values():
+        f.write_text("")
+    environ = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "0" * 40,
+               "GITHUB_REPOSITORY": "acme/app", "RUNNER_TEMP": str(tmp), **{k: str(v) for k, v in files.items()}}
+    bakegen.ci_plan(bakegen.CiPlanOptions(root=root, environ=environ))
+    return parse_github_file(files["GITHUB_OUTPUT"].read_text()), files["GITHUB_STEP_SUMMARY"].read_text()
+
+
+def _ci_repo(root: Path, registry: str) -> Path:
+    _repo(root, registry)
+    write_tree(root, {"bakegen.toml": f'[project]\nregistry = "{registry}/acme"\n'
+                                      f'[ci]\nregistry = "{registry}/{{owner}}"\nsmoke_target = "svc"\n'})
+    return root
+
+
+def test_ci_plan_builds_nothing_a_push_did_not_change_and_smokes_only_a_changed_smoke_target(
+        tmp_path, local_registry, no_engine):  # noqa: F811
+    root = _ci_repo(tmp_path / "repo", local_registry)
+    cold, summary = _ci_plan(root, tmp_path)
+    assert (cold["build"], cold["bases"], cold["services"], cold["reused"], cold["smoke"]) == (
+        "true", "bases", "services", "", "true")  # nothing there yet: everything, as before
+    assert "| svc | built | builds on base, built in this run |" in summary
+    laid = json.loads(Path(cold["overlay"]).read_text())["target"]
+    found = digests(load(root))
+    for name in ("base", "svc", "web"):  # what a real bake --push would leave: the images under their input tags
+        assert laid[name]["tags"][-1] == f"{local_registry}/acme/{name}:{input_tag(found[name])}"
+        push_image(local_registry, f"acme/{name}", input_tag(found[name]), name)
+
+    same, summary = _ci_plan(root, tmp_path)
+    assert (same["build"], same["reused"], same["smoke"]) == ("false", "base,svc,web", "false")
+    assert set(json.loads(same["reused_metadata"])) == {"base", "svc", "web"}  # ci-tags gives them the commit tag
+    assert "| web | reused |" in summary
+
+    (root / "web/index.js").write_text("2\n")
+    one, _ = _ci_plan(root, tmp_path)
+    assert (one["build"], one["bases"], one["services"], one["smoke"]) == ("true", "", "web", "false")
+    base = json.loads(one["reused_metadata"])["base"]["containerimage.digest"]
+    assert json.loads(Path(one["overlay"]).read_text())["target"]["web"]["contexts"] == {
+        "base": f"docker-image://{local_registry}/acme/base@{base}"}
+
+
+def test_ci_plan_builds_everything_when_the_registry_cannot_be_asked(tmp_path, no_engine):
+    root = _ci_repo(tmp_path / "repo", "127.0.0.1:9")  # nothing listens on the discard port
+    outputs, summary = _ci_plan(root, tmp_path)
+    assert (outputs["build"], outputs["bases"], outputs["services"], outputs["smoke"]) == (
+        "true", "bases", "services", "true")
+    assert "nothing reused: the registry could not be asked" in summary

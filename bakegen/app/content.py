@@ -14,6 +14,7 @@ from pathlib import Path
 from bakegen.app.building import BuildListener, BuildOptions, BuildResult, build
 from bakegen.app.common import FileResult, Outcome, ProjectOptions, Say, load_project, silent, write_or_check
 from bakegen.digest import TargetDigest, digests, upstream_images
+from bakegen.graph import LoadedProject
 from bakegen.lock import LOCK_FILE, LOCK_MARK, render_lock
 from bakegen.model import BakegenError
 from bakegen.reuse import Decision, decide, image_repository, input_tag, overlay
@@ -131,11 +132,7 @@ def build_reused(options: BuildOptions, listener: BuildListener | None = None, s
     tag = os.environ.get("TAG") or project.tag
     host = registry.split("/", 1)[0].lower()
     client = registry_for(host)
-    found: dict[str, str | None] = {}
-    for name, target_digest in found_digests.items():
-        manifest = client.manifest(_path(image_repository(project, registry, name)), input_tag(target_digest))
-        found[name] = manifest.digest if manifest else None
-    decisions = decide(project, found_digests, registry, found)
+    decisions = decide(project, found_digests, registry, _found(project, found_digests, registry, client))
     retagged = []
     wanted = set(options.targets) or set(project.targets)
     if options.push:
@@ -155,6 +152,62 @@ def build_reused(options: BuildOptions, listener: BuildListener | None = None, s
         path.write_text(json.dumps(overlay(project, decisions, tag), indent=2, sort_keys=True), encoding="utf-8")
         result = build(replace(options, targets=tuple(to_build), overlay=path), listener, bake)
     return ReuseResult(decisions, result, retagged)
+
+
+def _found(project: LoadedProject, found_digests: dict[str, TargetDigest], registry: str,
+           client: Registry) -> dict[str, str | None]:
+    """Each target's manifest digest under its input tag, None where the registry has none."""
+    found: dict[str, str | None] = {}
+    for name, target_digest in found_digests.items():
+        manifest = client.manifest(_path(image_repository(project, registry, name)), input_tag(target_digest))
+        found[name] = manifest.digest if manifest else None
+    return found
+
+
+# --- CI: what ci-plan hands the bake steps ------------------------------------------------------
+
+OVERLAY_FILE = "bakegen-reuse.json"
+
+
+@dataclass(frozen=True)
+class CiReuse:
+    decisions: list[Decision]
+    to_build: list[str]  # bases first
+    overlay: Path  # the bake file laid over docker-bake.hcl by the bake steps
+    reused_metadata: str  # the reused images in bake's metadata form, for `ci-tags` (its commit tag)
+    note: str = ""  # why nothing could be reused (the registry did not answer), if so
+
+    @property
+    def reused(self) -> list[str]:
+        return [d.target for d in self.decisions if d.reused]
+
+    def summary(self) -> str:
+        """The job summary's table: each target reused or built, and why (Markdown)."""
+        rows = [f"| {d.target} | {'reused' if d.reused else 'built'} | {d.why} |" for d in self.decisions]
+        return "\n".join(["### Reused and built", "", "| target | | why |", "| --- | --- | --- |", *rows,
+                          *(["", self.note] if self.note else []), ""]) + "\n"
+
+
+def reuse_for_ci(project: LoadedProject, targets: list[str], registry: str, tag: str, folder: Path,
+                 registry_for: RegistryFor = Registry.for_host) -> CiReuse:
+    """ci-plan's reuse: the targets of this event (all when empty) whose input image exists are
+    not built; the overlay (written to `folder`) gives the rest their input tags and the reused
+    bases by digest. A registry that cannot be asked (not reachable, private without a login
+    yet) reuses nothing: everything is built, never a missed rebuild."""
+    found_digests = digests(project, targets)
+    note = ""
+    try:
+        client = registry_for(registry.split("/", 1)[0].lower())
+        found = _found(project, found_digests, registry, client)
+    except (BakegenError, ValueError) as e:  # ValueError: a REGISTRY no URL can hold
+        note, found = f"nothing reused: the registry could not be asked ({str(e)[:200]})", {}
+    decisions = decide(project, found_digests, registry, found)
+    path = folder / OVERLAY_FILE
+    path.write_text(json.dumps(overlay(project, decisions, tag), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    metadata = {d.target: {"image.name": f"{d.repository}:{tag}", "containerimage.digest": d.reused}
+                for d in decisions if d.reused}
+    return CiReuse(decisions, [d.target for d in decisions if not d.reused], path,
+                   json.dumps(metadata, sort_keys=True) if metadata else "", note)
 
 
 def _path(repository: str) -> str:

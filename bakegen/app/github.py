@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bakegen.affected import affected_since
 from bakegen.app.common import FileResult, ProjectOptions, Say, load_project, refuse_early, silent, write_or_check
-from bakegen.ci import CiEvent, plan_ci, split_by_kind
+from bakegen.ci import CiEvent, CiPlan, plan_ci, split_by_kind
+from bakegen.graph import LoadedProject
 from bakegen.model import BakegenError
+from bakegen.plan import with_platform_caches
 from bakegen.run.lint import lint_workflows
 from bakegen.sinks import github_file
 from bakegen.workflow import WORKFLOW_FILE, WORKFLOW_MARK, render_workflow
@@ -53,11 +56,35 @@ def ci_plan(options: CiPlanOptions) -> CiPlanResult:
     event = CiEvent.from_environment(environ)
     affected_names = affected_since(project, f"origin/{event.base_ref}") if event.is_pull_request else None
     plan = plan_ci(project, event, affected_names)
+    reuse_outputs = {"reused": "", "reused_metadata": "", "overlay": "", "smoke": "false"}
+    if plan.build:  # what an image of the same inputs exists for is not built (build --reuse's rule)
+        plan, reuse_outputs = _reuse(project, plan, environ)
     bases, services = split_by_kind(project, plan)
-    outputs = {"build": str(plan.build).lower(), "push": str(plan.push).lower(), "bases": bases, "services": services}
+    outputs = {"build": str(plan.build).lower(), "push": str(plan.push).lower(), "bases": bases, "services": services,
+               **reuse_outputs}
     _append(environ.get("GITHUB_ENV"), plan.variables)
     _append(environ.get("GITHUB_OUTPUT"), outputs)
     return CiPlanResult(plan.reason, plan.variables, outputs)
+
+
+def _reuse(project: LoadedProject, plan: CiPlan, environ: dict[str, str]) -> tuple[CiPlan, dict[str, str]]:
+    """The plan less the targets whose input image exists, and ci-plan's reuse outputs: the
+    overlay for the bake steps, the reused images for ci-tags, and whether the smoke target is built."""
+    from bakegen.app.content import reuse_for_ci
+    from bakegen.sinks import terminal
+
+    folder = Path(environ.get("RUNNER_TEMP") or tempfile.mkdtemp(prefix="bakegen-"))
+    reuse = reuse_for_ci(project, plan.targets, plan.variables["REGISTRY"], plan.variables["TAG"], folder)
+    if reuse.reused:
+        built = reuse.to_build
+        plan = replace(plan, targets=with_platform_caches(project, built), build=bool(built),
+                       reason=f"{plan.reason}; {len(reuse.reused)} reused, {len(built)} to build")
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
+            f.write(terminal(reuse.summary()))
+    smoke = project.ci.smoke_target
+    return plan, {"reused": ",".join(reuse.reused), "reused_metadata": reuse.reused_metadata,
+                  "overlay": str(reuse.overlay), "smoke": str(bool(smoke) and smoke in reuse.to_build).lower()}
 
 
 def _append(path: str | None, values: dict[str, str]) -> None:

@@ -30,6 +30,9 @@ Opener = Callable[..., Any]  # urllib.request.urlopen's shape: (request, timeout
 
 
 _LOOPBACK = ("localhost", "127.", "[::1]")
+# distribution's grammar: path components of lowercase alphanumerics and separators; a tag or a digest
+_REPOSITORY_PATH = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+_REFERENCE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64}")
 DOCKER_HUB = "registry-1.docker.io"  # where docker.io's images are served
 
 
@@ -115,8 +118,14 @@ class Registry:
                                f"({getattr(e, 'reason', e)}); log in, or make the image public") from None
         return answer.get("token") or answer.get("access_token") or ""
 
+    def _check(self, repository: str, reference: str) -> None:
+        """A name no registry holds (a REGISTRY variable with a newline) is refused before any URL is made."""
+        if not _REPOSITORY_PATH.fullmatch(repository) or not _REFERENCE.fullmatch(reference):
+            raise BakegenError(f"registry {self.address}: '{repository}:{reference}' is no image name")
+
     def manifest(self, repository: str, reference: str) -> Manifest | None:
         """The manifest (or index) `reference` names, as stored; None when there is none."""
+        self._check(repository, reference)
         try:
             with self._send(f"{repository}/manifests/{reference}", "GET", f"repository:{repository}:pull") as response:
                 body = response.read()
@@ -153,6 +162,7 @@ class Registry:
     def put_manifest(self, repository: str, tag: str, manifest: Manifest) -> None:
         """`manifest` stored under `tag` too: a re-tag in the registry, no layer moved (the layers
         and child manifests it names are in the repository already)."""
+        self._check(repository, tag)
         try:
             with self._send(f"{repository}/manifests/{tag}", "PUT", f"repository:{repository}:pull,push",
                             manifest.body, {"Content-Type": manifest.media_type}):
