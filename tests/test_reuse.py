@@ -204,3 +204,14 @@ def test_ci_plan_builds_everything_when_the_registry_cannot_be_asked(tmp_path, n
     assert (outputs["build"], outputs["bases"], outputs["services"], outputs["smoke"]) == (
         "true", "bases", "services", "true")
     assert "nothing reused: the registry could not be asked" in summary
+
+
+def test_bases_first_bakes_only_the_bases_still_to_build_in_their_own_call(tmp_path, local_registry, no_engine):  # noqa: F811
+    root = _repo(tmp_path, local_registry)
+    bake = StandInBake(local_registry)
+    result = _build(root, bake, bases_first=True)
+    assert [targets for targets, _ in bake.calls] == [["base"], ["svc", "web"]]
+    assert result.ok and len(result.build.calls) == 2
+    (root / "svc/app.py").write_text("2\n")
+    _build(root, bake, bases_first=True)
+    assert bake.calls[-1][0] == ["svc"] and len(bake.calls) == 3  # the reused base: no call of its own

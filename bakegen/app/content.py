@@ -16,7 +16,7 @@ from bakegen.app.common import FileResult, Outcome, ProjectOptions, Say, load_pr
 from bakegen.digest import TargetDigest, digests, upstream_images
 from bakegen.graph import LoadedProject
 from bakegen.lock import LOCK_FILE, LOCK_MARK, render_lock
-from bakegen.model import BakegenError
+from bakegen.model import BakegenError, Kind
 from bakegen.reuse import Decision, decide, image_repository, input_tag, overlay
 from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.registry import ImageName, Registry
@@ -150,8 +150,16 @@ def build_reused(options: BuildOptions, listener: BuildListener | None = None, s
     with tempfile.TemporaryDirectory(prefix="bakegen-reuse-") as folder:
         path = Path(folder) / "reuse.json"
         path.write_text(json.dumps(overlay(project, decisions, tag), indent=2, sort_keys=True), encoding="utf-8")
-        result = build(replace(options, targets=tuple(to_build), overlay=path), listener, bake)
-    return ReuseResult(decisions, result, retagged)
+        # --bases-first: the bases still to build in their own call (the `bases` group would build reused ones too)
+        bases = [n for n in to_build if project.targets[n].kind == Kind.BASE] if options.bases_first else []
+        rest = [n for n in to_build if n not in bases]
+        calls: list = []
+        for names in filter(None, (bases, rest)):
+            result = build(replace(options, targets=tuple(names), overlay=path, bases_first=False), listener, bake)
+            calls += result.calls
+            if not result.ok:
+                break
+    return ReuseResult(decisions, BuildResult(calls, result.rotation), retagged)
 
 
 def _found(project: LoadedProject, found_digests: dict[str, TargetDigest], registry: str,
