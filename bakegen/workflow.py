@@ -249,7 +249,7 @@ def render_workflow(project: Project) -> str:
         "          REUSED_METADATA: ${{ steps.plan.outputs.reused_metadata }}",
         "        run: |",
         '          bakegen ci-tags --metadata "$BASES_METADATA" --metadata "$SERVICES_METADATA"'
-        ' --metadata "$REUSED_METADATA" --env-file "$RUNNER_TEMP/images.env"',
+        ' --reused "$REUSED_METADATA" --env-file "$RUNNER_TEMP/images.env"',
         "      - name: Keep the digests (`docker compose --env-file images.env up` runs exactly these)",
         "        if: steps.tags.outcome == 'success'",
         f"        uses: {uses('upload')}",

@@ -215,3 +215,17 @@ def test_bases_first_bakes_only_the_bases_still_to_build_in_their_own_call(tmp_p
     (root / "svc/app.py").write_text("2\n")
     _build(root, bake, bases_first=True)
     assert bake.calls[-1][0] == ["svc"] and len(bake.calls) == 3  # the reused base: no call of its own
+
+
+def test_ci_tags_gives_a_reused_image_this_runs_tag_and_the_commit_tag(tmp_path, monkeypatch):
+    tagged: list[tuple[str, str]] = []
+    monkeypatch.setattr("bakegen.run.publish.tag_by_digest",
+                        lambda image, tag: tagged.append((image.ref, tag)) or f"{image.repository}:{tag}")
+    output = tmp_path / "output"
+    output.write_text("")
+    digest = "sha256:" + "e" * 64
+    reused = json.dumps({"base": {"image.name": "ghcr.io/acme/base:latest", "containerimage.digest": digest}})
+    bakegen.ci_tags(bakegen.CiTagsOptions(reused=(reused,), environ={
+        "GITHUB_SHA": "a" * 40, "GITHUB_OUTPUT": str(output), "TAG": "latest"}))
+    assert tagged == [(f"ghcr.io/acme/base@{digest}", "latest"), (f"ghcr.io/acme/base@{digest}", "sha-aaaaaaaaaaaa")]
+    assert "ghcr.io/acme/base@" + digest in output.read_text()  # scanned like a pushed image

@@ -99,6 +99,7 @@ def _append(path: str | None, values: dict[str, str]) -> None:
 @dataclass(frozen=True, kw_only=True)
 class CiTagsOptions:
     metadata: tuple[str, ...] = ()  # bake's metadata of each bake call (docker/bake-action's `metadata`)
+    reused: tuple[str, ...] = ()  # the images ci-plan reused, in the same form: given this run's TAG too
     env_file: Path | None = None  # where to write <TARGET>_IMAGE=<image>@<digest> lines
     environ: Mapping[str, str] | None = None  # GitHub's GITHUB_* variables (default: this process's)
 
@@ -124,9 +125,12 @@ def ci_tags(options: CiTagsOptions) -> CiTagsResult:
     if not re.fullmatch(r"[0-9a-f]{40}(?:[0-9a-f]{24})?", sha):
         raise BakegenError("GITHUB_SHA must name the commit (40 or 64 hex digits): "
                            "this runs inside a GitHub Actions job")
-    images = pushed_images(list(options.metadata))
+    reused = pushed_images(list(options.reused))
+    images = sorted({*pushed_images(list(options.metadata)), *reused}, key=lambda i: (i.target, i.repository))
     tag = commit_tag(sha)
-    tagged = [(image.ref, tag_by_digest(image, tag)) for image in images]
+    # a reused image was pushed by an earlier run: this run's tag (`latest`, `v1.2.0`) moves to it here
+    tagged = [(image.ref, tag_by_digest(image, environ["TAG"])) for image in reused if environ.get("TAG")]
+    tagged += [(image.ref, tag_by_digest(image, tag)) for image in images]
     if options.env_file is not None:
         write_file(Path.cwd(), options.env_file, compose_env(images), given=True)
     _append(environ.get("GITHUB_OUTPUT"), {"images": scan_matrix(images)})

@@ -57,14 +57,16 @@ def ci_plan(root: Path, config: Path | None) -> None:
 @click.command("ci-tags")
 @click.option("--metadata", multiple=True, metavar="JSON",
               help="bake's metadata of a bake call (docker/bake-action's `metadata` output); empty: skipped.")
+@click.option("--reused", multiple=True, metavar="JSON", help="ci-plan's `reused_metadata`: tagged TAG and the commit.")
 @click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write <TARGET>_IMAGE=<image>@<digest> lines here, for `docker compose --env-file`.")
-def ci_tags(metadata: tuple[str, ...], env_file: Path | None) -> None:
+def ci_tags(metadata: tuple[str, ...], reused: tuple[str, ...], env_file: Path | None) -> None:
     """Inside a GitHub Actions job, after the push: tag each pushed image with its commit
     (sha-<12 hex>, by digest, in the registry: `docker buildx imagetools create`), report the
     digests to the job summary, and set `images` in $GITHUB_OUTPUT (the scan job's matrix).
     """
-    for image, tagged in bakegen.ci_tags(bakegen.CiTagsOptions(metadata=metadata, env_file=env_file)).tagged:
+    options = bakegen.CiTagsOptions(metadata=metadata, reused=reused, env_file=env_file)
+    for image, tagged in bakegen.ci_tags(options).tagged:
         echo(f"bakegen ci-tags: {image} -> {tagged}")
 
 
