@@ -35,6 +35,7 @@ from bakegen.plan import replacement_contexts
 FORMAT = "bakegen-digest-1"  # changes when what a digest covers changes: every digest moves with it
 _CHUNK = 1 << 20  # bytes read at a time from a context file
 _SKIPPED_FOLDERS = frozenset({b".git"})
+SCRATCH = "scratch"  # BuildKit's empty base: no image, nothing to lock
 UNLOCKED = "unlocked:"  # an upstream image that bakegen.lock does not pin, as the digest names it
 
 
@@ -93,7 +94,7 @@ def inputs_of(target: Target, project: LoadedProject, bases: Mapping[str, Target
     upstream, unlocked = {}, []
     for ref in external_refs(target.parsed, target.args):
         key = normalize_image_ref(ref)
-        if key in contexts or key in upstream:  # a context replaces it
+        if key in contexts or key in upstream or key == SCRATCH:  # a context replaces it; scratch is no image
             continue
         if "@" in ref:  # pinned by its digest where it is named
             upstream[key] = ref
@@ -140,7 +141,7 @@ def upstream_images(project: Project) -> dict[str, str]:
         replaced = set(target.contexts) | set(replacement_contexts(target, project)) | set(links.get(name, {}))
         for ref in external_refs(target.parsed, target.args):
             key = normalize_image_ref(ref)
-            if "@" not in ref and key not in replaced:
+            if "@" not in ref and key not in replaced and key != SCRATCH:
                 found.setdefault(key, ref)
     return dict(sorted(found.items()))
 

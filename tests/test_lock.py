@@ -4,6 +4,7 @@ when a tag moved and `--update` moves the lock and the digests of the targets on
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import urllib.error
@@ -152,3 +153,28 @@ def test_emit_pins_each_locked_from_through_a_named_context(tmp_path):
     printed = bake_print(root)["target"]
     assert printed["base"]["contexts"] == {"python:3.10-slim": f"docker-image://python:3.10-slim@{digest}"}
     assert "contexts" not in printed["other"]  # not locked: named as it is
+
+
+def test_a_digest_is_asked_by_head_and_by_get_only_when_no_header_says_it():
+    asked: list[str] = []
+    body = b'{"schemaVersion": 2}'
+
+    def opener(headers):
+        def answer(request, timeout=None):
+            asked.append(request.get_method())
+            return _Response(b"" if request.get_method() == "HEAD" else body, headers)
+        return answer
+
+    digest = "sha256:" + "f" * 64
+    assert Registry("r:5000", opener({"Docker-Content-Digest": digest})).digest_of("a/b", "1") == digest
+    assert asked == ["HEAD"]
+    asked.clear()
+    assert Registry("r:5000", opener({})).digest_of("a/b", "1") == "sha256:" + hashlib.sha256(body).hexdigest()
+    assert asked == ["HEAD", "GET"]
+
+
+def test_lock_check_with_nothing_to_lock_and_no_file_is_current(tmp_path):
+    root = write_tree(tmp_path, {"svc/Dockerfile": "FROM scratch\nCOPY . /x\n"})
+    done = _run("lock", str(root), "--check")
+    assert done.exit_code == 0 and "is current (0 images)" in done.stderr
+    assert not (root / "bakegen.lock").exists()

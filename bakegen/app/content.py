@@ -73,10 +73,10 @@ class LockResult:
 def resolve(image: str, registry_for: RegistryFor) -> str:
     """The digest `image`'s tag names now, as its registry answers (anonymously for a public one)."""
     name = ImageName.parse(image)
-    manifest = registry_for(name.host).manifest(name.repository, name.reference)
-    if manifest is None:
+    found = registry_for(name.host).digest_of(name.repository, name.reference)
+    if found is None:
         raise BakegenError(f"upstream image {image}: {name.host} has no {name.repository}:{name.reference}")
-    return manifest.digest
+    return found
 
 
 def lock(options: LockOptions, say: Say = silent, registry_for: RegistryFor = Registry.for_host) -> LockResult:
@@ -97,7 +97,10 @@ def lock(options: LockOptions, say: Say = silent, registry_for: RegistryFor = Re
     dropped = sorted(set(old) - set(locked))
     if options.check:
         exists = (project.root / LOCK_FILE).exists()
-        outcome = Outcome.CURRENT if exists and old == locked else (Outcome.STALE if exists else Outcome.MISSING)
+        if old == locked and (exists or not locked):  # nothing to lock needs no file
+            outcome = Outcome.CURRENT
+        else:
+            outcome = Outcome.STALE if exists else Outcome.MISSING
         file = FileResult(project.root / LOCK_FILE, render_lock(locked), outcome)
     else:
         file = write_or_check(project.root, project.root / LOCK_FILE, render_lock(locked), check=False,

@@ -65,7 +65,8 @@ def lock(root: Path, config: Path | None, check: bool, update: bool) -> None:
     if check:
         outcome = result.file.outcome
         if outcome.failed:
-            echo(f"{result.file.path}: {outcome}; run `bakegen lock --update`", err=True)
+            fix = "bakegen lock --update" if outcome == "stale" else "bakegen lock"
+            echo(f"{result.file.path}: {outcome}; run `{fix}`", err=True)
             sys.exit(EXIT_CHECK_FAILED)
         echo(f"{result.file.path} is current ({plural(len(result.locked), 'image')})", err=True)
     else:

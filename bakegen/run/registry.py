@@ -140,6 +140,24 @@ class Registry:
         media_type = headers.get("Content-Type") or json.loads(body or b"{}").get("mediaType", "")
         return Manifest(body, media_type, digest)
 
+    def digest_of(self, repository: str, reference: str) -> str | None:
+        """The digest `reference` names, by a HEAD (Docker Hub counts GETs of manifests against its
+        pull limit, not HEADs); a registry that sends no digest header is asked with a GET."""
+        self._check(repository, reference)
+        try:
+            with self._send(f"{repository}/manifests/{reference}", "HEAD", f"repository:{repository}:pull") as response:
+                found = response.headers.get("Docker-Content-Digest")
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return None
+            raise BakegenError(f"registry {self.address}: HEAD {repository}:{reference}: HTTP {e.code}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise BakegenError(f"registry {self.address}: {getattr(e, 'reason', e)}") from None
+        if found and _REFERENCE.fullmatch(found) and found.startswith("sha256:"):
+            return found
+        manifest = self.manifest(repository, reference)
+        return manifest.digest if manifest else None
+
     def put_blob(self, repository: str, data: bytes) -> str:
         """`data` stored as a blob of `repository` (monolithic upload); returns its digest."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
