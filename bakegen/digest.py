@@ -23,7 +23,7 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakegen import dockerignore
@@ -44,6 +44,7 @@ class TargetDigest:
     name: str
     digest: str  # sha256:<hex>
     unlocked: tuple[str, ...] = ()  # upstream images it names that bakegen.lock does not pin
+    parts: Mapping[str, str] = field(default_factory=dict)  # each kind of input: 16 hex of its own digest
 
     @property
     def hex(self) -> str:
@@ -63,7 +64,8 @@ def digests(project: LoadedProject, names: Iterable[str] = ()) -> dict[str, Targ
     for name in project.graph.order:  # bases first: a target's digest holds its bases'
         if name in needed:
             document, unlocked = inputs_of(project.targets[name], project, found, files)
-            found[name] = TargetDigest(name, "sha256:" + _sha256_json(document), tuple(unlocked))
+            parts = {key: _sha256_json({key: value})[:16] for key, value in sorted(document.items()) if key != "format"}
+            found[name] = TargetDigest(name, "sha256:" + _sha256_json(document), tuple(unlocked), parts)
     return {name: found[name] for name in sorted(needed)}
 
 
@@ -117,6 +119,12 @@ def inputs_of(target: Target, project: LoadedProject, bases: Mapping[str, Target
         "upstream": dict(sorted(upstream.items())),
     }
     return document, sorted(set(unlocked))
+
+
+# What each part of a digest's document is, for a person (`build --reuse` says which changed).
+PART_NAMES = {"dockerfile": "Dockerfile instructions", "stage": "stage", "args": "build args",
+              "platforms": "platforms", "labels": "labels", "secrets": "secret ids", "context": "context files",
+              "contexts": "named contexts or a base", "upstream": "upstream images"}
 
 
 def dockerfile_inputs(parsed: Dockerfile) -> dict:

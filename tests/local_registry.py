@@ -70,11 +70,13 @@ def local_registry(tmp_path_factory) -> Iterator[str]:
         stop(process)
 
 
-def push_image(address: str, repository: str, tag: str, content: str) -> str:
-    """A one-layer OCI image whose config says `content`, pushed as repository:tag; its digest."""
+def push_image(address: str, repository: str, tag: str, content: str, labels: dict[str, str] | None = None) -> str:
+    """A one-layer OCI image whose config says `content` (and has `labels`), pushed as
+    repository:tag; its digest."""
     registry = Registry(address)
     layer = content.encode() * 3
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"content": content}},
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "config": {"Labels": {"content": content, **(labels or {})}},
                          "rootfs": {"type": "layers", "diff_ids": []}}).encode()
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,

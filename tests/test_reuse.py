@@ -50,7 +50,8 @@ class StandInBake:
         for name in targets:
             for ref in laid["target"][name]["tags"]:
                 repository, tag = ref.removeprefix(self.registry + "/").rsplit(":", 1)
-                push_image(self.registry, repository, tag, f"{name} {laid['target'][name]['tags'][-1]}")
+                push_image(self.registry, repository, tag, f"{name} {laid['target'][name]['tags'][-1]}",
+                           laid["target"][name]["labels"])
         return BakeResult(0, 0.1, [])
 
 
@@ -98,7 +99,8 @@ def test_reuse_builds_only_what_changed_and_retags_the_rest(tmp_path, local_regi
     base_image = next(d.image_ref for d in one.decisions if d.target == "base")
     assert targets == ["svc"]
     assert laid["target"]["svc"]["contexts"] == {"base": f"docker-image://{base_image}"}
-    assert "not in the registry" in next(d.why for d in one.decisions if d.target == "svc")
+    assert next(d.why for d in one.decisions if d.target == "svc").endswith(
+        f"is not in the registry); changed since {local_registry}/acme/svc:latest: context files")
 
     (root / "docker/base/Dockerfile").write_text("FROM python:3.10-slim\nRUN echo base changed\n")
     rebased = _build(root, bake)
@@ -106,8 +108,10 @@ def test_reuse_builds_only_what_changed_and_retags_the_rest(tmp_path, local_regi
     assert bake.calls[-1][0] == ["base", "svc", "web"]
     assert "contexts" not in bake.calls[-1][1]["target"]["svc"]  # its base is built in this very call
     why = {d.target: d.why for d in rebased.decisions}
-    assert why["web"] == "builds on base, built in this run"
-    assert why["base"].endswith("is not in the registry); upstream not locked: python:3.10-slim")
+    assert why["web"] == (f"builds on base, built in this run; changed since {local_registry}/acme/web:latest: "
+                          "named contexts or a base")
+    assert why["base"].endswith(f"changed since {local_registry}/acme/base:latest: context files, Dockerfile instructions; "
+                                "upstream not locked: python:3.10-slim")
 
 
 def test_asking_for_one_target_decides_for_it_and_what_it_builds_on(tmp_path, local_registry, no_engine):  # noqa: F811
@@ -140,6 +144,8 @@ def test_the_overlay_is_read_by_real_bake(tmp_path, no_engine):
     assert svc["contexts"] == {"base": f"docker-image://127.0.0.1:5999/acme/base@{base}"}
     assert svc["tags"] == ["127.0.0.1:5999/acme/svc:v1", f"127.0.0.1:5999/acme/svc:{input_tag(found['svc'])}"]
     assert "base" not in printed["target"]  # reused: bake builds it no more
+    assert json.loads(svc["labels"]["dev.bakegen.inputs"]) == dict(found["svc"].parts)  # merged into the labels
+    assert svc["labels"]["org.opencontainers.image.source"] is not None  # the bake file's own labels kept
     assert svc["cache-from"]  # the rest of the target stays as the bake file says
 
 

@@ -135,7 +135,8 @@ def build_reused(options: BuildOptions, listener: BuildListener | None = None, s
     tag = os.environ.get("TAG") or project.tag
     host = registry.split("/", 1)[0].lower()
     client = registry_for(host)
-    decisions = decide(project, found_digests, registry, _found(project, found_digests, registry, client))
+    found = _found(project, found_digests, registry, client)
+    decisions = decide(project, found_digests, registry, found, _previous(project, found, registry, tag, client), tag)
     retagged = []
     wanted = set(options.targets) or set(project.targets)
     if options.push:
@@ -175,6 +176,19 @@ def _found(project: LoadedProject, found_digests: dict[str, TargetDigest], regis
     return found
 
 
+def _previous(project: LoadedProject, found: dict[str, str | None], registry: str, tag: str,
+              client: Registry) -> dict[str, dict[str, str] | None]:
+    """The labels of the image under `tag` of each target to build (they say which inputs it was
+    built from); nothing where they cannot be read: they only explain, they decide nothing."""
+    previous: dict[str, dict[str, str] | None] = {}
+    for name in (n for n, manifest in found.items() if manifest is None):
+        try:
+            previous[name] = client.labels(_path(image_repository(project, registry, name)), tag)
+        except (BakegenError, ValueError, KeyError, TypeError, AttributeError):
+            previous[name] = None
+    return previous
+
+
 # --- CI: what ci-plan hands the bake steps ------------------------------------------------------
 
 OVERLAY_FILE = "bakegen-reuse.json"
@@ -210,9 +224,10 @@ def reuse_for_ci(project: LoadedProject, targets: list[str], registry: str, tag:
     try:
         client = registry_for(registry.split("/", 1)[0].lower())
         found = _found(project, found_digests, registry, client)
+        previous = _previous(project, found, registry, tag, client)
     except (BakegenError, ValueError) as e:  # ValueError: a REGISTRY no URL can hold
-        note, found = f"nothing reused: the registry could not be asked ({str(e)[:200]})", {}
-    decisions = decide(project, found_digests, registry, found)
+        note, found, previous = f"nothing reused: the registry could not be asked ({str(e)[:200]})", {}, {}
+    decisions = decide(project, found_digests, registry, found, previous, tag)
     path = folder / OVERLAY_FILE
     path.write_text(json.dumps(overlay(project, decisions, tag), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     metadata = {d.target: {"image.name": f"{d.repository}:{tag}", "containerimage.digest": d.reused}

@@ -158,6 +158,36 @@ class Registry:
         manifest = self.manifest(repository, reference)
         return manifest.digest if manifest else None
 
+    def blob(self, repository: str, digest: str, limit: int = 4 * 1024 * 1024) -> bytes:
+        """A small blob (an image config), at most `limit` bytes."""
+        self._check(repository, digest)
+        try:
+            with self._send(f"{repository}/blobs/{digest}", "GET", f"repository:{repository}:pull") as response:
+                data = response.read(limit + 1)
+        except urllib.error.HTTPError as e:
+            raise BakegenError(f"registry {self.address}: GET {repository}@{digest}: HTTP {e.code}") from None
+        except (urllib.error.URLError, OSError) as e:
+            raise BakegenError(f"registry {self.address}: {getattr(e, 'reason', e)}") from None
+        if len(data) > limit:
+            raise BakegenError(f"registry {self.address}: {repository}@{digest}: larger than an image config")
+        return data
+
+    def labels(self, repository: str, reference: str) -> dict[str, str] | None:
+        """The labels of the image `reference` names (an index: of its first image); None when
+        there is no such image."""
+        manifest = self.manifest(repository, reference)
+        if manifest is None:
+            return None
+        document = json.loads(manifest.body or b"{}")
+        children = [m for m in document.get("manifests") or [] if "attestation-manifest" not in
+                    json.dumps(m.get("annotations", {}))]
+        if children:
+            document = json.loads(self.manifest(repository, children[0]["digest"]).body)
+        config = (document.get("config") or {}).get("digest")
+        if not config:
+            return {}
+        return dict((json.loads(self.blob(repository, config)).get("config") or {}).get("Labels") or {})
+
     def put_blob(self, repository: str, data: bytes) -> str:
         """`data` stored as a blob of `repository` (monolithic upload); returns its digest."""
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
