@@ -82,7 +82,7 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
     from bakegen.run.engine import connect
 
     listener = listener or BuildListener()
-    root, targets, project = _path_or_target(options)
+    root, targets, project = path_or_target(options)
     if not (root / BAKE_FILE).is_file():
         raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
     project = project or load_project(replace(options, root=root))
@@ -117,7 +117,7 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
     return BuildResult(calls, rotation)
 
 
-def _path_or_target(options: BuildOptions) -> tuple[Path, tuple[str, ...], Project | None]:
+def path_or_target(options: BuildOptions) -> tuple[Path, tuple[str, ...], Project | None]:
     """PATH and TARGETS as meant: `bakegen build web` in a repository whose bake file names a
     target `web` builds that target (a folder `web/` is no project). The project is handed back
     when it had to be read to tell."""

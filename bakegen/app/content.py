@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bakegen.app.building import BuildListener, BuildOptions, BuildResult, build
+from bakegen.app.building import BuildListener, BuildOptions, BuildResult, build, path_or_target
 from bakegen.app.common import FileResult, Outcome, ProjectOptions, Say, load_project, silent, write_or_check
 from bakegen.digest import TargetDigest, digests, upstream_images
 from bakegen.graph import LoadedProject
 from bakegen.lock import LOCK_FILE, LOCK_MARK, render_lock
 from bakegen.model import BakegenError, Kind
+from bakegen.render import BAKE_FILE
 from bakegen.reuse import Decision, decide, image_repository, input_tag, overlay
 from bakegen.run.bake import BakeResult, run_bake
 from bakegen.run.registry import ImageName, Registry
@@ -129,6 +130,10 @@ def build_reused(options: BuildOptions, listener: BuildListener | None = None, s
     (with `push`, its manifest is copied to this run's tag: no layer moves); the rest are built
     by one bake call that tags each with its input tag too, the reused images given to the
     targets built on them as named contexts."""
+    root, targets, _ = path_or_target(options)  # `bakegen build --reuse web`: the target, as build reads it
+    options = replace(options, root=root, targets=targets)
+    if not (root / BAKE_FILE).is_file():
+        raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
     project = load_project(options, say)
     found_digests = digests(project, options.targets)
     registry = os.environ.get("REGISTRY") or project.registry
