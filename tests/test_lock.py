@@ -178,3 +178,11 @@ def test_lock_check_with_nothing_to_lock_and_no_file_is_current(tmp_path):
     done = _run("lock", str(root), "--check")
     assert done.exit_code == 0 and "is current (0 images)" in done.stderr
     assert not (root / "bakegen.lock").exists()
+
+
+def test_a_private_repository_is_one_line_saying_why():
+    def opener(request, timeout=None):
+        raise urllib.error.HTTPError(request.full_url, 401, "no", {}, None)
+
+    with pytest.raises(BakegenError, match=r"HTTP 401 \(bakegen asks anonymously"):
+        Registry.for_host("ghcr.io", opener).manifest("acme/private", "latest")

@@ -133,7 +133,9 @@ class Registry:
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 return None
-            raise BakegenError(f"registry {self.address}: GET {repository}:{reference}: HTTP {e.code}") from None
+            why = " (bakegen asks anonymously: a private repository needs a login it does not have)" \
+                if e.code in (401, 403) else ""
+            raise BakegenError(f"registry {self.address}: GET {repository}:{reference}: HTTP {e.code}{why}") from None
         except (urllib.error.URLError, OSError) as e:
             raise BakegenError(f"registry {self.address}: {getattr(e, 'reason', e)}") from None
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -216,7 +218,9 @@ class Registry:
                             manifest.body, {"Content-Type": manifest.media_type}):
                 pass
         except urllib.error.HTTPError as e:
-            raise BakegenError(f"registry {self.address}: cannot tag {repository}:{tag}: HTTP {e.code}") from None
+            why = " (bakegen pushes anonymously; `ci-tags --reused` re-tags with docker's login)" \
+                if e.code in (401, 403) else ""
+            raise BakegenError(f"registry {self.address}: cannot tag {repository}:{tag}: HTTP {e.code}{why}") from None
         except (urllib.error.URLError, OSError) as e:
             raise BakegenError(f"registry {self.address}: {getattr(e, 'reason', e)}") from None
 
