@@ -9,6 +9,7 @@ from bakegen.config import load_project
 from bakegen.discover import discover
 from bakegen.dockerfile import missing_build_args
 from bakegen.graph import LoadedProject, TargetGraph, loaded, mark_bases
+from bakegen.lock import read_lock
 from bakegen.model import BakegenError
 from bakegen.plan import check_names, make_plan
 from bakegen.render import render_bake, render_init_toml
@@ -28,6 +29,7 @@ def load(root: Path | str, config: Path | str | None = None, *, cache: str | Non
     if tag is not None:
         project.tag = check_override("project.tag", tag, "tag")
     check_names(project)
+    project.locked = read_lock(Path(root))
     return loaded(project)
 
 

@@ -341,3 +341,5 @@ class Project:
     ci: CiSettings = field(default_factory=CiSettings)
     config_file: str = ""  # the bakegen.toml read, as messages name it ("" when none)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (kind, item) discovery could not settle
+    # bakegen.lock: each upstream image (normalised reference) -> the digest its tag had when locked
+    locked: dict[str, str] = field(default_factory=dict)

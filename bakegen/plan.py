@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 
 from bakegen.dockerfile import external_refs, normalize_image_ref
-from bakegen.graph import LoadedProject, bases_first
+from bakegen.graph import IMAGE_PREFIX, LoadedProject, bases_first
 from bakegen.model import OWN_LABELS, BakegenError, CacheBackend, Project, TagScheme, Target
 from bakegen.names import RESERVED_NAMES, repository_name
 from bakegen.paths import bake_path, is_local_context
@@ -123,6 +123,20 @@ def replacement_contexts(target: Target, project: Project) -> dict[str, str]:
     }
 
 
+def locked_contexts(target: Target, project: Project) -> dict[str, str]:
+    """The upstream images this target names by tag, pinned to their digest in bakegen.lock: a
+    named context `docker-image://<image>@<digest>` replaces the FROM (bake supports no other
+    way to pin a FROM from outside the Dockerfile)."""
+    if not project.locked or target.parsed is None:
+        return {}
+    pins = {}
+    for image in external_refs(target.parsed, target.args):
+        key = normalize_image_ref(image)
+        if "@" not in image and key in project.locked and key not in target.contexts:
+            pins[key] = f"{IMAGE_PREFIX}{image}@{project.locked[key]}"
+    return pins
+
+
 def plan_target(target: Target, project: Project, links: Mapping[str, str]) -> dict[str, Value]:
     attrs: dict[str, Value] = {"inherits": [COMMON_TARGET], "context": bake_path(target.context)}
     if target.dockerfile != "Dockerfile":
@@ -131,6 +145,7 @@ def plan_target(target: Target, project: Project, links: Mapping[str, str]) -> d
         attrs["target"] = target.stage
     contexts: dict[str, Value] = {key: bake_path(value) if is_local_context(value) else value
                                   for key, value in sorted(target.contexts.items())}
+    contexts.update(locked_contexts(target, project))
     contexts.update(replacement_contexts(target, project))
     contexts.update({key: f"target:{base}" for key, base in sorted(links.items())})
     if contexts:

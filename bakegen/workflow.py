@@ -29,6 +29,14 @@ SAME_REPOSITORY = ("github.event_name != 'pull_request' || "
                    "github.event.pull_request.head.repo.full_name == github.repository")
 
 
+# The GPU job: its smoke test when the smoke target's image was built (its inputs changed) or by
+# hand; the bench on a schedule and by hand only, never on every push.
+BENCH_SCHEDULE = "17 3 * * 1"  # Mondays 03:17 UTC
+BENCH_WANTED = "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+SMOKE_WANTED = "needs.build.outputs.smoke == 'true' || github.event_name == 'workflow_dispatch'"
+GPU_WANTED = f"needs.build.outputs.smoke == 'true' || {BENCH_WANTED}"
+
+
 def uses(action: str) -> str:
     name, sha, version = ACTIONS[action]
     return f"{name}@{sha} # {version}"
@@ -152,6 +160,8 @@ def render_workflow(project: Project) -> str:
         f"    branches: [{yaml_string(branch, 'project.default_branch')}]",
         '    tags: ["v*"]',
         "  workflow_dispatch:",
+        "  schedule:  # the bench, away from pushes (its cold scenario rebuilds the bases from nothing)",
+        f"    - cron: {yaml_string(BENCH_SCHEDULE, 'ci.bench')}",
         "",
         "permissions: {}",
         "",
@@ -198,6 +208,7 @@ def render_workflow(project: Project) -> str:
         "      packages: write  # the one job that pushes images and cache",
         "    outputs:",
         "      build: ${{ steps.plan.outputs.build }}",
+        "      smoke: ${{ steps.plan.outputs.smoke }}  # the smoke target's inputs changed: it is built",
         "      images: ${{ steps.tags.outputs.images }}  # what was pushed, by digest: the scan's matrix",
         "    steps:",
         *_checkout(history=True),
@@ -222,7 +233,9 @@ def render_workflow(project: Project) -> str:
             f"        uses: {uses('bake')}",
             "        with:",
             "          source: .",
-            "          files: docker-bake.hcl",
+            "          files: |  # the overlay: input tags, and images reused by digest (`bakegen build --reuse`)",
+            "            docker-bake.hcl",
+            "            ${{ steps.plan.outputs.overlay }}",
             "          builder: ${{ steps.builder.outputs.name }}",
             f"          targets: ${{{{ steps.plan.outputs.{group} }}}}",
         ]
@@ -233,9 +246,10 @@ def render_workflow(project: Project) -> str:
         "        env:",
         "          BASES_METADATA: ${{ steps.bake-bases.outputs.metadata }}",
         "          SERVICES_METADATA: ${{ steps.bake-services.outputs.metadata }}",
+        "          REUSED_METADATA: ${{ steps.plan.outputs.reused_metadata }}",
         "        run: |",
         '          bakegen ci-tags --metadata "$BASES_METADATA" --metadata "$SERVICES_METADATA"'
-        ' --env-file "$RUNNER_TEMP/images.env"',
+        ' --reused "$REUSED_METADATA" --env-file "$RUNNER_TEMP/images.env"',
         "      - name: Keep the digests (`docker compose --env-file images.env up` runs exactly these)",
         "        if: steps.tags.outcome == 'success'",
         f"        uses: {uses('upload')}",
@@ -248,7 +262,7 @@ def render_workflow(project: Project) -> str:
         "  gpu:",
         "    name: GPU smoke test and bench",
         "    needs: build",
-        f"    if: needs.build.outputs.build == 'true' && ({SAME_REPOSITORY})",
+        f"    if: ({GPU_WANTED}) && ({SAME_REPOSITORY})",
         f"    runs-on: {runner}",
         f"    timeout-minutes: {ci.gpu_timeout_minutes}",
         "    permissions:",
@@ -262,6 +276,7 @@ def render_workflow(project: Project) -> str:
         lines += [
             "      - name: " + yaml_string(f"GPU smoke test of {smoke} (CUDA, compiled extensions, start to ready)",
                                        "ci.smoke_target"),
+            f"        if: {SMOKE_WANTED}",
             "        env:",
             f"          BUILDER: {yaml_string(ci.builder, 'ci.builder')}",
             f"          SMOKE_TARGET: {yaml_string(smoke, 'ci.smoke_target')}",
@@ -273,7 +288,7 @@ def render_workflow(project: Project) -> str:
     if ci.bench:
         lines += [
             "      - name: Bench (figures in the job summary and an artifact)",
-            "        if: github.event_name != 'pull_request'",
+            f"        if: {BENCH_WANTED}",
             "        env:",
             f"          BENCH_ARGS: {yaml_string(ci.bench_args, 'ci.bench_args')}",
             "        run: |",
@@ -281,7 +296,7 @@ def render_workflow(project: Project) -> str:
             '          bakegen bench $BENCH_ARGS --json "$RUNNER_TEMP/bench.json" --markdown "$RUNNER_TEMP/bench.md"',
             '          cat "$RUNNER_TEMP/bench.md" >> "$GITHUB_STEP_SUMMARY"',
             "      - name: Keep the bench figures",
-            "        if: always() && github.event_name != 'pull_request'",
+            f"        if: always() && ({BENCH_WANTED})",
             f"        uses: {uses('upload')}",
             "        with:",
             "          name: bench",

@@ -93,7 +93,7 @@ def steps(workflow: dict):
 
 def test_events_permissions_concurrency_and_timeouts(workflow):
     on = workflow[True]  # YAML 1.1 reads the key `on` as true
-    assert set(on) == {"pull_request", "push", "workflow_dispatch"}
+    assert set(on) == {"pull_request", "push", "workflow_dispatch", "schedule"}  # schedule: the bench
     assert on["push"] == {"branches": ["main"], "tags": ["v*"]}
     assert workflow["permissions"] == {}
     assert workflow["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
@@ -147,7 +147,9 @@ def test_every_bake_group_a_step_names_is_in_the_bake_file(workflow):
     bake_steps = [s for _, s in steps(workflow) if s.get("uses", "").startswith("docker/bake-action@")]
     assert [s["with"]["targets"] for s in bake_steps] == ["${{ steps.plan.outputs.bases }}",
                                                          "${{ steps.plan.outputs.services }}"]
-    assert all(s["with"]["files"] == "docker-bake.hcl" and s["with"]["source"] == "." for s in bake_steps)
+    # the bake file, then ci-plan's overlay (input tags, reused images by digest)
+    assert all(s["with"]["files"].splitlines() == ["docker-bake.hcl", "${{ steps.plan.outputs.overlay }}"]
+               and s["with"]["source"] == "." for s in bake_steps)
 
 
 def bakegen(*args: str) -> subprocess.CompletedProcess:
@@ -327,3 +329,16 @@ def test_compose_runs_the_pushed_images_by_digest_from_the_env_file(tmp_path):
     assert config("--env-file", str(tmp_path / "images.env")) == {t: f"ghcr.io/acme/app/{t}@{d}"
                                                                   for t, d in digests.items()}
     assert config() == {t: f"ghcr.io/bakegen/pose-app/{t}:latest" for t in digests}
+
+
+def test_the_gpu_job_smokes_a_changed_image_and_benches_on_schedule_or_by_hand(workflow):
+    gpu = workflow["jobs"]["gpu"]
+    assert workflow[True]["schedule"] == [{"cron": "17 3 * * 1"}]
+    assert gpu["if"].startswith("(needs.build.outputs.smoke == 'true' || github.event_name == 'schedule' || "
+                                "github.event_name == 'workflow_dispatch') && (")
+    by_name = {step.get("name", ""): step for step in gpu["steps"]}
+    smoke = next(s for n, s in by_name.items() if n.startswith("GPU smoke test"))
+    assert smoke["if"] == "needs.build.outputs.smoke == 'true' || github.event_name == 'workflow_dispatch'"
+    bench = by_name["Bench (figures in the job summary and an artifact)"]
+    assert bench["if"] == "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"  # never a push
+    assert workflow["jobs"]["build"]["outputs"]["smoke"] == "${{ steps.plan.outputs.smoke }}"

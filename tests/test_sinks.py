@@ -282,7 +282,8 @@ def test_ci_plan_adds_no_variable_through_a_ref_or_a_config_value(tmp_path):
     assert set(variables) == {"REGISTRY", "TAG", "SOURCE", "REVISION", "BRANCH", "CACHE_EXPORT", "PUSH"}
     assert variables["BRANCH"] == ref.removeprefix("refs/heads/")
     assert variables["REGISTRY"] == "ghcr.io/x\nLD_PRELOAD=/tmp/r.so"
-    assert set(parse_github_file(output_file.read_text())) == {"build", "push", "bases", "services"}
+    assert set(parse_github_file(output_file.read_text())) == {"build", "push", "bases", "services", "reused",
+                                                               "reused_metadata", "overlay", "smoke"}
     assert all(line.startswith(("bakegen ci-plan: ", "  ")) for line in result.stdout.splitlines())
 
 

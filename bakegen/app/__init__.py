@@ -10,7 +10,7 @@ MODULES = {
     "bakegen.options": (
         "AffectedOptions", "BenchRequest", "BuildOptions", "BuilderDownOptions", "BuilderOptions", "BuilderUpOptions",
         "CiLintOptions", "CiOptions", "CiPlanOptions", "CiTagsOptions", "DoctorOptions", "EmitOptions", "GraphOptions",
-        "ImpactOptions", "InitOptions", "ProjectOptions", "RotateOptions",
+        "ImpactOptions", "InitOptions", "ProjectOptions", "RotateOptions", "DigestOptions", "LockOptions",
     ),
     "bakegen.app.common": ("FileResult", "Outcome", "Say"),
     "bakegen.app.repository": (
@@ -26,6 +26,7 @@ MODULES = {
         "CiLintResult", "CiPlanResult",
         "CiTagsResult", "ci", "ci_lint", "ci_plan", "ci_tags",
     ),
+    "bakegen.app.content": ("DigestResult", "LockResult", "ReuseResult", "build_reused", "digest", "lock"),
     "bakegen.bench.api": ("BenchOutcome", "run_bench"),
 }
 WHERE = {name: module for module, names in MODULES.items() for name in names}  # name -> its module

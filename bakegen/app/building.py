@@ -80,7 +80,7 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
     from bakegen.run.engine import connect
 
     listener = listener or BuildListener()
-    root, targets, project = _path_or_target(options)
+    root, targets, project = path_or_target(options)
     if not (root / BAKE_FILE).is_file():
         raise BakegenError(f"{root / BAKE_FILE}: missing; run `bakegen emit` first")
     project = project or load_project(replace(options, root=root))
@@ -100,8 +100,9 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
     calls: list[BakeCall] = []
     for call_targets in ([["bases"], named] if options.bases_first else [named]):
         listener.bake_started(call_targets)
+        overlay = {"extra_args": ("-f", str(options.overlay))} if options.overlay else {}
         result = bake(root, call_targets, builder=options.builder, env=env, on_vertex=on_vertex,
-                      on_retry=listener.retry)
+                      on_retry=listener.retry, **overlay)
         per_target: dict[str, tuple[int, int]] = {}
         for step in map(attributed, result.steps):
             ran, kept = per_target.get(step.target or "(one target)", (0, 0))
@@ -114,7 +115,7 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
     return BuildResult(calls, rotation)
 
 
-def _path_or_target(options: BuildOptions) -> tuple[Path, tuple[str, ...], Project | None]:
+def path_or_target(options: BuildOptions) -> tuple[Path, tuple[str, ...], Project | None]:
     """PATH and TARGETS as meant: `bakegen build web` in a repository whose bake file names a
     target `web` builds that target (a folder `web/` is no project). The project is handed back
     when it had to be read to tell."""

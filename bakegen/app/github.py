@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bakegen.affected import affected_since
 from bakegen.app.common import FileResult, Say, load_project, refuse_early, silent, write_or_check
-from bakegen.ci import CiEvent, plan_ci, split_by_kind
+from bakegen.ci import CiEvent, CiPlan, plan_ci, split_by_kind
+from bakegen.graph import LoadedProject
 from bakegen.model import BakegenError
 from bakegen.options import CiLintOptions, CiOptions, CiPlanOptions, CiTagsOptions
+from bakegen.plan import with_platform_caches
 from bakegen.run.lint import lint_workflows
 from bakegen.sinks import github_file
 from bakegen.workflow import WORKFLOW_FILE, WORKFLOW_MARK, render_workflow
@@ -42,11 +45,35 @@ def ci_plan(options: CiPlanOptions) -> CiPlanResult:
     event = CiEvent.from_environment(environ)
     affected_names = affected_since(project, f"origin/{event.base_ref}") if event.is_pull_request else None
     plan = plan_ci(project, event, affected_names)
+    reuse_outputs = {"reused": "", "reused_metadata": "", "overlay": "", "smoke": "false"}
+    if plan.build:  # what an image of the same inputs exists for is not built (build --reuse's rule)
+        plan, reuse_outputs = _reuse(project, plan, environ)
     bases, services = split_by_kind(project, plan)
-    outputs = {"build": str(plan.build).lower(), "push": str(plan.push).lower(), "bases": bases, "services": services}
+    outputs = {"build": str(plan.build).lower(), "push": str(plan.push).lower(), "bases": bases, "services": services,
+               **reuse_outputs}
     _append(environ.get("GITHUB_ENV"), plan.variables)
     _append(environ.get("GITHUB_OUTPUT"), outputs)
     return CiPlanResult(plan.reason, plan.variables, outputs)
+
+
+def _reuse(project: LoadedProject, plan: CiPlan, environ: dict[str, str]) -> tuple[CiPlan, dict[str, str]]:
+    """The plan less the targets whose input image exists, and ci-plan's reuse outputs: the
+    overlay for the bake steps, the reused images for ci-tags, and whether the smoke target is built."""
+    from bakegen.app.content import reuse_for_ci
+    from bakegen.sinks import terminal
+
+    folder = Path(environ.get("RUNNER_TEMP") or tempfile.mkdtemp(prefix="bakegen-"))
+    reuse = reuse_for_ci(project, plan.targets, plan.variables["REGISTRY"], plan.variables["TAG"], folder)
+    if reuse.reused:
+        built = reuse.to_build
+        plan = replace(plan, targets=with_platform_caches(project, built), build=bool(built),
+                       reason=f"{plan.reason}; {len(reuse.reused)} reused, {len(built)} to build")
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
+            f.write(terminal(reuse.summary()))
+    smoke = project.ci.smoke_target
+    return plan, {"reused": ",".join(reuse.reused), "reused_metadata": reuse.reused_metadata,
+                  "overlay": str(reuse.overlay), "smoke": str(bool(smoke) and smoke in reuse.to_build).lower()}
 
 
 def _append(path: str | None, values: dict[str, str]) -> None:
@@ -79,9 +106,12 @@ def ci_tags(options: CiTagsOptions) -> CiTagsResult:
     if not re.fullmatch(r"[0-9a-f]{40}(?:[0-9a-f]{24})?", sha):
         raise BakegenError("GITHUB_SHA must name the commit (40 or 64 hex digits): "
                            "this runs inside a GitHub Actions job")
-    images = pushed_images(list(options.metadata))
+    reused = pushed_images(list(options.reused))
+    images = sorted({*pushed_images(list(options.metadata)), *reused}, key=lambda i: (i.target, i.repository))
     tag = commit_tag(sha)
-    tagged = [(image.ref, tag_by_digest(image, tag)) for image in images]
+    # a reused image was pushed by an earlier run: this run's tag (`latest`, `v1.2.0`) moves to it here
+    tagged = [(image.ref, tag_by_digest(image, environ["TAG"])) for image in reused if environ.get("TAG")]
+    tagged += [(image.ref, tag_by_digest(image, tag)) for image in images]
     if options.env_file is not None:
         write_file(Path.cwd(), options.env_file, compose_env(images), given=True)
     _append(environ.get("GITHUB_OUTPUT"), {"images": scan_matrix(images)})

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bakegen.app.building import BakeCall, DoctorResult, Rotation
+    from bakegen.app.content import DigestResult, LockResult, ReuseResult
     from bakegen.app.repository import ImpactResult
     from bakegen.run.builder import Status
     from bakegen.run.progress import Step
@@ -96,3 +97,29 @@ def status_lines(found: Status) -> list[str]:
         ("name", info.name), ("driver", info.driver), ("endpoint", info.endpoint or "-"),
         ("status", ", ".join(n.status for n in info.nodes) or "no nodes"), ("buildkit", info.buildkit),
         ("disk used", found.disk), ("state", state))]
+
+
+def digest_lines(result: DigestResult, fmt: str = "text") -> list[str]:
+    """`<digest>  <target>` lines, or JSON of target -> "sha256:<hex>"."""
+    if fmt == "json":
+        return json.dumps({name: d.digest for name, d in result.digests.items()}, indent=2).splitlines()
+    return [f"{found.digest}  {name}" for name, found in result.digests.items()]
+
+
+def lock_lines(result: LockResult, check: bool) -> list[str]:
+    """What `lock` found moved, added and dropped, then its verdict on bakegen.lock."""
+    lines = [f"{image}: moved {before} -> {now}" for image, (before, now) in sorted(result.moved.items())]
+    lines += [f"{image}: {'not locked' if check else 'locked'} ({result.locked[image]})" for image in result.added]
+    lines += [f"{image}: locked, but no Dockerfile names it{'' if check else ' (dropped)'}" for image in result.dropped]
+    images, outcome, path = plural(len(result.locked), "image"), result.file.outcome, result.file.path
+    if not check:
+        return [*lines, f"wrote {path} ({images})"]
+    if outcome.failed:
+        return [*lines, f"{path}: {outcome}; run `bakegen lock{' --update' if outcome == 'stale' else ''}`"]
+    return [*lines, f"{path} is current ({images})"]
+
+
+def reuse_lines(result: ReuseResult) -> list[str]:
+    """Each target reused or built, and why; a line when nothing is left to build."""
+    lines = [f"{'reused' if d.reused else 'built ':6}  {d.target}: {d.why}" for d in result.decisions]
+    return lines if result.build is not None else [*lines, f"nothing to build: {plural(len(lines), 'target')} reused"]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bakegen.bench.scenarios import NAMES
 from bakegen.options import BenchRequest
+from bakegen.sinks import visible
 
 if TYPE_CHECKING:
     from bakegen.bench.budgets import Verdict
@@ -69,3 +70,19 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
                      {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None})
     write_files(root, request, run, verdicts)  # the report files asked for, before a breach is told
     return BenchOutcome(run, verdicts)
+
+
+def run_on_terminal(request: BenchRequest) -> BenchOutcome:
+    """A bench run shown as it goes (each event a line on stderr, the step running now in a
+    status line), then its tables."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from bakegen.bench.report import show
+
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        outcome = run_bench(request, lambda m: console.print(Text(visible(f"bakegen: {m}"))),
+                            on_step=lambda m: status.update(Text(visible(m))))
+    show(outcome.run, outcome.verdicts)
+    return outcome

@@ -8,18 +8,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import bakegen
-from bakegen.app.text import TellBuild, doctor_lines, impact_lines, rotation_lines, status_lines
+from bakegen.app import text
 from bakegen.cli.common import echo, echo_lines, fail_unless, say, told
 from bakegen.reads import replay
 
 
 def printing(function: str, lines: Callable[[Any, Any], Iterable[str]], ok: Callable[[Any], bool] = lambda r: True,
-             says: bool = False) -> Callable[[Any], None]:
-    """A command that prints its result's lines, and fails (exit 1) unless `ok` of its result."""
+             says: bool = False, err: bool = False) -> Callable[[Any], None]:
+    """A command that prints its result's lines (on stderr: `err`); exit 1 unless `ok` of its result."""
 
     def show(o: Any) -> None:
         result = getattr(bakegen, function)(*(o, say) if says else (o,))
-        echo_lines(lines(result, o))
+        echo_lines(lines(result, o), err=err)
         fail_unless(ok(result))
 
     return show
@@ -27,14 +27,16 @@ def printing(function: str, lines: Callable[[Any, Any], Iterable[str]], ok: Call
 
 graph = printing("graph", lambda r, o: r.text.splitlines())
 affected = printing("affected", lambda r, o: [json.dumps(r.targets)] if o.format == "json" else r.targets)
-impact = printing("impact", lambda r, o: impact_lines(r, o.format))
-doctor = printing("doctor", lambda r, o: doctor_lines(r), lambda r: r.ok)
+impact = printing("impact", lambda r, o: text.impact_lines(r, o.format))
+doctor = printing("doctor", lambda r, o: text.doctor_lines(r), lambda r: r.ok)
 builder_up = printing("builder_up", lambda r, o: [r.name], says=True)
-builder_status = printing("builder_status", lambda r, o: status_lines(r), lambda r: r.info.running)
+builder_status = printing("builder_status", lambda r, o: text.status_lines(r), lambda r: r.info.running)
 builder_down = printing("builder_down", lambda r, o: [], says=True)
 ci_plan = printing("ci_plan", lambda r, o: [f"bakegen ci-plan: {r.reason}",
                                             *(f"  {k}={v}" for k, v in {**r.variables, **r.outputs}.items())])
 ci_tags = printing("ci_tags", lambda r, o: (f"bakegen ci-tags: {image} -> {tag}" for image, tag in r.tagged))
+digest = printing("digest", lambda r, o: text.digest_lines(r, o.format), says=True)
+lock = printing("lock", lambda r, o: text.lock_lines(r, o.check), lambda r: not r.file.outcome.failed, True, True)
 ci_lint = printing("ci_lint", lambda r, o: r.problems, lambda r: not r.problems, says=True)
 
 
@@ -57,33 +59,30 @@ def init(o: Any) -> None:
 
 
 def build(o: Any) -> None:
-    result = bakegen.build(o, TellBuild(lambda line: echo(line, err=True), say, o.quiet))
+    tell = text.TellBuild(lambda line: echo(line, err=True), say, o.quiet)
+    reused = bakegen.build_reused(o, tell, say) if o.reuse else None  # what no image of its inputs exists for
+    echo_lines(text.reuse_lines(reused) if reused else [], err=True)
+    result = reused.build if reused else bakegen.build(o, tell)
+    if result is None:
+        return
     if not result.ok:
         say(f"build failed: {result.calls[-1].result.error_line()}")
     fail_unless(result.ok)
     if result.rotation is not None:
         echo(f"local cache rotated for {len(result.rotation.rotated)} targets", err=True)
-        echo_lines(rotation_lines(result.rotation)[1:], err=True)
+        echo_lines(text.rotation_lines(result.rotation)[1:], err=True)
 
 
 def cache_rotate(o: Any) -> None:
-    first, *warnings = rotation_lines(bakegen.rotate_cache(o))
+    first, *warnings = text.rotation_lines(bakegen.rotate_cache(o))
     echo(first)
     echo_lines(warnings, err=True)
 
 
 def bench(o: Any) -> None:
-    from rich.console import Console
-    from rich.text import Text
+    from bakegen.bench.api import run_on_terminal
 
-    from bakegen.bench import report, run_bench
-    from bakegen.sinks import visible
-
-    console = Console(stderr=True)
-    with console.status("starting") as status:
-        outcome = run_bench(o, lambda m: console.print(Text(visible(f"bakegen: {m}"))),
-                            on_step=lambda m: status.update(Text(visible(m))))
-    report.show(outcome.run, outcome.verdicts)
+    outcome = run_on_terminal(o)
     for verdict in outcome.breached:
         say(f"budget breached: {verdict.budget}: {verdict.measured}, {verdict.detail}")
     fail_unless(not outcome.breached)

@@ -22,13 +22,21 @@ from bakegen.options.common import (
     ProjectOptions,
 )
 from bakegen.options.github import CiLintOptions, CiOptions, CiPlanOptions, CiTagsOptions
-from bakegen.options.repository import AffectedOptions, EmitOptions, GraphOptions, ImpactOptions, InitOptions
+from bakegen.options.repository import (
+    AffectedOptions,
+    DigestOptions,
+    EmitOptions,
+    GraphOptions,
+    ImpactOptions,
+    InitOptions,
+    LockOptions,
+)
 
 __all__ = [
     "BAKE_FILE", "COMMANDS", "DEFAULT_BUILDER", "DEFAULT_MAX_STORAGE", "GRAPH_FORMATS", "GROUPS", "OVERLAY_FILE",
     "AffectedOptions", "BenchRequest", "BuildOptions", "BuilderDownOptions", "BuilderOptions", "BuilderUpOptions",
-    "CiLintOptions", "CiOptions", "CiPlanOptions", "CiTagsOptions", "DoctorOptions", "EmitOptions", "GraphOptions",
-    "ImpactOptions", "InitOptions", "ProjectOptions", "RotateOptions",
+    "CiLintOptions", "CiOptions", "CiPlanOptions", "CiTagsOptions", "DigestOptions", "DoctorOptions", "EmitOptions",
+    "GraphOptions", "ImpactOptions", "InitOptions", "LockOptions", "ProjectOptions", "RotateOptions",
 ]
 
 # --- the commands: each one's name (a group's command after its group's name) and what it takes ---
@@ -38,7 +46,7 @@ COMMANDS: dict[str, type] = {
     "init": InitOptions, "doctor": DoctorOptions, "build": BuildOptions, "cache rotate": RotateOptions,
     "builder up": BuilderUpOptions, "builder status": BuilderOptions, "builder down": BuilderDownOptions,
     "bench": BenchRequest, "ci": CiOptions, "ci-plan": CiPlanOptions, "ci-tags": CiTagsOptions,
-    "ci-lint": CiLintOptions,
+    "ci-lint": CiLintOptions, "digest": DigestOptions, "lock": LockOptions,
 }
 GROUPS = {  # each group's help; "" is bakegen's own
     "": """Generate docker-bake.hcl for a monorepo of base images and services.

@@ -27,6 +27,9 @@ class BuildOptions(ProjectOptions):
     push: bool = opt(False, "--push", help="Push the images to REGISTRY (sets PUSH=true in the bake file).")
     load: bool = opt(False, "--load", help="Load the images into the Docker engine (LOAD=true): a builder of its "
                                            "own keeps results in its cache otherwise.")
+    reuse: bool = opt(False, "--reuse", help="Build only what no `<image>:in-<digest>` exists for (`bakegen digest`); "
+                                             "say per target reused or built, and why.")
+    overlay: Path | None = None  # a bake file laid over docker-bake.hcl (`-f` after it), e.g. build --reuse's
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,6 +51,8 @@ class CiTagsOptions:
     metadata: tuple[str, ...] = opt((), "--metadata", metavar="JSON",
                                     help="bake's metadata of a bake call (docker/bake-action's `metadata` output); "
                                          "empty: skipped.")
+    reused: tuple[str, ...] = opt((), "--reused", metavar="JSON",
+                                  help="ci-plan's `reused_metadata`: tagged TAG and the commit.")
     env_file: Path | None = opt(None, "--env-file", path="file",
                                 help="Write <TARGET>_IMAGE=<image>@<digest> lines here, for `docker compose "
                                      "--env-file`.")

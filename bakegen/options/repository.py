@@ -117,3 +117,34 @@ class InitOptions:
     from_files: tuple[Path, ...] = opt((), "--from", metavar="FILE", path="file",
                                        help="Reproduce the targets of this hand-written bake or compose file "
                                             "(relative to here; repeat to merge several).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigestOptions(ProjectOptions):
+    """One digest per target over every input of its build, the same in any clone on any machine.
+
+    It covers the Dockerfile's instructions (as BuildKit reads them; not its comments or line
+    numbers), build args, platforms, stage, labels, secret ids, the files the context sends after
+    the ignore file (path, content, executable bit; symlinks as links), named contexts, the
+    digests of the targets it builds on, and upstream images' digests from bakegen.lock (an
+    upstream image bakegen.lock does not pin enters by its name: said on stderr).
+    `bakegen build --reuse` builds only targets whose digest names no image in the registry.
+    """
+
+    targets: tuple[str, ...] = arg((), "[TARGETS]...")  # none: every target
+    format: str = opt("text", "--format", choices=("text", "json"), show_default=True,
+                      help="text: `<digest>  <target>` lines; json: an object of target -> \"sha256:<hex>\".")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockOptions(ProjectOptions):
+    """Pin every upstream image (FROM, COPY --from) to the digest its tag names now, in PATH/bakegen.lock.
+
+    Each image's registry is asked over HTTPS (anonymously: public images; plain HTTP for a
+    loopback registry). `bakegen emit` then pins each FROM to its digest through a named
+    context (`docker-image://<image>@<digest>`), and `bakegen digest` covers it. An image
+    already locked is kept unless --update; --check asks again and fails when a tag moved.
+    """
+
+    check: bool = opt(False, "--check", help="Write nothing; exit 1 when a tag moved upstream or the lock is stale.")
+    update: bool = opt(False, "--update", help="Ask the registry again for every image and move the lock to it.")

@@ -117,7 +117,8 @@ def pushed(repo, tmp_path_factory):
 def test_a_push_to_the_default_branch_writes_images_and_cache(pushed, repo):
     runs, stored, home = pushed
     _, namespace, _ = repo
-    for name in ("check", "build", "gpu"):
+    assert not runs["gpu"].ran  # no smoke target in this fixture, and the bench never runs on a push
+    for name in ("check", "build"):
         job = runs[name]
         failed = [(s.name, s.output[-2000:]) for s in job.steps if s.ran and s.returncode]
         assert job.ran and job.ok, failed
@@ -135,9 +136,11 @@ def test_a_push_to_the_default_branch_writes_images_and_cache(pushed, repo):
     images = {entry["target"]: entry["ref"] for entry in json.loads(build.outputs["images"])}
     assert sorted(images) == ["api", "base-app", "base-heavy", "pose", "web"]
     for target in ("api", "pose", "web", "base-app", "base-heavy"):
-        # pushed with the default branch's tag, and the commit's tag on the same manifest
-        assert stored[f"{owner}/{target}"] == sorted(["latest", f"sha-{sha[:12]}"])
+        # pushed with the default branch's tag, its input tag (build --reuse), and the commit's tag on the same manifest
+        by_inputs = [t for t in stored[f"{owner}/{target}"] if t.startswith("in-")]
+        assert sorted(set(stored[f"{owner}/{target}"]) - set(by_inputs)) == sorted(["latest", f"sha-{sha[:12]}"])
         latest = registry_digest(f"{owner}/{target}", "latest")
+        assert len(by_inputs) == 1 and registry_digest(f"{owner}/{target}", by_inputs[0]) == latest
         assert images[target] == f"localhost:5000/{owner}/{target}@{latest}"  # the [ci] registry
         assert registry_digest(f"{owner}/{target}", f"sha-{sha[:12]}") == latest
     env_file = (home / "artifacts/images/images.env").read_text()  # `docker compose --env-file` runs these
@@ -152,9 +155,23 @@ def test_a_push_to_the_default_branch_writes_images_and_cache(pushed, repo):
     if not shutil.which("trivy"):  # the stand-in says so, in the log and the job summary
         assert STAND_IN in scan.matrix[0].step("Scan").output
         assert STAND_IN in (home / "runner-scan-0/summary.md").read_text()
-    assert runs["gpu"].step("Bench").ran
-    assert (home / "artifacts/bench/bench.json").is_file() and (home / "artifacts/bench/bench.md").is_file()
-    assert "| code-change |" in (home / "runner-gpu/summary.md").read_text()  # the job summary
+
+
+def test_a_manual_run_after_that_push_builds_nothing_and_benches(pushed, repo, tmp_path):
+    """workflow_dispatch on the default branch, nothing changed since the push: every image is
+    reused (no bake step runs, each re-tagged by digest), and the GPU job runs the bench."""
+    root = repo[0]
+    runs = play(root, tmp_path, "workflow_dispatch", "refs/heads/main", "main", assume=("check",))
+    build = runs["build"]
+    assert build.ran and build.ok, [(s.name, s.output[-2000:]) for s in build.steps if s.returncode]
+    assert build.outputs["build"] == "false"
+    assert "reused=api,base-app,base-heavy,pose,web" in build.step("Decide what to build").output.replace(" ", "")
+    assert not build.step("Bake the bases").ran and not build.step("Bake the services").ran
+    assert build.step("Tag the pushed images").ran  # the reused images: this run's tag and the commit's
+    assert "| web | reused |" in (tmp_path / "runner-build/summary.md").read_text()
+    assert runs["gpu"].ran and runs["gpu"].ok and runs["gpu"].step("Bench").ran
+    assert (tmp_path / "artifacts/bench/bench.json").is_file() and (tmp_path / "artifacts/bench/bench.md").is_file()
+    assert "| code-change |" in (tmp_path / "runner-gpu/summary.md").read_text()  # the job summary
 
 
 def test_a_pull_request_reads_that_cache_rebuilds_what_it_affects_and_writes_nothing(pushed, repo, tmp_path):
@@ -177,7 +194,7 @@ def test_a_pull_request_reads_that_cache_rebuilds_what_it_affects_and_writes_not
     assert {s.stage for s in ran} <= {"build", "runtime"}
     assert not [s for s in services.steps if s.target.startswith("base") and s.ran]
     assert images_and_caches(namespace) == before  # nothing pushed, no cache written
-    assert runs["gpu"].ran and not runs["gpu"].step("Bench").ran  # no bench for pull requests
+    assert not runs["gpu"].ran  # no smoke target changed, and no bench for pull requests
     assert not build.step("Tag the pushed images").ran and not runs["scan"].ran  # nothing pushed, nothing scanned
 
 

@@ -260,7 +260,9 @@ class Player:
             targets = [t for t in re.split(r"[,\s]+", inputs.get("targets", "")) if t]
             metadata = Path(env["RUNNER_TEMP"]) / f"bake-metadata-{uuid.uuid4().hex[:8]}.json"
             extra = ["--builder", inputs["builder"]] if inputs.get("builder") else []
-            result = run_bake(workspace, targets, bake_file=inputs.get("files", "docker-bake.hcl"), env=env,
+            files = [f for f in re.split(r"[,\n]", inputs.get("files", "docker-bake.hcl")) if f.strip()]  # as the action
+            extra += [arg for laid in files[1:] for arg in ("-f", laid.strip())]
+            result = run_bake(workspace, targets, bake_file=files[0].strip(), env=env,
                               extra_args=[*extra, "--metadata-file", str(metadata)])
             if metadata.is_file():  # the action's `metadata` output: bake's metadata JSON
                 _set_output(env, "metadata", json.dumps(json.loads(metadata.read_text()), separators=(",", ":")))
