@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from bakegen import schema
-from bakegen.discover import default_stage, discover, kind_of
+from bakegen.discover import discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, Compression, Project, Target
 from bakegen.paths import Outside, context_folder, join_path, within
@@ -56,8 +57,8 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
         if not path.is_file():
             raise BakegenError(f"{where}: Dockerfile '{shown}' not found")
         target.parsed = read_dockerfile(path, shown)
-        if "stage" not in fields:
-            target.stage = default_stage(target.parsed)
+        if "stage" not in fields:  # the last, as `docker build` builds
+            target.stage = None
     if target.stage and target.stage not in target.parsed.stage_names():
         stages = ", ".join(sorted(target.parsed.stage_names())) or "none"
         raise BakegenError(f"{where}.stage: no stage '{target.stage}' in the Dockerfile (stages: {stages})")
@@ -95,22 +96,39 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
     return project
 
 
+# A FROM whose value no build arg gives, or a placeholder (`ARG BASE_IMG=<base>`): that target left out.
+FROM_WITHOUT_VALUE = "targets left out because a FROM they build on names no image"
+# What an image reference may hold (a tag, a digest, a port): a placeholder such as `<base>` holds more.
+_NOT_IN_A_REFERENCE = re.compile(r"[^A-Za-z0-9._:/@+-]")
+
+
 def check_bases_resolve(project: Project) -> None:
-    """Every FROM names an image once its ARGs are expanded, as BuildKit will expand them; else
-    the build fails later with `base name (${X}) should not be blank` and no word of why."""
+    """Every FROM of a built stage names an image once its ARGs are expanded, as BuildKit will
+    expand them; else the build fails later with `base name (${X}) should not be blank` and no
+    word of why. A target whose FROM does not is left out with a warning naming the file, line,
+    ARG and key, so one Dockerfile never stops the rest; when it is the only one, an error."""
+    problems: dict[str, str] = {}
     for name, target in sorted(project.targets.items()):
         if target.parsed is None:
             continue
         shown = join_path(target.context, target.dockerfile)
         try:
-            resolved_images(target.parsed, target.args)
+            for stage, image in resolved_images(target.parsed, target.args, target.stage):
+                if image is not None and _NOT_IN_A_REFERENCE.search(image):
+                    problems[name] = (f"{shown}:{stage.line}: FROM {stage.raw[:80]}: {image[:80]!r} is no image "
+                                      f"name (a placeholder?); set its ARG in {CONFIG_FILE} as "
+                                      f'[targets.{name}.args] NAME = "..."')
+                    break
         except Unresolved as e:
             line = e.stage.line if e.stage else 1
             raw = e.stage.raw if e.stage else ""
             said = f" ({e.message!r}, says the Dockerfile)" if e.message else ""
-            raise BakegenError(
-                f"{shown}:{line}: FROM {raw[:80]}: ARG {e.name} has no value{said}; set it in {CONFIG_FILE} as "
-                f'[targets.{name}.args] {e.name} = "..."'
-            ) from None
+            problems[name] = (f"{shown}:{line}: FROM {raw[:80]}: ARG {e.name} has no value{said}; set it in "
+                              f'{CONFIG_FILE} as [targets.{name}.args] {e.name} = "..."')
         except ExpansionError as e:
             raise BakegenError(f"{shown}: target {name}: {e}") from None
+    if problems and len(problems) == len(project.targets):
+        raise BakegenError(next(iter(problems.values())))
+    for name, problem in problems.items():
+        del project.targets[name]
+        project.warnings.append((FROM_WITHOUT_VALUE, problem))

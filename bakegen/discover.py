@@ -180,7 +180,7 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         contexts = {k: _service_context(v, c, chosen) for k, v in c.contexts.items()}
         targets[name] = Target(
             name=name, kind=kind_of(c.folder), context=c.context, dockerfile=c.dockerfile,
-            stage=c.stage or default_stage(c.parsed), args=dict(c.args), contexts=contexts, parsed=c.parsed,
+            stage=c.stage, args=dict(c.args), contexts=contexts, parsed=c.parsed,
             origin=c.origin, renamed=name != c.plain, image=c.image,
         )
     return Project(root=root, targets=targets, registry=default_registry(origin_url), exclude=list(exclude or []),
@@ -303,11 +303,6 @@ def _exists(base: str, source: str) -> bool:
 def kind_of(folder: str) -> Kind:
     """Folders under docker/ hold base images; every other folder a service."""
     return Kind.BASE if folder.split("/", 1)[0] == BASES_DIR and folder != BASES_DIR else Kind.SERVICE
-
-
-def default_stage(parsed: Dockerfile) -> str | None:
-    """The stage a target builds unless told: `runtime` when the Dockerfile has one."""
-    return "runtime" if "runtime" in parsed.stage_names() else None
 
 
 FALLBACK_REGISTRY = "localhost:5000/app"

@@ -43,7 +43,7 @@ def starter_config(root: Path | str, exclude: list[str],
     project = discover(Path(root), exclude, names)
     if not project.targets:
         raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
-    missing = {name: missing_build_args(t.parsed, t.args) for name, t in project.targets.items() if t.parsed}
+    missing = {name: missing_build_args(t.parsed, t.args, t.stage) for name, t in project.targets.items() if t.parsed}
     if not any(missing.values()):  # links need every FROM resolved
         mark_bases(project, TargetGraph.of(project))
     return render_init_toml(project, missing), len(project.targets), missing

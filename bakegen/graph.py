@@ -182,7 +182,7 @@ def _links(project: Project) -> dict[str, dict[str, str]]:
     links: dict[str, dict[str, str]] = {}
     for name, target in sorted(project.targets.items()):
         found: dict[str, str] = {}
-        for ref in external_refs(target.parsed, target.args) if target.parsed else []:
+        for ref in external_refs(target.parsed, target.args, target.stage) if target.parsed else []:
             base = linked(ref)
             if base is not None and base != name:
                 found[normalize_image_ref(ref)] = base

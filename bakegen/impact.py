@@ -290,10 +290,12 @@ class _TargetReader:
 
 
 def _images(parsed: Dockerfile, args: dict[str, str]) -> list[tuple]:
-    try:
-        return resolved_images(parsed, args)
+    written = [(stage, stage.image) for stage in parsed.stages]
+    try:  # the stages the build reaches expanded; the others (never built) as written
+        reached = {stage.line: image for stage, image in resolved_images(parsed, args)}
     except Unresolved:
-        return [(stage, stage.image) for stage in parsed.stages]
+        return written
+    return [(stage, reached.get(stage.line, image)) for stage, image in written]
 
 
 # --- a change as a user names it ---------------------------------------------------------------

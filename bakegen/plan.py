@@ -103,7 +103,7 @@ def replacement_contexts(target: Target, project: Project) -> dict[str, str]:
     """
     if not project.image_replacements or target.parsed is None:
         return {}
-    wanted = {normalize_image_ref(image) for image in external_refs(target.parsed, target.args)}
+    wanted = {normalize_image_ref(image) for image in external_refs(target.parsed, target.args, target.stage)}
     return {
         normalize_image_ref(image): replacement
         for image, replacement in sorted(project.image_replacements.items())

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bakegen.advice import project_warnings
 from bakegen.app.common import (
     FileResult,
     Outcome,
@@ -42,6 +43,7 @@ class EmitOptions(ProjectOptions):
     check: bool = False  # write nothing: compare with the file
     force: bool = False  # replace a file bakegen did not write
     quiet: bool = False  # no warnings about the inputs
+    strict: bool = False  # a warning about the inputs fails the run (exit 2), nothing written
 
 
 def emit(options: EmitOptions, say: Say = silent) -> FileResult:
@@ -53,6 +55,9 @@ def emit(options: EmitOptions, say: Say = silent) -> FileResult:
         refuse_early(root, path, check=options.check, owned=BAKE_OWNED, force=options.force, given=given)
     project = load_project(options, None if options.quiet else say,
                            cache=options.cache, registry=options.registry, tag=options.tag)
+    if options.strict and (warnings := project_warnings(project)):
+        raise BakegenError(f"--strict: {len(warnings)} warning{'s' if len(warnings) > 1 else ''} about the inputs "
+                           "(run without --quiet to see them); nothing written")
     text = render_bake(make_plan(project), in_root(root, path) or str(path.absolute()))
     if options.stdout:
         if options.check:

@@ -33,8 +33,9 @@ from bakegen.cli.common import (
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the file on disk is not current.")
 @click.option("--quiet", "-q", is_flag=True, help="No warnings about the inputs (ignore files, compose files, ...).")
 @click.option("--force", is_flag=True, help="Replace the file even when bakegen did not write it.")
+@click.option("--strict", is_flag=True, help="Exit 2 when there is any warning about the inputs; nothing written.")
 def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
-         registry: str | None, tag: str | None, check: bool, quiet: bool, force: bool) -> None:
+         registry: str | None, tag: str | None, check: bool, quiet: bool, force: bool, strict: bool) -> None:
     """Write the bake file for the monorepo at PATH (default: here).
 
     The file is replaced atomically: a failed run leaves the old one as it was. A file bakegen
@@ -44,7 +45,7 @@ def emit(root: Path, config: Path | None, output: str | None, cache: str | None,
     """
     result = bakegen.emit(bakegen.EmitOptions(
         root=root, config=config, output=Path(output) if output and output != "-" else None, stdout=output == "-",
-        cache=cache, registry=registry, tag=tag, check=check, force=force, quiet=quiet), say)
+        cache=cache, registry=registry, tag=tag, check=check, force=force, quiet=quiet, strict=strict), say)
     if result.outcome == "printed":
         click.echo(result.text, nl=False)
     elif result.outcome == "written":
