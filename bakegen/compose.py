@@ -20,7 +20,26 @@ from bakegen import variables
 from bakegen.paths import Outside, Unreadable, is_local_context, read_text, within
 
 # libyaml's parser where present: several times faster, and the same documents.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]
+    """The safe loader with compose's own merge tags: `!reset` (the value dropped) and `!override`
+    (the value as written, not merged): only files merged over others use them, and those are read
+    here for the services they add, so the value itself is all that matters."""
+
+
+def _override(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("!reset", lambda loader, node: None)
+_Loader.add_constructor("!override", _override)
+MAX_EXTENDS = 10  # levels of `extends` followed, as a bound on a chain (compose refuses cycles)
 
 # The files `docker compose` reads unasked; others beside them are overrides of their services.
 MAIN_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -57,32 +76,106 @@ def is_compose_file(name: str) -> bool:
     return bool(COMPOSE_FILE.match(name))
 
 
+@dataclass
+class ComposeFile:
+    """What one compose file states: its builds, the names of all its services, the compose files
+    it includes (relative to the root, inside the repository) and warnings."""
+
+    builds: list[ComposeBuild] = field(default_factory=list)
+    services: set[str] = field(default_factory=set)
+    includes: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
 def read_compose(root: Path, shown: str, overridden: frozenset[str] = frozenset(),
-                 tracked: frozenset[str] | None = None) -> tuple[list[ComposeBuild], set[str], list[tuple[str, str]]]:
-    """The builds of the compose file at root/shown, the names of all its services, and
-    warnings; a file that does not resolve is a warning naming it, never a stop. Services in
-    `overridden` only override another file's (compose's `-f a -f b`): not builds of their own.
+                 tracked: frozenset[str] | None = None) -> ComposeFile:
+    """The compose file at root/shown; a file that does not resolve is a warning naming it, never
+    a stop. Services in `overridden` only override another file's (compose's `-f a -f b`): not
+    builds of their own. `extends` (in this file or another inside the repository) is followed.
     `tracked`: the files git tracks (None outside a repository): a `.env` outside it is not used."""
     folder = posixpath.dirname(shown) or "."
     try:
         document = load_yaml(read_text(root / shown, shown), shown)
     except (Unreadable, ValueError) as e:
-        return [], set(), [(NOT_READ, f"{shown} ({_after_name(str(e), shown)})")]
-    if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
-        return [], set(), []
-    warnings: list[tuple[str, str]] = []
-    env = _Env(*read_env(root, join(folder, ".env"), tracked, warnings))
-    builds: list[ComposeBuild] = []
+        return ComposeFile(warnings=[(NOT_READ, f"{shown} ({_after_name(str(e), shown)})")])
+    if not isinstance(document, dict):
+        return ComposeFile()
+    read = ComposeFile()
+    env = _Env(*read_env(root, join(folder, ".env"), tracked, read.warnings))
+    read.includes = _includes(root, document.get("include"), env, folder, shown, read.warnings)
+    if not isinstance(document.get("services"), dict):
+        return read
+    documents = {shown: document}
     for service, spec in document["services"].items():
-        if not isinstance(spec, dict) or "build" not in spec or service in overridden:
+        if not isinstance(spec, dict) or service in overridden:
             continue
         try:
-            builds.append(_build_of(str(service), spec, env, folder, shown, root))
-        except (ValueError, variables.ExpansionError) as e:
-            warnings.append((LEFT_OUT, f"{shown}: {service} ({e})"))
+            spec, spec_folder = _extended(root, spec, folder, shown, documents)
+            if "build" in spec:
+                read.builds.append(_build_of(str(service), spec, env, spec_folder, shown, root))
+        except (ValueError, Unreadable, variables.ExpansionError) as e:
+            read.warnings.append((LEFT_OUT, f"{shown}: {service} ({e})"))
     if env.ignored_used:
-        warnings.append((ENV_UNTRACKED, f"{join(folder, '.env')} ({', '.join(sorted(env.ignored_used))})"))
-    return builds, {str(s) for s in document["services"]}, warnings
+        read.warnings.append((ENV_UNTRACKED, f"{join(folder, '.env')} ({', '.join(sorted(env.ignored_used))})"))
+    read.services = {str(s) for s in document["services"]}
+    return read
+
+
+def _includes(root: Path, raw: object, env: Mapping[str, str], folder: str, shown: str,
+              warnings: list[tuple[str, str]]) -> list[str]:
+    """The files of compose's `include:` (a path, a list of paths, or `{path: ...}` entries), each
+    inside the repository; one that is not is a warning."""
+    paths: list[object] = []
+    for item in raw if isinstance(raw, list) else []:
+        entry = item.get("path") if isinstance(item, dict) else item
+        paths += entry if isinstance(entry, list) else [entry]
+    found = []
+    for path in paths:
+        if not isinstance(path, _TEXT):
+            continue
+        try:
+            found.append(_local_path(root, interpolate(str(path), env), folder, "include"))
+        except ValueError as e:
+            warnings.append((NOT_READ, f"{shown}: include {str(path)[:80]!r} ({e})"))
+    return found
+
+
+def _extended(root: Path, spec: dict, folder: str, shown: str, documents: dict[str, object],
+              depth: int = 0) -> tuple[dict, str]:
+    """`spec` laid over the service it `extends` (key by key, `build` merged too), and the folder
+    its build's paths are relative to: the extended file's when the build comes from there."""
+    extends = spec.get("extends")
+    if extends is None:
+        return spec, folder
+    if depth >= MAX_EXTENDS:
+        raise ValueError(f"extends: more than {MAX_EXTENDS} levels")
+    if isinstance(extends, str):
+        extends = {"service": extends}
+    if not isinstance(extends, dict) or not isinstance(extends.get("service"), str):
+        raise ValueError("extends: expected a service name or a mapping with `service`")
+    other = shown
+    if extends.get("file") is not None:
+        other = _local_path(root, interpolate(str(extends["file"]), {}), folder, "extends.file")
+    if other not in documents:
+        documents[other] = load_yaml(read_text(root / other, other), other)
+    services = documents[other].get("services") if isinstance(documents[other], dict) else None
+    base = services.get(extends["service"]) if isinstance(services, dict) else None
+    if not isinstance(base, dict):
+        raise ValueError(f"extends: no service {extends['service'][:80]!r} in {other}")
+    base, base_folder = _extended(root, base, posixpath.dirname(other) or ".", other, documents, depth + 1)
+    own = {k: v for k, v in spec.items() if k != "extends"}
+    merged = {**base, **own}
+    if "build" not in base:
+        return merged, folder
+    base_build = base["build"] if isinstance(base["build"], dict) else {"context": base["build"]}
+    own_build = own.get("build", {})
+    own_build = own_build if isinstance(own_build, dict) else {"context": own_build}
+    if "context" not in own_build and base_folder != folder:  # the extended file's context, seen from here
+        context = str(base_build.get("context", "."))
+        base_build = {**base_build, "context": posixpath.relpath(posixpath.join(base_folder, context), folder)
+                      if is_local_context(context) else context}
+    merged["build"] = {**base_build, **own_build}
+    return merged, folder
 
 
 def join(folder: str, name: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bakegen import schema
-from bakegen.discover import discover, kind_of
+from bakegen.discover import NO_DOCKERFILE, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, Compression, Project, Target
 from bakegen.paths import Outside, context_folder, join_path, within
@@ -91,7 +91,7 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
     if config is not None:
         apply_config(project, config, shown)
     if not project.targets:
-        raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
+        raise BakegenError(f"{root}: {NO_DOCKERFILE}")
     check_bases_resolve(project)
     return project
 

@@ -18,19 +18,23 @@ from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project
 from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
 from bakegen.paths import Unreadable, bake_reads_as_remote, encodable, inside, join_path, read_text
 
-# Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
+# Never part of the build graph: VCS data, dependency trees (vendored third-party code: Go's
+# `vendor/`, `third_party/`), virtualenvs, build outputs, caches.
 SKIPPED_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox",
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".buildx-cache", "dist", "build",
+    "vendor", "third_party", "third-party", "thirdparty", "3rdparty",
 })
 BASES_DIR = "docker"
 
 
 # Editor, CI and tool folders: their Dockerfiles are not the product's images.
 TOOL_DIRS = frozenset({".devcontainer", ".github", ".gitlab", ".circleci", ".vscode", ".idea", ".buildkite"})
-# `Dockerfile`, `Dockerfile.<x>`, `Dockerfile_<x>`, `Dockerfile-<x>`, `<x>.Dockerfile`, `<x>.dockerfile`.
-_DOCKERFILE = re.compile(r"^(?:Dockerfile(?:[._-](?P<suffix>[A-Za-z0-9][A-Za-z0-9_.-]*))?"
-                         r"|(?P<prefix>[A-Za-z0-9][A-Za-z0-9_.-]*)\.[Dd]ockerfile)$")
+# `Dockerfile`, `Dockerfile.<x>`, `Dockerfile_<x>`, `Dockerfile-<x>`, `<x>.Dockerfile`, `<x>.dockerfile`,
+# and the same with Podman's `Containerfile` (a repository may use only that name).
+_DOCKERFILE = re.compile(r"^(?:(?:Docker|Container)file(?:[._-](?P<suffix>[A-Za-z0-9][A-Za-z0-9_.-]*))?"
+                         r"|(?P<prefix>[A-Za-z0-9][A-Za-z0-9_.-]*)\.(?:[Dd]ocker|[Cc]ontainer)file)$")
+NO_DOCKERFILE = "no Dockerfile or Containerfile found (looked in every folder not ignored)"
 # What a `Dockerfile.<x>` is when it is no Dockerfile: ignore files, docs, templates, backups.
 _NOT_DOCKERFILE = re.compile(r"\.(dockerignore|md|rst|txt|j2|jinja2?|tmpl|tpl|template|in|orig|bak|swp|rej|sh|"
                              r"ya?ml|json|toml|lock|sum|log)$", re.IGNORECASE)
@@ -45,8 +49,10 @@ REMOTE_LOOKING_CONTEXT = ("build contexts whose path bake reads as a git remote 
                           "out; rename the folder")
 NOT_READ = "files not read (not regular files, or too big), left out"
 MALFORMED_GITIGNORE = ".gitignore lines that are no pattern, left out as git leaves them out"
-SOURCE_NOT_FOUND = ("files copied that are neither beside the Dockerfile nor in a folder above it (the context "
-                    "stays the Dockerfile's folder; set targets.<name>.context)")
+SOURCE_NOT_FOUND = ("files copied that are neither beside the Dockerfile nor in a folder above it (a build "
+                    "output?); the context is where the rest is, set targets.<name>.context if that is wrong")
+SOURCE_UNRESOLVED = ("files copied whose path names a build arg without a value, not used to find the context (set "
+                     "it in targets.<name>.args)")
 
 
 @dataclass
@@ -161,9 +167,8 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
                 raise
             warnings.append((NO_FROM, shown))
             continue
-        context, dockerfile, warning = infer_context(root, folder, filename, parsed)
-        if warning:
-            warnings.append((SOURCE_NOT_FOUND, warning))
+        context, dockerfile, context_warnings = infer_context(root, folder, filename, parsed)
+        warnings += context_warnings
         name, qualifiers = path_name(folder, variant, root_name)
         plain = posixpath.basename(folder) if not variant and folder != "." else name  # what a person expects
         candidates.append(_Candidate(key=shown, origin=shown, folder=folder, context=context, dockerfile=dockerfile,
@@ -216,12 +221,13 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
     for shown in ordered:
         folder = posixpath.dirname(shown)
         is_main = posixpath.basename(shown) in MAIN_COMPOSE_FILES and folder not in main_services
-        builds, services, file_warnings = read_compose(
-            root, shown, frozenset() if is_main else frozenset(main_services.get(folder, ())), tracked)
-        warnings += file_warnings
+        read = read_compose(root, shown, frozenset() if is_main else frozenset(main_services.get(folder, ())),
+                            tracked)
+        warnings += read.warnings
+        ordered += [f for f in read.includes if f not in ordered]  # `include:` of a file not found by name
         if is_main:
-            main_services[folder] = services
-        for build in builds:
+            main_services[folder] = read.services
+        for build in read.builds:
             path = posixpath.normpath(join_path(build.context, build.dockerfile))
             identity = (path, build.context, build.stage, tuple(sorted(build.args.items())))
             if identity in seen:
@@ -263,33 +269,55 @@ def _service_context(value: str, candidate: _Candidate, chosen: dict[str, str]) 
     return value
 
 
-def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile) -> tuple[str, str, str]:
-    """The build context of a Dockerfile no compose file describes: its folder when what it copies
-    is there, else the nearest folder above holding all of it (the repository root at most).
-    Returns (context, dockerfile relative to it, what was not found, or "")."""
-    values = global_values(parsed, {})
-    sources = []
+def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile,
+                  build_args: dict[str, str] | None = None) -> tuple[str, str, list[tuple[str, str]]]:
+    """The build context of a Dockerfile no compose file describes: the repository root when it
+    copies the whole context and then names its own folder in it (`COPY . /src` then
+    `/src/cmd/tool/tool`: `docker build -f cmd/tool/Dockerfile .`); else its folder when what it
+    copies is there, else the nearest folder above holding the most of it (the root at most). A
+    source found nowhere (a build output absent from a clean clone) or naming a build arg without
+    a value does not decide: it is a warning. Returns (context, Dockerfile relative to it, warnings)."""
+    values = global_values(parsed, build_args or {})
+    path = join_path(folder, filename)
+    sources, warnings = [], []
     for line, source in parsed.sources:
         if "://" in source or source.startswith("git@"):
             continue
         try:
             source = expand(source, values)
-        except Unresolved:
+        except Unresolved as e:
+            warnings.append((SOURCE_UNRESOLVED, f"{path}:{line} {source[:80]} (ARG {e.name})"))
             continue
         # Relative to the context, which a source cannot leave (BuildKit reads `../x` as `x`).
         sources.append((line, posixpath.normpath("/" + source).lstrip("/") or "."))
-    path = join_path(folder, filename)
     if not sources:
-        return folder, filename, ""
+        return folder, filename, warnings
+    if folder != "." and _names_its_folder_in_the_copy(parsed, folder, [ln for ln, s in sources if s == "."]):
+        return ".", path, warnings
     candidates = [folder]
     while candidates[-1] not in (".", ""):
         candidates.append(posixpath.dirname(candidates[-1]) or ".")
-    for context in candidates:
-        base = os.path.join(root, context)
-        if all(_exists(base, source) for _, source in sources):
-            return context, filename if context == folder else posixpath.relpath(path, context), ""
-    line, missing = next((ln, s) for ln, s in sources if not _exists(os.path.join(root, folder), s))
-    return folder, filename, f"{path}:{line} {missing}"
+    found = {c: [s for _, s in sources if _exists(os.path.join(root, c), s)] for c in candidates}
+    best = max(candidates, key=lambda c: len(found[c]))  # the nearest of the best: max keeps the first
+    if not found[best]:
+        best = folder
+    warnings += [(SOURCE_NOT_FOUND, f"{path}:{line} {source[:80]}") for line, source in sources
+                 if source not in found[best]]
+    return best, filename if best == folder else posixpath.relpath(path, best), warnings
+
+
+def _names_its_folder_in_the_copy(parsed: Dockerfile, folder: str, whole_copies: list[int]) -> bool:
+    """Whether an instruction after a `COPY . <dest>` names `folder` as a path inside the copy
+    (`/src/loki/cmd/loki/loki`, `./frontend`, `WORKDIR frontend`): the file expects the
+    repository's root as its context. A one-part folder must stand as a relative path (`/app`,
+    `/usr/src/app` are the image's own folders, not the repository's `app/`)."""
+    if not whole_copies:
+        return False
+    first = min(whole_copies)
+    before = r"(?:^|[\s\"'=,\[]|\./)" if "/" not in folder else r"(?:^|[\s\"'=,\[]|\./|/)"
+    pattern = re.compile(before + re.escape(folder) + r"(?=$|[/\s\"',\]])")  # literals and classes: linear
+    return any(pattern.search(i.text[:4096]) for i in parsed.instructions
+               if i.line > first and not (i.keyword in ("COPY", "ADD") and i.flag("from") is None))
 
 
 def _exists(base: str, source: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bakegen.config import load_project
-from bakegen.discover import discover
+from bakegen.discover import NO_DOCKERFILE, discover
 from bakegen.dockerfile import missing_build_args
 from bakegen.graph import LoadedProject, TargetGraph, loaded, mark_bases
 from bakegen.model import BakegenError
@@ -42,7 +42,7 @@ def starter_config(root: Path | str, exclude: list[str],
     the build args a FROM needs that nothing gives (the file marks them TODO)."""
     project = discover(Path(root), exclude, names)
     if not project.targets:
-        raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
+        raise BakegenError(f"{root}: {NO_DOCKERFILE}")
     missing = {name: missing_build_args(t.parsed, t.args, t.stage) for name, t in project.targets.items() if t.parsed}
     if not any(missing.values()):  # links need every FROM resolved
         mark_bases(project, TargetGraph.of(project))
