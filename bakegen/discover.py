@@ -14,6 +14,7 @@ import pathspec
 from bakegen import git
 from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
 from bakegen.dockerfile import NoFrom, Unresolved, expand, global_values, read_dockerfile
+from bakegen.evidence import Evidence, evidence_files, read_evidence
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
 from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
 from bakegen.paths import Unreadable, bake_reads_as_remote, encodable, inside, join_path, read_text
@@ -26,6 +27,7 @@ SKIPPED_DIRS = frozenset({
     "vendor", "third_party", "third-party", "thirdparty", "3rdparty",
 })
 BASES_DIR = "docker"
+WORKFLOWS = ".github/workflows"
 
 
 # Editor, CI and tool folders: their Dockerfiles are not the product's images.
@@ -61,6 +63,7 @@ class Found:
 
     dockerfiles: list[tuple[str, str]] = field(default_factory=list)
     compose_files: list[str] = field(default_factory=list)
+    build_files: list[str] = field(default_factory=list)  # Makefiles, scripts: they may state builds
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -113,9 +116,22 @@ def walk(root: Path, exclude: list[str] | None = None) -> Found:
                 found.dockerfiles.append((rel, filename))
             elif is_compose_file(filename) and not _not_utf8(rel):
                 found.compose_files.append(join_path(rel, filename))
+            elif not _not_utf8(rel) and not _not_utf8(filename):
+                found.build_files.append(join_path(rel, filename))
     found.dockerfiles.sort()
     found.compose_files.sort()
+    found.build_files = evidence_files(root, [*found.build_files, *_workflows(root)])
     return found
+
+
+def _workflows(root: Path) -> list[str]:
+    """GitHub workflows (`.github` is not walked: its Dockerfiles are no product images)."""
+    folder = root / WORKFLOWS
+    try:
+        names = sorted(os.listdir(folder)) if folder.is_dir() and not folder.is_symlink() else []
+    except OSError:
+        return []
+    return [f"{WORKFLOWS}/{n}" for n in names if n.endswith((".yml", ".yaml")) and not _not_utf8(n)]
 
 
 def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[str]:
@@ -149,6 +165,7 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         warnings.append((GIT_UNREADABLE, git_problem))
     candidates = _compose_candidates(root, found.compose_files, warnings, git.tracked_files(root))
     claimed = {posixpath.normpath(join_path(c.context, c.dockerfile)) for c in candidates}
+    evidence = read_evidence(root, found.build_files)
     for folder, filename in found.dockerfiles:
         shown = join_path(folder, filename)
         if shown in claimed:
@@ -167,12 +184,22 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
                 raise
             warnings.append((NO_FROM, shown))
             continue
-        context, dockerfile, context_warnings = infer_context(root, folder, filename, parsed)
-        warnings += context_warnings
+        stated = stated_build(evidence, shown, parsed)
+        decided = ""
+        if stated is not None and stated.context is not None and inside(root, stated.context):
+            context, dockerfile = stated.context, posixpath.relpath(shown, stated.context)
+            decided = f"context from {stated.source}"
+        else:
+            context, dockerfile, context_warnings = infer_context(root, folder, filename, parsed)
+            warnings += context_warnings
+        stage = stated.stage if stated is not None else None
+        if stage:
+            decided += f"{', ' if decided else ''}stage from {stated.source}"
         name, qualifiers = path_name(folder, variant, root_name)
         plain = posixpath.basename(folder) if not variant and folder != "." else name  # what a person expects
         candidates.append(_Candidate(key=shown, origin=shown, folder=folder, context=context, dockerfile=dockerfile,
-                                     parsed=parsed, wanted=(name, qualifiers), plain=target_name(plain)))
+                                     parsed=parsed, wanted=(name, qualifiers), plain=target_name(plain), stage=stage,
+                                     decided=decided))
     # bake reads `user@host:path` as a git remote, however the path is written: such a folder
     # cannot be a local context in a file that must not depend on where the repository lies.
     unreadable = [c for c in candidates if bake_reads_as_remote(c.context)]
@@ -186,7 +213,7 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         targets[name] = Target(
             name=name, kind=kind_of(c.folder), context=c.context, dockerfile=c.dockerfile,
             stage=c.stage, args=dict(c.args), contexts=contexts, parsed=c.parsed,
-            origin=c.origin, renamed=name != c.plain, image=c.image,
+            origin=c.origin, renamed=name != c.plain, image=c.image, decided=c.decided,
         )
     return Project(root=root, targets=targets, registry=default_registry(origin_url), exclude=list(exclude or []),
                    names=dict(names or {}), cache=CacheSettings(default_branch=default_branch(root)), warnings=warnings)
@@ -207,6 +234,7 @@ class _Candidate:
     image: str | None = None
     contexts: dict[str, str] = field(default_factory=dict)
     file: str = ""  # the compose file, for its `service:` contexts
+    decided: str = ""  # what a build file stated for it (`context from Makefile:12`)
 
 
 def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, str]],
@@ -267,6 +295,14 @@ def _service_context(value: str, candidate: _Candidate, chosen: dict[str, str]) 
         if key in chosen:
             return f"target:{chosen[key]}"
     return value
+
+
+def stated_build(evidence: list[Evidence], path: str, parsed: Dockerfile) -> Evidence | None:
+    """What the repository's build files state for the Dockerfile at `path`: a command naming it
+    outright before one naming it through a variable, the first in file order; a stage it does
+    not have is no evidence."""
+    matching = [e for e in evidence if e.matches(path) and (e.stage is None or e.stage in parsed.stage_names())]
+    return min(matching, key=lambda e: "$" in e.dockerfile, default=None)
 
 
 def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile,

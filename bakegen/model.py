@@ -179,6 +179,7 @@ class Target:
     renamed: str = ""  # why its name is not its folder's (shown by graph and in the bake file)
     image: str | None = None  # the image a compose file gives it: a FROM naming it is a link
     kind_given: bool = False  # set in bakegen.toml: never changed by what builds on it
+    decided: str = ""  # what a Makefile, script or workflow stated for it (`context from Makefile:12`)
 
 
 @dataclass

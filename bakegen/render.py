@@ -77,7 +77,8 @@ def render_graph(project: LoadedProject, fmt: str) -> str:
             name, depth = stack.pop()
             target = project.targets[name]
             renamed = f"  <- {visible(target.origin)}" if target.renamed else ""  # a path: one line
-            lines.append(f"{'  ' * depth}{name} ({target.kind}){renamed}")
+            decided = f"  [{visible(target.decided)}]" if target.decided else ""
+            lines.append(f"{'  ' * depth}{name} ({target.kind}){renamed}{decided}")
             stack += [(child, depth + 1) for child in reversed(children[name])]
     return "\n".join(lines) + "\n"
 
