@@ -347,11 +347,14 @@ def _pairs(raw: object, key: str) -> list[tuple[str, object]]:
 
 
 def _args(raw: object, env: Mapping[str, str]) -> dict[str, str]:
-    """`args` as a mapping or a list of `K=V`; a bare `K` takes the environment's value, which
-    bakegen leaves out (see the module's note), so it is dropped as compose drops unset ones."""
+    """`args` as a mapping or a list of `K=V`; a bare `K` takes the environment's value: the
+    `.env` file's (compose reads it into the project's environment), the process environment being
+    left out (see the module's note), so one unset there is dropped as compose drops unset ones."""
     args = {}
     for name, value in _pairs(raw, "build.args"):
         if value is None:
+            if name in env:
+                args[name] = env[name]
             continue
         if not isinstance(value, (*_TEXT, bool)):
             raise ValueError(f"build.args.{name}: expected text, got {_yaml_type(value)}")

@@ -95,12 +95,15 @@ def _from_commands(root: Path, text: str, shown: str, folder: str) -> list[Evide
                  if w not in ("(", ")") and not w.endswith("=(")]  # a shell array's brackets
         for i, word in enumerate(words):
             name, eq, value = word.partition("=")
-            if name not in ("-f", "--file"):
+            if word == "build" and i and words[i - 1] in _BUILDERS:  # `docker build [...] CTX`
+                start = i + 1
+            elif name in ("-f", "--file"):
+                value = value if eq else (words[i + 1] if i + 1 < len(words) else "")
+                if not _names_a_dockerfile(value):
+                    continue
+                start = next((j + 1 for j in range(i - 1, -1, -1) if words[j] in ("build", ";")), i)
+            else:
                 continue
-            value = value if eq else (words[i + 1] if i + 1 < len(words) else "")
-            if not _names_a_dockerfile(value):
-                continue
-            start = next((j + 1 for j in range(i - 1, -1, -1) if words[j] in ("build", ";")), i)
             dockerfile, context, stage = _build_words(words[start:])
             evidence = _placed(root, folder, dockerfile, context, stage, f"{shown}:{number}")
             if evidence is not None:
@@ -109,6 +112,7 @@ def _from_commands(root: Path, text: str, shown: str, folder: str) -> list[Evide
     return found
 
 
+_BUILDERS = frozenset({"docker", "podman", "buildx", "buildah", "nerdctl"})
 # Quotes and commas only separate words here (`("-f" "x/Containerfile" ".")`).
 _SEPARATORS = str.maketrans({'"': " ", "'": " ", ",": " ", ";": " ; "})
 

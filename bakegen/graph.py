@@ -166,15 +166,20 @@ def _links(project: Project) -> dict[str, dict[str, str]]:
     """
     by_ref: dict[str, str] = {}
     by_repository: dict[str, str] = {}
-    registry = normalize_image_ref(project.registry)
     for name, target in sorted(project.targets.items()):
         by_ref.setdefault(normalize_image_ref(name), name)
-        by_repository.setdefault(f"{registry}/{repository_name(name)}", name)
+        for registry in _registries(project.registry):
+            by_repository.setdefault(f"{registry}/{repository_name(name)}", name)
         if target.image:
             by_ref.setdefault(normalize_image_ref(target.image), name)
+    for name, target in sorted(project.targets.items()):  # `quay.io/x/cuda` for a target renamed from cuda/
+        folder = posixpath.basename(posixpath.dirname(target.origin)) if ": service " not in target.origin else ""
+        for registry in _registries(project.registry) if folder else ():
+            by_repository.setdefault(f"{registry}/{repository_name(folder)}", name)
+    published = {normalize_image_ref(image) for image in project.image_replacements}
 
     def linked(ref: str) -> str | None:
-        if "@" in ref:
+        if "@" in ref or normalize_image_ref(ref) in published:  # [images] keeps it the published image
             return None
         key = normalize_image_ref(ref)
         return by_ref.get(key) or by_repository.get(repository_of(key))
@@ -193,6 +198,14 @@ def _links(project: Project) -> dict[str, dict[str, str]]:
                 found[key] = base
         links[name] = found
     return links
+
+
+def _registries(registry: str) -> list[str]:
+    """Where the repository's own images live: the registry, and for GitHub's default form
+    `ghcr.io/<owner>/<repo>` also `ghcr.io/<owner>` (`ghcr.io/<owner>/<image>` is as common)."""
+    registry = normalize_image_ref(registry)
+    parts = registry.split("/")
+    return [registry, "/".join(parts[:2])] if len(parts) == 3 and parts[0] == "ghcr.io" else [registry]
 
 
 # --- the loaded project --------------------------------------------------------------------------
