@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bakegen"
 # Lowest first. A module named here is bakegen.<name>; a package stands for all its modules.
 LAYERS: list[tuple[str, set[str]]] = [
     ("model", {"keys", "model", "names", "paths", "sinks", "command", "writer", "machine"}),
-    ("readers", {"dockerfile", "dockerignore", "compose", "git", "discover", "schema", "config", "variables"}),
+    ("readers", {"dockerfile", "dockerignore", "compose", "evidence", "git", "discover", "schema", "config",
+                 "variables"}),
     ("plan", {"graph", "plan", "plan_values", "plan_cache", "affected", "impact", "impact_rules", "steps", "advice", "ci"}),
     ("render", {"render", "hcl", "workflow", "report", "generate"}),
     ("run", {"run", "bench"}),
