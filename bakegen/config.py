@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bakegen import schema
-from bakegen.discover import NO_DOCKERFILE, discover, kind_of
+from bakegen.discover import NO_DOCKERFILE, SOURCE_NOT_FOUND, SOURCE_UNRESOLVED, discover, infer_context, kind_of
 from bakegen.dockerfile import Unresolved, normalize_image_ref, read_dockerfile, repository_of, resolved_images
 from bakegen.model import BakegenError, Compression, Project, Target
 from bakegen.names import repository_name
@@ -52,6 +52,8 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
         target = project.targets[name] = Target(name=name, kind=kind_of(context), context=context)
     schema.apply(target, fields, prefix="targets.<name>.")
     target.kind_given = target.kind_given or "kind" in fields
+    if "args" in fields and not {"context", "dockerfile"} & fields.keys():
+        _infer_again(project, target)
     if target.parsed is None or "context" in fields or "dockerfile" in fields:
         shown = join_path(target.context, target.dockerfile)
         path = project.root / shown
@@ -63,6 +65,19 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
     if target.stage and target.stage not in target.parsed.stage_names():
         stages = ", ".join(sorted(target.parsed.stage_names())) or "none"
         raise BakegenError(f"{where}.stage: no stage '{target.stage}' in the Dockerfile (stages: {stages})")
+
+
+def _infer_again(project: Project, target: Target) -> None:
+    """A Dockerfile's context inferred again with the configured build args (a `COPY ${APP}/x`
+    says where it reads only once APP has a value); compose's and build files' contexts stand."""
+    if target.parsed is None or not target.origin or ": service " in target.origin or target.decided:
+        return
+    folder, _, filename = target.origin.rpartition("/")
+    stale = (SOURCE_NOT_FOUND, SOURCE_UNRESOLVED)
+    project.warnings = [w for w in project.warnings if not (w[0] in stale and w[1].startswith(f"{target.origin}:"))]
+    target.context, target.dockerfile, warnings = infer_context(project.root, folder or ".", filename, target.parsed,
+                                                                target.args)
+    project.warnings += warnings
 
 
 def _inside(root: Path, path: str, folder: str, key: str) -> None:

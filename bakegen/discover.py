@@ -313,7 +313,8 @@ def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile,
     copies is there, else the nearest folder above holding the most of it (the root at most). A
     source found nowhere (a build output absent from a clean clone) or naming a build arg without
     a value does not decide: it is a warning. Returns (context, Dockerfile relative to it, warnings)."""
-    values = global_values(parsed, build_args or {})
+    # A build arg reaches a stage's own `ARG X` too; the global ARGs' defaults otherwise.
+    values = {**(build_args or {}), **global_values(parsed, build_args or {})}
     path = join_path(folder, filename)
     sources, warnings = [], []
     for line, source in parsed.sources:

@@ -127,6 +127,18 @@ def test_a_source_found_nowhere_does_not_throw_the_rest_away(tmp_path):
     assert (SOURCE_UNRESOLVED, "svc/app/Dockerfile:5 ${V}/x (ARG V)") in project.warnings
 
 
+def test_copy_sources_are_read_with_the_configured_args(tmp_path):
+    write_tree(tmp_path, {"apps/web/Dockerfile": "FROM alpine\nARG APP\nCOPY apps/${APP}/src /src\n",
+                          "apps/web/src/x": ""})
+    project = load(tmp_path)
+    assert project.targets["web"].context == "apps/web"  # APP has no value: nothing to go by
+    assert (SOURCE_UNRESOLVED, "apps/web/Dockerfile:3 apps/${APP}/src (ARG APP)") in project.warnings
+    (tmp_path / "bakegen.toml").write_text('[targets.web.args]\nAPP = "web"\n')
+    project = load(tmp_path)
+    assert (project.targets["web"].context, project.targets["web"].dockerfile) == (".", "apps/web/Dockerfile")
+    assert not [w for w in project.warnings if w[0] == SOURCE_UNRESOLVED]
+
+
 # --- names of files and folders -----------------------------------------------------------------
 
 
@@ -229,3 +241,14 @@ def test_both_ghcr_forms_link_and_images_keeps_a_published_pin(tmp_path, ref):
     (tmp_path / "bakegen.toml").write_text(f'[project]\nregistry = "ghcr.io/acme/shop"\n[images]\n"{ref}" = '
                                            f'"docker-image://{ref}"\n')
     assert emitted(tmp_path)["app"]["contexts"] == {ref: f"docker-image://{ref}"}  # the published one
+
+
+def test_init_states_each_guess_as_a_todo(tmp_path):
+    write_tree(tmp_path, {"Makefile": "img:\n\tdocker build -f cmd/a/Dockerfile .\n", "cmd/a/Dockerfile": "FROM alpine\n",
+                          "svc/app/Dockerfile": "FROM alpine\nCOPY svc/lib /lib\n", "svc/lib/x": "",
+                          "web/Dockerfile": "FROM alpine\nCOPY . .\n"})
+    assert CliRunner().invoke(main, ["init", str(tmp_path)]).exit_code == 0
+    text = (tmp_path / "bakegen.toml").read_text()
+    assert "# TODO: context from Makefile:2 (no compose file states it); check it" in text
+    assert "# TODO: context guessed from what the Dockerfile copies (., not its folder svc/app); check it" in text
+    assert text.count("# TODO") == 2  # web's context is its own folder: nothing guessed
