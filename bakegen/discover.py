@@ -16,7 +16,15 @@ from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
 from bakegen.dockerfile import NoFrom, Unresolved, expand, global_values, read_dockerfile
 from bakegen.evidence import Evidence, evidence_files, read_evidence
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
-from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
+from bakegen.names import (
+    GENERIC_FOLDERS,
+    GENERIC_SERVICES,
+    RESERVED_NAMES,
+    path_name,
+    repository_name,
+    target_name,
+    unique_names,
+)
 from bakegen.paths import Unreadable, bake_reads_as_remote, encodable, inside, join_path, read_text
 
 # Never part of the build graph: VCS data, dependency trees (vendored third-party code: Go's
@@ -246,6 +254,7 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
     ordered = sorted(files, key=lambda f: (posixpath.dirname(f), posixpath.basename(f) not in MAIN_COMPOSE_FILES, f))
     candidates: list[_Candidate] = []
     seen: set[tuple] = set()
+    several_folders = len({posixpath.dirname(f) for f in files}) > 1
     for shown in ordered:
         folder = posixpath.dirname(shown)
         is_main = posixpath.basename(shown) in MAIN_COMPOSE_FILES and folder not in main_services
@@ -269,10 +278,13 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
             below = list(reversed(posixpath.relpath(dockerfile_folder, folder or ".").split("/")))
             qualifiers = [p for p in [*above, *below] if p not in (".", "..") and p.lower() != build.service.lower()
                           and p.lower() not in GENERIC_FOLDERS]
+            wanted = (build.service, qualifiers)
+            if several_folders and build.service.lower() in GENERIC_SERVICES and above:
+                wanted = (f"{qualifiers[0]}-{build.service}", qualifiers[1:]) if qualifiers else wanted
             candidates.append(_Candidate(
                 key=f"{shown}:{build.service}", origin=f"{shown}: service {build.service}", folder=dockerfile_folder,
                 context=build.context, dockerfile=build.dockerfile, parsed=parsed,
-                wanted=(build.service, qualifiers), plain=target_name(build.service), stage=build.stage,
+                wanted=wanted, plain=target_name(build.service), stage=build.stage,
                 args=build.args, image=build.image, contexts=build.contexts, file=shown,
             ))
     return candidates

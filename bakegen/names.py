@@ -44,6 +44,10 @@ _QUALIFIER = re.compile(
     r"^((cuda|cu|rocm|py|python|v|jdk|node)?\d+([._-]?\d+)*|cpu|gpu|cuda|rocm|slim|alpine|debug|dev|prod|"
     r"production|local|test|testing|staging|full|minimal)$", re.IGNORECASE)
 RESERVED_NAMES = frozenset({"default", "bases", "services", "_common"})
+# Compose service names that say nothing of the product: in a repository with compose files in
+# several folders, the image takes its compose folder's name in front (`logql-analyzer-backend`).
+GENERIC_SERVICES = frozenset({"app", "api", "backend", "frontend", "web", "server", "client", "worker", "service",
+                              "main"})
 
 
 def path_name(folder: str, variant: str, root_name: str) -> tuple[str, list[str]]:

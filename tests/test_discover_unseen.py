@@ -191,6 +191,15 @@ def test_a_bare_compose_arg_takes_the_env_files_value(tmp_path):
     assert load(tmp_path).targets["s"].args == {"IMG": "ghcr.io/x/y:1"}
 
 
+def test_a_generic_service_name_takes_its_compose_folder_when_there_are_several(tmp_path):
+    build = "services:\n  backend:\n    build: .\n"
+    write_tree(tmp_path, {"tools/analyzer/compose.yaml": build, "tools/analyzer/Dockerfile": "FROM alpine\n",
+                          "compose.yaml": "services:\n  api:\n    build: api\n", "api/Dockerfile": "FROM alpine\n"})
+    assert sorted(load(tmp_path).targets) == ["analyzer-backend", "api"]  # the root's file: nothing to add
+    (tmp_path / "compose.yaml").unlink()
+    assert sorted(load(tmp_path).targets) == ["api", "backend"]  # one compose folder: the service's name
+
+
 # --- build files as evidence --------------------------------------------------------------------
 
 
