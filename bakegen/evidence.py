@@ -14,8 +14,10 @@ from pathlib import Path
 from bakegen.paths import Outside, Unreadable, read_text, within
 
 MAX_FILE_CHARS = 512_000  # a build script longer than this is no build script
-MAX_LINE_CHARS = 4_096
+MAX_LINE_CHARS = 4_096  # a physical line, and a command joined from continuations (cut there)
 MAX_FILES = 200
+MAX_EVIDENCE = 2_000  # builds kept in all; each Dockerfile is compared with each
+MAX_WORDS_BACK = 64  # how far before `-f` a command's `build` word is looked for
 # Options of `docker build` / `buildx build` / `podman build` that take a value in the next word.
 _WITH_VALUE = frozenset({
     "-t", "--tag", "--build-arg", "--platform", "--cache-from", "--cache-to", "--label", "--secret", "--ssh",
@@ -57,6 +59,8 @@ def read_evidence(root: Path, files: list[str]) -> list[Evidence]:
     """The builds stated by `files` (see `evidence_files`); a file that cannot be read says nothing."""
     found: list[Evidence] = []
     for shown in files:
+        if len(found) >= MAX_EVIDENCE:
+            break
         try:
             text = read_text(root / shown, shown)[:MAX_FILE_CHARS]
         except Unreadable:
@@ -66,7 +70,7 @@ def read_evidence(root: Path, files: list[str]) -> list[Evidence]:
         found += _from_commands(root, text, shown, "." if workflow else folder)
         if workflow:
             found += _from_build_push_action(root, text, shown)
-    return found
+    return found[:MAX_EVIDENCE]
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -76,11 +80,11 @@ def _lines(text: str) -> list[tuple[int, str]]:
         line = line[:MAX_LINE_CHARS]
         if not parts:
             start = number
-        if line.rstrip().endswith("\\"):
+        if line.rstrip().endswith("\\") and sum(map(len, parts)) < MAX_LINE_CHARS:
             parts.append(line.rstrip()[:-1])
             continue
         parts.append(line)
-        joined.append((start, " ".join(parts)))
+        joined.append((start, " ".join(parts)[:MAX_LINE_CHARS]))
         parts = []
     return joined
 
@@ -91,6 +95,8 @@ def _from_commands(root: Path, text: str, shown: str, folder: str) -> list[Evide
     `build` before it (or from `-f` on) read as that command's."""
     found = []
     for number, line in _lines(text):
+        if len(found) >= MAX_EVIDENCE:
+            break
         words = [w for w in line.translate(_SEPARATORS).replace("&&", " ; ").split()
                  if w not in ("(", ")") and not w.endswith("=(")]  # a shell array's brackets
         for i, word in enumerate(words):
@@ -101,7 +107,8 @@ def _from_commands(root: Path, text: str, shown: str, folder: str) -> list[Evide
                 value = value if eq else (words[i + 1] if i + 1 < len(words) else "")
                 if not _names_a_dockerfile(value):
                     continue
-                start = next((j + 1 for j in range(i - 1, -1, -1) if words[j] in ("build", ";")), i)
+                start = next((j + 1 for j in range(i - 1, max(i - MAX_WORDS_BACK, 0) - 1, -1)
+                              if words[j] in ("build", ";")), i)
             else:
                 continue
             dockerfile, context, stage = _build_words(words[start:])

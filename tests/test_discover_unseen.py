@@ -233,6 +233,17 @@ def test_makefiles_scripts_and_workflows_state_contexts_and_stages(tmp_path):
     assert emitted(tmp_path)["t"]["target"] == "slim"
 
 
+def test_build_files_are_read_within_bounds(tmp_path):
+    from bakegen.evidence import MAX_EVIDENCE, MAX_LINE_CHARS
+
+    write_tree(tmp_path, {"Dockerfile": "FROM alpine\n", "many.sh": "docker build -f Dockerfile .\n" * (MAX_EVIDENCE + 5),
+                          "long.sh": ("-f x " * 500 + "\\\n") * 100 + "docker build -f Dockerfile .\n"})
+    assert len(read_evidence(tmp_path, ["many.sh"])) == MAX_EVIDENCE
+    # Continuations are joined up to MAX_LINE_CHARS, then a line starts a command of its own.
+    assert [e.dockerfile for e in read_evidence(tmp_path, ["long.sh"])] == ["Dockerfile"]
+    assert MAX_LINE_CHARS < 2_500 * 100
+
+
 def test_a_build_file_never_names_a_context_out_of_the_repository(tmp_path):
     repo = tmp_path / "repo"
     write_tree(repo, {"build.sh": "docker build -f app/Dockerfile ..\n", "app/Dockerfile": "FROM alpine\n"})
