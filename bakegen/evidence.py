@@ -11,7 +11,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakegen.paths import Outside, Unreadable, read_text, within
+from bakegen.paths import Outside, Unreadable, inside, read_text, within
 
 MAX_FILE_CHARS = 512_000  # a build script longer than this is no build script
 MAX_LINE_CHARS = 4_096  # a physical line, and a command joined from continuations (cut there)
@@ -61,6 +61,8 @@ def read_evidence(root: Path, files: list[str]) -> list[Evidence]:
     for shown in files:
         if len(found) >= MAX_EVIDENCE:
             break
+        if not inside(root, shown):  # a link out of the repository: not the repository's word
+            continue
         try:
             text = read_text(root / shown, shown)[:MAX_FILE_CHARS]
         except Unreadable:

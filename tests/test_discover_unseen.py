@@ -248,6 +248,9 @@ def test_a_build_file_never_names_a_context_out_of_the_repository(tmp_path):
     repo = tmp_path / "repo"
     write_tree(repo, {"build.sh": "docker build -f app/Dockerfile ..\n", "app/Dockerfile": "FROM alpine\n"})
     assert read_evidence(repo, ["build.sh"]) == []
+    write_tree(tmp_path, {"elsewhere.sh": "docker build -f app/Dockerfile .\n"})
+    (repo / "linked.sh").symlink_to(tmp_path / "elsewhere.sh")
+    assert read_evidence(repo, ["linked.sh"]) == []  # a script linked from outside says nothing
 
 
 # --- registries ---------------------------------------------------------------------------------
