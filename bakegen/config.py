@@ -163,9 +163,12 @@ def check_bases_resolve(project: Project) -> None:
             project.warnings.append((FROM_WITHOUT_VALUE, problem))
     for name, args in sorted(guessed.items()):
         if name in project.targets:
-            shown = join_path(project.targets[name].context, project.targets[name].dockerfile)
-            project.warnings += [(BASE_GUESSED, f"{shown}: {arg} = {project.targets[name].args[arg]!r}")
-                                 for arg in sorted(args)]
+            target = project.targets[name]
+            shown = join_path(target.context, target.dockerfile)
+            said = [f"{arg} = {target.args[arg]!r}" for arg in sorted(args)]
+            project.warnings += [(BASE_GUESSED, f"{shown}: {s}") for s in said]
+            target.decided = ", ".join([*filter(None, [target.decided]), *(f"FROM arg {s} (image of target "
+                                                                           f"{args[s.split(' ')[0]]})" for s in said)])
     project.warnings += [(PLACEHOLDER_KEPT, p) for n, p in sorted(placeholders.items()) if n in project.targets]
 
 

@@ -275,3 +275,9 @@ def test_init_states_each_guess_as_a_todo(tmp_path):
     assert "# TODO: context from Makefile:2 (no compose file states it); check it" in text
     assert "# TODO: context guessed from what the Dockerfile copies (., not its folder svc/app); check it" in text
     assert text.count("# TODO") == 2  # web's context is its own folder: nothing guessed
+    write_tree(tmp_path, {"jupyter/Dockerfile": "ARG BASE_IMG=<web>\nFROM $BASE_IMG\n"})
+    assert CliRunner().invoke(main, ["init", "--force", str(tmp_path)]).exit_code == 0
+    assert "# TODO: FROM arg BASE_IMG = 'web' (image of target web) (no compose file states it); check it" in (
+        tmp_path / "bakegen.toml").read_text()
+    assert "[jupyter]" in CliRunner().invoke(main, ["graph", str(tmp_path)]).stdout.replace(
+        "jupyter (service)  [FROM arg BASE_IMG = 'web' (image of target web)]", "[jupyter]")
