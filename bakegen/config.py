@@ -89,8 +89,9 @@ def _inside(root: Path, path: str, folder: str, key: str) -> None:
                            "repository does not have") from None
 
 
-def load_project(root: Path, config_path: Path | None = None) -> Project:
-    """Discovery, then `bakegen.toml` (the given one, or the one at the root if present)."""
+def load_project(root: Path, config_path: Path | None = None, registry: str | None = None) -> Project:
+    """Discovery, then `bakegen.toml` (the given one, or the one at the root if present), then
+    `registry` (checked) over the config's."""
     if not root.is_dir():
         raise BakegenError(f"{root}: not a folder")
     path = config_path if config_path is not None else root / CONFIG_FILE
@@ -106,6 +107,8 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
                        config["names"] if config else None)
     if config is not None:
         apply_config(project, config, shown)
+    if registry is not None:
+        project.registry = registry
     if not project.targets:
         raise BakegenError(f"{root}: {NO_DOCKERFILE}")
     check_bases_resolve(project)

@@ -21,11 +21,11 @@ def load(root: Path | str, config: Path | str | None = None, *, cache: str | Non
     """The project at `root`, with `config` (default: root/bakegen.toml) and the overrides laid
     over it (every override checked as the config's own values are), and its target graph,
     computed once after the last change."""
-    project = load_project(Path(root), Path(config) if config is not None else None)
+    # The registry before FROM values are settled: a guessed `${IMAGE_REPO}` takes it.
+    registry = check_override("project.registry", registry, "registry") if registry is not None else None
+    project = load_project(Path(root), Path(config) if config is not None else None, registry=registry)
     if cache is not None:
         project.cache.backend = check_override("cache.backend", cache, "cache")
-    if registry is not None:
-        project.registry = check_override("project.registry", registry, "registry")
     if tag is not None:
         project.tag = check_override("project.tag", tag, "tag")
     check_names(project)

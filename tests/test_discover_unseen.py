@@ -69,6 +69,9 @@ def test_a_registry_arg_before_a_targets_name_links_to_it(tmp_path):
     targets = emitted(tmp_path)
     assert targets["app"]["args"] == {"REPO": "ghcr.io/acme"}
     assert targets["app"]["contexts"] == {"ghcr.io/acme/base:1": "target:base"}
+    project = load(tmp_path, registry="quay.io/other")  # `emit --registry` is the registry guessed
+    assert project.targets["app"].args == {"REPO": "quay.io/other"}
+    assert project.graph.links["app"] == {"quay.io/other/base:1": "base"}
 
 
 def test_a_guess_towards_a_target_left_out_is_undone(tmp_path):
