@@ -143,7 +143,6 @@ target "base-python" {
 target "base-python-pose" {
   inherits = ["_common"]
   context = "docker/base-python-pose"
-  target = "runtime"
   args = {
     "TORCH_CUDA_ARCH_LIST" = "8.6+PTX"
   }

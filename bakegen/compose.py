@@ -17,10 +17,30 @@ from pathlib import Path
 import yaml
 
 from bakegen import variables
-from bakegen.paths import Outside, Unreadable, exists, is_file, is_local_context, read_text, within
+from bakegen.dotenv import ENV_UNTRACKED, EnvValues, after_name, interpolate, read_env
+from bakegen.paths import Outside, Unreadable, is_file, is_local_context, read_text, within
 
 # libyaml's parser where present: several times faster, and the same documents.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]
+    """The safe loader with compose's own merge tags: `!reset` (the value dropped) and `!override`
+    (the value as written, not merged): only files merged over others use them, and those are read
+    here for the services they add, so the value itself is all that matters."""
+
+
+def _override(loader: yaml.SafeLoader, node: yaml.Node) -> object:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("!reset", lambda loader, node: None)
+_Loader.add_constructor("!override", _override)
+MAX_EXTENDS = 10  # levels of `extends` followed, as a bound on a chain (compose refuses cycles)
 
 # The files `docker compose` reads unasked; others beside them are overrides of their services.
 MAIN_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -34,9 +54,7 @@ MAX_YAML_NODES = 500_000
 # Kinds of findings (each shown as one line listing its items).
 NOT_READ = "compose files not read (their services are left out)"
 LEFT_OUT = "compose services left out"
-ENV_NOT_READ = ".env files not read (the compose files' own defaults are used)"
-ENV_UNTRACKED = (".env values ignored: the file is not tracked by git, so a clean clone builds without it (the "
-                 "compose files' own defaults are used)")
+
 
 
 @dataclass
@@ -57,40 +75,110 @@ def is_compose_file(name: str) -> bool:
     return bool(COMPOSE_FILE.match(name))
 
 
+@dataclass
+class ComposeFile:
+    """What one compose file states: its builds, the names of all its services, the compose files
+    it includes (relative to the root, inside the repository) and warnings."""
+
+    builds: list[ComposeBuild] = field(default_factory=list)
+    services: set[str] = field(default_factory=set)
+    includes: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
 def read_compose(root: Path, shown: str, overridden: frozenset[str] = frozenset(),
-                 tracked: frozenset[str] | None = None) -> tuple[list[ComposeBuild], set[str], list[tuple[str, str]]]:
-    """The builds of the compose file at root/shown, the names of all its services, and
-    warnings; a file that does not resolve is a warning naming it, never a stop. Services in
-    `overridden` only override another file's (compose's `-f a -f b`): not builds of their own.
+                 tracked: frozenset[str] | None = None) -> ComposeFile:
+    """The compose file at root/shown; a file that does not resolve is a warning naming it, never
+    a stop. Services in `overridden` only override another file's (compose's `-f a -f b`): not
+    builds of their own. `extends` (in this file or another inside the repository) is followed.
     `tracked`: the files git tracks (None outside a repository): a `.env` outside it is not used."""
     folder = posixpath.dirname(shown) or "."
     try:
         document = load_yaml(read_text(root / shown, shown), shown)
     except (Unreadable, ValueError) as e:
-        return [], set(), [(NOT_READ, f"{shown} ({_after_name(str(e), shown)})")]
-    if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
-        return [], set(), []
-    warnings: list[tuple[str, str]] = []
-    env = _Env(*read_env(root, join(folder, ".env"), tracked, warnings))
-    builds: list[ComposeBuild] = []
+        return ComposeFile(warnings=[(NOT_READ, f"{shown} ({after_name(str(e), shown)})")])
+    if not isinstance(document, dict):
+        return ComposeFile()
+    read = ComposeFile()
+    env = EnvValues(*read_env(root, join(folder, ".env"), tracked, read.warnings))
+    read.includes = _includes(root, document.get("include"), env, folder, shown, read.warnings)
+    if not isinstance(document.get("services"), dict):
+        return read
+    documents = {shown: document}
     for service, spec in document["services"].items():
-        if not isinstance(spec, dict) or "build" not in spec or service in overridden:
+        if not isinstance(spec, dict) or service in overridden:
             continue
         try:
-            builds.append(_build_of(str(service), spec, env, folder, shown, root))
-        except (ValueError, variables.ExpansionError) as e:
-            warnings.append((LEFT_OUT, f"{shown}: {service} ({e})"))
+            spec, spec_folder = _extended(root, spec, folder, shown, documents)
+            if "build" in spec:
+                read.builds.append(_build_of(str(service), spec, env, spec_folder, shown, root))
+        except (ValueError, Unreadable, variables.ExpansionError) as e:
+            read.warnings.append((LEFT_OUT, f"{shown}: {service} ({e})"))
     if env.ignored_used:
-        warnings.append((ENV_UNTRACKED, f"{join(folder, '.env')} ({', '.join(sorted(env.ignored_used))})"))
-    return builds, {str(s) for s in document["services"]}, warnings
+        read.warnings.append((ENV_UNTRACKED, f"{join(folder, '.env')} ({', '.join(sorted(env.ignored_used))})"))
+    read.services = {str(s) for s in document["services"]}
+    return read
+
+
+def _includes(root: Path, raw: object, env: Mapping[str, str], folder: str, shown: str,
+              warnings: list[tuple[str, str]]) -> list[str]:
+    """The files of compose's `include:` (a path, a list of paths, or `{path: ...}` entries), each
+    inside the repository; one that is not is a warning."""
+    paths: list[object] = []
+    for item in raw if isinstance(raw, list) else []:
+        entry = item.get("path") if isinstance(item, dict) else item
+        paths += entry if isinstance(entry, list) else [entry]
+    found = []
+    for path in paths:
+        if not isinstance(path, _TEXT):
+            continue
+        try:
+            found.append(_local_path(root, interpolate(str(path), env), folder, "include"))
+        except ValueError as e:
+            warnings.append((NOT_READ, f"{shown}: include {str(path)[:80]!r} ({e})"))
+    return found
+
+
+def _extended(root: Path, spec: dict, folder: str, shown: str, documents: dict[str, object],
+              depth: int = 0) -> tuple[dict, str]:
+    """`spec` laid over the service it `extends` (key by key, `build` merged too), and the folder
+    its build's paths are relative to: the extended file's when the build comes from there."""
+    extends = spec.get("extends")
+    if extends is None:
+        return spec, folder
+    if depth >= MAX_EXTENDS:
+        raise ValueError(f"extends: more than {MAX_EXTENDS} levels")
+    if isinstance(extends, str):
+        extends = {"service": extends}
+    if not isinstance(extends, dict) or not isinstance(extends.get("service"), str):
+        raise ValueError("extends: expected a service name or a mapping with `service`")
+    other = shown
+    if extends.get("file") is not None:
+        other = _local_path(root, interpolate(str(extends["file"]), {}), folder, "extends.file")
+    if other not in documents:
+        documents[other] = load_yaml(read_text(root / other, other), other)
+    services = documents[other].get("services") if isinstance(documents[other], dict) else None
+    base = services.get(extends["service"]) if isinstance(services, dict) else None
+    if not isinstance(base, dict):
+        raise ValueError(f"extends: no service {extends['service'][:80]!r} in {other}")
+    base, base_folder = _extended(root, base, posixpath.dirname(other) or ".", other, documents, depth + 1)
+    own = {k: v for k, v in spec.items() if k != "extends"}
+    merged = {**base, **own}
+    if "build" not in base:
+        return merged, folder
+    base_build = base["build"] if isinstance(base["build"], dict) else {"context": base["build"]}
+    own_build = own.get("build", {})
+    own_build = own_build if isinstance(own_build, dict) else {"context": own_build}
+    if "context" not in own_build and base_folder != folder:  # the extended file's context, seen from here
+        context = str(base_build.get("context", "."))
+        base_build = {**base_build, "context": posixpath.relpath(posixpath.join(base_folder, context), folder)
+                      if is_local_context(context) else context}
+    merged["build"] = {**base_build, **own_build}
+    return merged, folder
 
 
 def join(folder: str, name: str) -> str:
     return name if folder in (".", "") else f"{folder}/{name}"
-
-
-def _after_name(reason: str, shown: str) -> str:
-    return reason.removeprefix(f"{shown}: ")
 
 
 def load_yaml(text: str, shown: str) -> object:
@@ -142,46 +230,6 @@ def _check_bounds(events: Iterator[yaml.Event], shown: str) -> None:
         if sizes[-1] > MAX_YAML_NODES:
             raise YamlRefused(f"{shown}:{event.start_mark.line + 1}: aliases expand to more than {MAX_YAML_NODES} "
                              "values (an alias bomb?)")
-
-
-class _Env(Mapping[str, str]):
-    """The values interpolation may use; notes which names it looked up in an ignored `.env`."""
-
-    def __init__(self, values: dict[str, str], ignored: dict[str, str]):
-        self.values, self.ignored = values, ignored
-        self.ignored_used: set[str] = set()
-
-    def __getitem__(self, name: str) -> str:
-        return self.values[name]
-
-    def __contains__(self, name: object) -> bool:
-        if name in self.ignored:
-            self.ignored_used.add(str(name))
-        return name in self.values
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-
-def read_env(root: Path, shown: str, tracked: frozenset[str] | None,
-             warnings: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str]]:
-    """The `.env` at root/shown as (values to use, values ignored): none to use when it leaves the
-    repository, is no regular file or grows past the bounds (a warning says so), and all ignored
-    when git does not track it (the committed bake file must not depend on it)."""
-    if not exists(root / shown) and not (root / shown).is_symlink():
-        return {}, {}
-    try:
-        within(root, shown)
-        values = parse_env(read_text(root / shown, shown), shown)
-    except (ValueError, Unreadable, variables.ExpansionError) as e:  # Outside is a ValueError
-        warnings.append((ENV_NOT_READ, f"{shown} ({_after_name(str(e), shown)})"))
-        return {}, {}
-    if tracked is not None and shown not in tracked:
-        return {}, values
-    return values, {}
 
 
 def _field(mapping: dict, key: str, types: tuple[type, ...], what: str, default: object = None) -> object:
@@ -254,11 +302,14 @@ def _pairs(raw: object, key: str) -> list[tuple[str, object]]:
 
 
 def _args(raw: object, env: Mapping[str, str]) -> dict[str, str]:
-    """`args` as a mapping or a list of `K=V`; a bare `K` takes the environment's value, which
-    bakegen leaves out (see the module's note), so it is dropped as compose drops unset ones."""
+    """`args` as a mapping or a list of `K=V`; a bare `K` takes the environment's value: the
+    `.env` file's (compose reads it into the project's environment), the process environment being
+    left out (see the module's note), so one unset there is dropped as compose drops unset ones."""
     args = {}
     for name, value in _pairs(raw, "build.args"):
         if value is None:
+            if name in env:
+                args[name] = env[name]
             continue
         if not isinstance(value, (*_TEXT, bool)):
             raise ValueError(f"build.args.{name}: expected text, got {_yaml_type(value)}")
@@ -277,47 +328,3 @@ def _contexts(root: Path, raw: object, env: Mapping[str, str], folder: str) -> d
             value = _local_path(root, value, folder, f"build.additional_contexts.{name}")
         contexts[name] = value
     return contexts
-
-
-def interpolate(text: str, env: Mapping[str, str]) -> str:
-    """Compose's interpolation; an unset variable without a default is empty, as compose makes it."""
-    try:
-        return variables.expand(text, env, escape="$", missing=lambda _: "")
-    except variables.Required as e:
-        raise ValueError(f"variable {e.name} is required: {e.message or 'not set'}") from None
-    except variables.Unsupported as e:
-        raise ValueError(f"invalid interpolation of {e.name!r} (compose refuses it)") from None
-
-
-def parse_env(text: str, shown: str) -> dict[str, str]:
-    """A compose `.env`: KEY=VALUE lines, `#` comments, quotes; values may use earlier keys."""
-    env: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        key, value = key.strip(), value.strip()
-        try:
-            if len(value) >= 2 and value[0] == value[-1] == "'":
-                env[key] = value[1:-1]
-            elif len(value) >= 2 and value[0] == value[-1] == '"':
-                env[key] = interpolate(value[1:-1], env)
-            else:
-                env[key] = interpolate(_without_comment(value), env)
-        except variables.ExpansionError as e:
-            raise variables.ExpansionError(key, e.reason) from None
-        except ValueError as e:
-            raise ValueError(f"{shown}: {key}: {e}") from None
-    return env
-
-
-def _without_comment(value: str) -> str:
-    """An unquoted value up to ` #` (a `#` after whitespace starts a comment); a scan, not a regex:
-    whitespace-then-`#` searched over a long run of spaces is quadratic."""
-    i = value.find("#")
-    while i != -1:
-        if i > 0 and value[i - 1] in " \t":
-            return value[:i].rstrip()
-        i = value.find("#", i + 1)
-    return value

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from bakegen import schema
-from bakegen.discover import default_stage, discover, kind_of
+from bakegen.contexts import SOURCE_NOT_FOUND, SOURCE_UNRESOLVED, infer_context
+from bakegen.discover import NO_DOCKERFILE, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, Compression, Project, Target
-from bakegen.names import repository_name
+from bakegen.names import normalize_image_ref, repository_name, repository_of
 from bakegen.paths import Outside, context_folder, exists, is_file, join_path, within
 from bakegen.schema import CONFIG_FILE, load_config
 from bakegen.variables import ExpansionError
@@ -99,17 +100,32 @@ def _apply_target(project: Project, name: str, fields: dict[str, Any], where: st
         target = project.targets[name] = Target(name=name, kind=kind_of(context), context=context)
     schema.apply(target, fields, prefix="targets.<name>.")
     target.kind_given = target.kind_given or "kind" in fields
+    if "args" in fields and not {"context", "dockerfile"} & fields.keys():
+        _infer_again(project, target)
     if target.parsed is None or "context" in fields or "dockerfile" in fields:
         shown = join_path(target.context, target.dockerfile)
         path = project.root / shown
         if not is_file(path):
             raise BakegenError(f"{where}: Dockerfile '{shown}' not found")
         target.parsed = read_dockerfile(path, shown)
-        if "stage" not in fields:
-            target.stage = default_stage(target.parsed)
+        if "stage" not in fields:  # the last, as `docker build` builds
+            target.stage = None
     if target.stage and target.stage not in target.parsed.stage_names():
         stages = ", ".join(sorted(target.parsed.stage_names())) or "none"
         raise BakegenError(f"{where}.stage: no stage '{target.stage}' in the Dockerfile (stages: {stages})")
+
+
+def _infer_again(project: Project, target: Target) -> None:
+    """A Dockerfile's context inferred again with the configured build args (a `COPY ${APP}/x`
+    says where it reads only once APP has a value); compose's and build files' contexts stand."""
+    if target.parsed is None or not target.origin or ": service " in target.origin or target.decided:
+        return
+    folder, _, filename = target.origin.rpartition("/")
+    stale = (SOURCE_NOT_FOUND, SOURCE_UNRESOLVED)
+    project.warnings = [w for w in project.warnings if not (w[0] in stale and w[1].startswith(f"{target.origin}:"))]
+    target.context, target.dockerfile, warnings = infer_context(project.root, folder or ".", filename, target.parsed,
+                                                                target.args)
+    project.warnings += warnings
 
 
 def _inside(root: Path, path: str, folder: str, key: str) -> None:
@@ -121,8 +137,9 @@ def _inside(root: Path, path: str, folder: str, key: str) -> None:
                            "repository does not have") from None
 
 
-def load_project(root: Path, config_path: Path | None = None) -> Project:
-    """Discovery, then `bakegen.toml` (the given one, or the one at the root if present)."""
+def load_project(root: Path, config_path: Path | None = None, registry: str | None = None) -> Project:
+    """Discovery, then `bakegen.toml` (the given one, or the one at the root if present), then
+    `registry` (checked) over the config's."""
     if not root.is_dir():
         raise BakegenError(f"{root}: not a folder")
     path = config_path if config_path is not None else root / CONFIG_FILE
@@ -139,28 +156,110 @@ def load_project(root: Path, config_path: Path | None = None) -> Project:
                        find=config["project"].get("discover", True) if config else True)
     if config is not None:
         apply_config(project, config, shown)
+    if registry is not None:
+        project.registry = registry
     if not project.targets:
-        raise BakegenError(f"{root}: no Dockerfile found (looked in every folder not ignored)")
+        raise BakegenError(f"{root}: {NO_DOCKERFILE}")
     check_bases_resolve(project)
     return project
 
 
+# A FROM whose value no build arg gives, or a placeholder (`ARG BASE_IMG=<base>`): that target left out.
+FROM_WITHOUT_VALUE = "targets left out because a FROM they build on names no image"
+PLACEHOLDER_KEPT = "FROM placeholders that name no image: the build fails until the ARG is set"
+BASE_GUESSED = (f"FROM lines without a value taken as the repository's own image they name (set the ARG in "
+                f"{CONFIG_FILE} as [targets.<name>.args] to change)")
+# What an image reference may hold (a tag, a digest, a port): a placeholder such as `<base>` holds more.
+_NOT_IN_A_REFERENCE = re.compile(r"[^A-Za-z0-9._:/@+-]")
+# `$X`, `${X}`, `$X/rest`, `${X}/rest`: a FROM whose registry part (or all) is one ARG.
+_ARG_FROM = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?(?:/([^$]*))?")
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9][A-Za-z0-9._/-]*)>")
+MAX_GUESSES = 5  # ARGs filled per target, a bound on the retries
+
+
 def check_bases_resolve(project: Project) -> None:
-    """Every FROM names an image once its ARGs are expanded, as BuildKit will expand them; else
-    the build fails later with `base name (${X}) should not be blank` and no word of why."""
-    for name, target in sorted(project.targets.items()):
-        if target.parsed is None:
-            continue
-        shown = join_path(target.context, target.dockerfile)
-        try:
-            resolved_images(target.parsed, target.args)
-        except Unresolved as e:
-            line = e.stage.line if e.stage else 1
-            raw = e.stage.raw if e.stage else ""
-            said = f" ({e.message!r}, says the Dockerfile)" if e.message else ""
-            raise BakegenError(
-                f"{shown}:{line}: FROM {raw[:80]}: ARG {e.name} has no value{said}; set it in {CONFIG_FILE} as "
-                f'[targets.{name}.args] {e.name} = "..."'
-            ) from None
-        except ExpansionError as e:
-            raise BakegenError(f"{shown}: target {name}: {e}") from None
+    """Every FROM of a built stage names an image once its ARGs are expanded, as BuildKit will
+    expand them; else the build fails later with `base name (${X}) should not be blank` and no
+    word of why. Where such a FROM names one of the repository's own images (`${IMAGE_REPO}/base`,
+    a placeholder `ARG BASE_IMG=<jupyter>`), the ARG is given that image and a warning says so. A
+    target whose FROM has no value is left out with a warning naming the file, line, ARG and key,
+    so one Dockerfile never stops the rest (when it is the only one, an error); one whose FROM is
+    a placeholder naming nothing here (`<ubuntu>`) is kept, with a warning saying what to set."""
+    guessed: dict[str, dict[str, str]] = {}  # target -> {ARG: the target its value names}
+    placeholders: dict[str, str] = {}
+    for _ in range(len(project.targets) + 1):  # each round leaves out one target at least
+        problems: dict[str, str] = {}
+        for name in sorted(project.targets):
+            target = project.targets[name]
+            for arg, other in list(guessed.get(name, {}).items()):  # a guess naming a target left out
+                if other not in project.targets:
+                    del guessed[name][arg], target.args[arg]
+            if target.parsed is None:
+                continue
+            for _ in range(MAX_GUESSES + 1):
+                problem, placeholder, guess = _unresolved_base(project, name)
+                if guess is None or guess[0] in target.args:
+                    break
+                target.args[guess[0]] = project.registry if guess[2] else guess[1]
+                guessed.setdefault(name, {})[guess[0]] = guess[1]
+            if problem:
+                problems[name] = problem
+            if placeholder:
+                placeholders[name] = placeholder
+        if not problems:
+            break
+        if len(problems) == len(project.targets):
+            raise BakegenError(next(iter(problems.values())))
+        for name, problem in problems.items():
+            del project.targets[name]
+            project.warnings.append((FROM_WITHOUT_VALUE, problem))
+    for name, args in sorted(guessed.items()):
+        if name in project.targets:
+            target = project.targets[name]
+            shown = join_path(target.context, target.dockerfile)
+            said = [f"{arg} = {target.args[arg]!r}" for arg in sorted(args)]
+            project.warnings += [(BASE_GUESSED, f"{shown}: {s}") for s in said]
+            target.decided = ", ".join([*filter(None, [target.decided]), *(f"FROM arg {s} (image of target "
+                                                                           f"{args[s.split(' ')[0]]})" for s in said)])
+    project.warnings += [(PLACEHOLDER_KEPT, p) for n, p in sorted(placeholders.items()) if n in project.targets]
+
+
+def _unresolved_base(project: Project, name: str) -> tuple[str, str, tuple[str, str, bool] | None]:
+    """Why the target must be left out ("" when it need not), what placeholder it keeps ("" when
+    none), and an ARG value that would make a FROM name another target: (ARG, that target, whether
+    the value is the registry (`${IMAGE_REPO}/base`) rather than the target's name)."""
+    target = project.targets[name]
+    assert target.parsed is not None
+    shown = join_path(target.context, target.dockerfile)
+    try:
+        for stage, image in resolved_images(target.parsed, target.args, target.stage):
+            if image is not None and _NOT_IN_A_REFERENCE.search(image):
+                arg = _ARG_FROM.fullmatch(stage.raw)
+                named = _PLACEHOLDER.fullmatch(image)
+                other = _target_named(project, named.group(1), name) if named else None
+                guess = (arg.group(1), other, False) if arg and other and not arg.group(2) else None
+                which = arg.group(1) if arg else "NAME"
+                return "", (f"{shown}:{stage.line}: FROM {stage.raw[:80]} is {image[:80]!r}; set "
+                            f'[targets.{name}.args] {which} = "..." in {CONFIG_FILE}'), guess
+    except Unresolved as e:
+        line = e.stage.line if e.stage else 1
+        raw = e.stage.raw if e.stage else ""
+        said = f" ({e.message!r}, says the Dockerfile)" if e.message else ""
+        arg = _ARG_FROM.fullmatch(raw)
+        guess = None
+        if arg and arg.group(1) == e.name and arg.group(2):  # `${IMAGE_REPO}/base`: the registry part
+            last = repository_of(normalize_image_ref(arg.group(2))).rsplit("/", 1)[-1]
+            other = _target_named(project, last, name)
+            guess = (e.name, other, True) if other else None
+        return (f"{shown}:{line}: FROM {raw[:80]}: ARG {e.name} has no value{said}; set it in "
+                f'{CONFIG_FILE} as [targets.{name}.args] {e.name} = "..."'), "", guess
+    except ExpansionError as e:
+        raise BakegenError(f"{shown}: target {name}: {e}") from None
+    return "", "", None
+
+
+def _target_named(project: Project, wanted: str, besides: str) -> str | None:
+    """The target (not `besides`) whose name, or image repository, is `wanted`."""
+    wanted = wanted.lower()
+    return next((n for n in sorted(project.targets) if n != besides and wanted in (n.lower(), repository_name(n))),
+                None)

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bakegen import dockerignore
-from bakegen.dockerfile import external_refs, normalize_image_ref
+from bakegen.dockerfile import external_refs
 from bakegen.graph import TARGET_PREFIX, LoadedProject, local_folder
 from bakegen.model import BakegenError, Dockerfile, Project, Target
+from bakegen.names import normalize_image_ref
 from bakegen.plan import replacement_contexts
 
 FORMAT = "bakegen-digest-1"  # changes when what a digest covers changes: every digest moves with it

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import posixpath
 import re
@@ -13,25 +12,39 @@ import pathspec
 
 from bakegen import git
 from bakegen.compose import MAIN_COMPOSE_FILES, is_compose_file, read_compose
-from bakegen.dockerfile import NoFrom, Unresolved, expand, global_values, read_dockerfile
+from bakegen.contexts import infer_context
+from bakegen.dockerfile import NoFrom, read_dockerfile
+from bakegen.evidence import Evidence, evidence_files, read_evidence
 from bakegen.model import BakegenError, CacheSettings, Dockerfile, Kind, Project, Target
-from bakegen.names import GENERIC_FOLDERS, RESERVED_NAMES, path_name, repository_name, target_name, unique_names
+from bakegen.names import (
+    GENERIC_FOLDERS,
+    GENERIC_SERVICES,
+    RESERVED_NAMES,
+    path_name,
+    repository_name,
+    target_name,
+    unique_names,
+)
 from bakegen.paths import Unreadable, bake_reads_as_remote, encodable, exists, inside, join_path, read_text
-from bakegen.reads import probe
 
-# Never part of the build graph: VCS data, dependency trees, virtualenvs, build outputs, caches.
+# Never part of the build graph: VCS data, dependency trees (vendored third-party code: Go's
+# `vendor/`, `third_party/`), virtualenvs, build outputs, caches.
 SKIPPED_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox",
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".buildx-cache", "dist", "build",
+    "vendor", "third_party", "third-party", "thirdparty", "3rdparty",
 })
 BASES_DIR = "docker"
+WORKFLOWS = ".github/workflows"
 
 
 # Editor, CI and tool folders: their Dockerfiles are not the product's images.
 TOOL_DIRS = frozenset({".devcontainer", ".github", ".gitlab", ".circleci", ".vscode", ".idea", ".buildkite"})
-# `Dockerfile`, `Dockerfile.<x>`, `Dockerfile_<x>`, `Dockerfile-<x>`, `<x>.Dockerfile`, `<x>.dockerfile`.
-_DOCKERFILE = re.compile(r"^(?:Dockerfile(?:[._-](?P<suffix>[A-Za-z0-9][A-Za-z0-9_.-]*))?"
-                         r"|(?P<prefix>[A-Za-z0-9][A-Za-z0-9_.-]*)\.[Dd]ockerfile)$")
+# `Dockerfile`, `Dockerfile.<x>`, `Dockerfile_<x>`, `Dockerfile-<x>`, `<x>.Dockerfile`, `<x>.dockerfile`,
+# and the same with Podman's `Containerfile` (a repository may use only that name).
+_DOCKERFILE = re.compile(r"^(?:(?:Docker|Container)file(?:[._-](?P<suffix>[A-Za-z0-9][A-Za-z0-9_.-]*))?"
+                         r"|(?P<prefix>[A-Za-z0-9][A-Za-z0-9_.-]*)\.(?:[Dd]ocker|[Cc]ontainer)file)$")
+NO_DOCKERFILE = "no Dockerfile or Containerfile found (looked in every folder not ignored)"
 # What a `Dockerfile.<x>` is when it is no Dockerfile: ignore files, docs, templates, backups.
 _NOT_DOCKERFILE = re.compile(r"\.(dockerignore|md|rst|txt|j2|jinja2?|tmpl|tpl|template|in|orig|bak|swp|rej|sh|"
                              r"ya?ml|json|toml|lock|sum|log)$", re.IGNORECASE)
@@ -46,8 +59,7 @@ REMOTE_LOOKING_CONTEXT = ("build contexts whose path bake reads as a git remote 
                           "out; rename the folder")
 NOT_READ = "files not read (not regular files, or too big), left out"
 MALFORMED_GITIGNORE = ".gitignore lines that are no pattern, left out as git leaves them out"
-SOURCE_NOT_FOUND = ("files copied that are neither beside the Dockerfile nor in a folder above it (the context "
-                    "stays the Dockerfile's folder; set targets.<name>.context)")
+
 
 
 @dataclass
@@ -56,6 +68,7 @@ class Found:
 
     dockerfiles: list[tuple[str, str]] = field(default_factory=list)
     compose_files: list[str] = field(default_factory=list)
+    build_files: list[str] = field(default_factory=list)  # Makefiles, scripts: they may state builds
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -108,9 +121,22 @@ def walk(root: Path, exclude: list[str] | None = None) -> Found:
                 found.dockerfiles.append((rel, filename))
             elif is_compose_file(filename) and not _not_utf8(rel):
                 found.compose_files.append(join_path(rel, filename))
+            elif not _not_utf8(rel) and not _not_utf8(filename):
+                found.build_files.append(join_path(rel, filename))
     found.dockerfiles.sort()
     found.compose_files.sort()
+    found.build_files = evidence_files(root, [*found.build_files, *_workflows(root)])
     return found
+
+
+def _workflows(root: Path) -> list[str]:
+    """GitHub workflows (`.github` is not walked: its Dockerfiles are no product images)."""
+    folder = root / WORKFLOWS
+    try:
+        names = sorted(os.listdir(folder)) if folder.is_dir() and not folder.is_symlink() else []
+    except OSError:
+        return []
+    return [f"{WORKFLOWS}/{n}" for n in names if n.endswith((".yml", ".yaml")) and not _not_utf8(n)]
 
 
 def find_dockerfile_dirs(root: Path, exclude: list[str] | None = None) -> list[str]:
@@ -146,6 +172,7 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         warnings.append((GIT_UNREADABLE, git_problem))
     candidates = _compose_candidates(root, found.compose_files, warnings, git.tracked_files(root))
     claimed = {posixpath.normpath(join_path(c.context, c.dockerfile)) for c in candidates}
+    evidence = read_evidence(root, found.build_files)
     for folder, filename in found.dockerfiles:
         shown = join_path(folder, filename)
         if shown in claimed:
@@ -164,13 +191,22 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
                 raise
             warnings.append((NO_FROM, shown))
             continue
-        context, dockerfile, warning = infer_context(root, folder, filename, parsed)
-        if warning:
-            warnings.append((SOURCE_NOT_FOUND, warning))
+        stated = stated_build(evidence, shown, parsed)
+        decided = ""
+        if stated is not None and stated.context is not None and inside(root, stated.context):
+            context, dockerfile = stated.context, posixpath.relpath(shown, stated.context)
+            decided = f"context from {stated.source}"
+        else:
+            context, dockerfile, context_warnings = infer_context(root, folder, filename, parsed)
+            warnings += context_warnings
+        stage = stated.stage if stated is not None else None
+        if stage:
+            decided += f"{', ' if decided else ''}stage from {stated.source}"
         name, qualifiers = path_name(folder, variant, root_name)
         plain = posixpath.basename(folder) if not variant and folder != "." else name  # what a person expects
         candidates.append(_Candidate(key=shown, origin=shown, folder=folder, context=context, dockerfile=dockerfile,
-                                     parsed=parsed, wanted=(name, qualifiers), plain=target_name(plain)))
+                                     parsed=parsed, wanted=(name, qualifiers), plain=target_name(plain), stage=stage,
+                                     decided=decided))
     # bake reads `user@host:path` as a git remote, however the path is written: such a folder
     # cannot be a local context in a file that must not depend on where the repository lies.
     unreadable = [c for c in candidates if bake_reads_as_remote(c.context)]
@@ -183,8 +219,8 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
         contexts = {k: _service_context(v, c, chosen) for k, v in c.contexts.items()}
         targets[name] = Target(
             name=name, kind=kind_of(c.folder), context=c.context, dockerfile=c.dockerfile,
-            stage=c.stage or default_stage(c.parsed), args=dict(c.args), contexts=contexts, parsed=c.parsed,
-            origin=c.origin, renamed=name != c.plain, image=c.image,
+            stage=c.stage, args=dict(c.args), contexts=contexts, parsed=c.parsed,
+            origin=c.origin, renamed=name != c.plain, image=c.image, decided=c.decided,
         )
     return Project(root=root, targets=targets, registry=default_registry(origin_url), exclude=list(exclude or []),
                    names=dict(names or {}), cache=CacheSettings(default_branch=default_branch(root)), warnings=warnings)
@@ -205,6 +241,7 @@ class _Candidate:
     image: str | None = None
     contexts: dict[str, str] = field(default_factory=dict)
     file: str = ""  # the compose file, for its `service:` contexts
+    decided: str = ""  # what a build file stated for it (`context from Makefile:12`)
 
 
 def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, str]],
@@ -216,15 +253,17 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
     ordered = sorted(files, key=lambda f: (posixpath.dirname(f), posixpath.basename(f) not in MAIN_COMPOSE_FILES, f))
     candidates: list[_Candidate] = []
     seen: set[tuple] = set()
+    several_folders = len({posixpath.dirname(f) for f in files}) > 1
     for shown in ordered:
         folder = posixpath.dirname(shown)
         is_main = posixpath.basename(shown) in MAIN_COMPOSE_FILES and folder not in main_services
-        builds, services, file_warnings = read_compose(
-            root, shown, frozenset() if is_main else frozenset(main_services.get(folder, ())), tracked)
-        warnings += file_warnings
+        read = read_compose(root, shown, frozenset() if is_main else frozenset(main_services.get(folder, ())),
+                            tracked)
+        warnings += read.warnings
+        ordered += [f for f in read.includes if f not in ordered]  # `include:` of a file not found by name
         if is_main:
-            main_services[folder] = services
-        for build in builds:
+            main_services[folder] = read.services
+        for build in read.builds:
             path = posixpath.normpath(join_path(build.context, build.dockerfile))
             identity = (path, build.context, build.stage, tuple(sorted(build.args.items())))
             if identity in seen:
@@ -238,10 +277,13 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
             below = list(reversed(posixpath.relpath(dockerfile_folder, folder or ".").split("/")))
             qualifiers = [p for p in [*above, *below] if p not in (".", "..") and p.lower() != build.service.lower()
                           and p.lower() not in GENERIC_FOLDERS]
+            wanted = (build.service, qualifiers)
+            if several_folders and build.service.lower() in GENERIC_SERVICES and above:
+                wanted = (f"{qualifiers[0]}-{build.service}", qualifiers[1:]) if qualifiers else wanted
             candidates.append(_Candidate(
                 key=f"{shown}:{build.service}", origin=f"{shown}: service {build.service}", folder=dockerfile_folder,
                 context=build.context, dockerfile=build.dockerfile, parsed=parsed,
-                wanted=(build.service, qualifiers), plain=target_name(build.service), stage=build.stage,
+                wanted=wanted, plain=target_name(build.service), stage=build.stage,
                 args=build.args, image=build.image, contexts=build.contexts, file=shown,
             ))
     return candidates
@@ -266,52 +308,17 @@ def _service_context(value: str, candidate: _Candidate, chosen: dict[str, str]) 
     return value
 
 
-def infer_context(root: Path, folder: str, filename: str, parsed: Dockerfile) -> tuple[str, str, str]:
-    """The build context of a Dockerfile no compose file describes: its folder when what it copies
-    is there, else the nearest folder above holding all of it (the repository root at most).
-    Returns (context, dockerfile relative to it, what was not found, or "")."""
-    values = global_values(parsed, {})
-    sources = []
-    for line, source in parsed.sources:
-        if "://" in source or source.startswith("git@"):
-            continue
-        try:
-            source = expand(source, values)
-        except Unresolved:
-            continue
-        # Relative to the context, which a source cannot leave (BuildKit reads `../x` as `x`).
-        sources.append((line, posixpath.normpath("/" + source).lstrip("/") or "."))
-    path = join_path(folder, filename)
-    if not sources:
-        return folder, filename, ""
-    candidates = [folder]
-    while candidates[-1] not in (".", ""):
-        candidates.append(posixpath.dirname(candidates[-1]) or ".")
-    for context in candidates:
-        base = os.path.join(root, context)
-        if all(_exists(base, source) for _, source in sources):
-            return context, filename if context == folder else posixpath.relpath(path, context), ""
-    line, missing = next((ln, s) for ln, s in sources if not _exists(os.path.join(root, folder), s))
-    return folder, filename, f"{path}:{line} {missing}"
-
-
-def _exists(base: str, source: str) -> bool:
-    if source == ".":
-        return True
-    if any(ch in source for ch in "*?["):
-        probe(base)  # glob lists the folders it searches (recorded as read)
-        return bool(glob.glob(source, root_dir=base))
-    return exists(os.path.join(base, source))
+def stated_build(evidence: list[Evidence], path: str, parsed: Dockerfile) -> Evidence | None:
+    """What the repository's build files state for the Dockerfile at `path`: a command naming it
+    outright before one naming it through a variable, the first in file order; a stage it does
+    not have is no evidence."""
+    matching = [e for e in evidence if e.matches(path) and (e.stage is None or e.stage in parsed.stage_names())]
+    return min(matching, key=lambda e: "$" in e.dockerfile, default=None)
 
 
 def kind_of(folder: str) -> Kind:
     """Folders under docker/ hold base images; every other folder a service."""
     return Kind.BASE if folder.split("/", 1)[0] == BASES_DIR and folder != BASES_DIR else Kind.SERVICE
-
-
-def default_stage(parsed: Dockerfile) -> str | None:
-    """The stage a target builds unless told: `runtime` when the Dockerfile has one."""
-    return "runtime" if "runtime" in parsed.stage_names() else None
 
 
 FALLBACK_REGISTRY = "localhost:5000/app"

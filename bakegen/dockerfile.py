@@ -296,7 +296,7 @@ def _parse_from(rest: str, line_no: int, shown: str, args: dict[str, str]) -> St
     tokens = [t for t in split_words(rest) if not t.startswith("--")]
     if not tokens:
         raise BakegenError(f"{shown}:{line_no}: FROM without an image")
-    raw = tokens[0]
+    raw = _unquote(tokens[0])  # `FROM "${BASE_IMAGE}"`: BuildKit's lexer drops the quotes
     name = None
     if len(tokens) >= 3 and tokens[1].lower() == "as":
         name = tokens[2]
@@ -311,34 +311,52 @@ def _parse_from(rest: str, line_no: int, shown: str, args: dict[str, str]) -> St
     return Stage(image=image, name=name, line=line_no, raw=raw)
 
 
-def resolved_images(parsed: Dockerfile, build_args: dict[str, str]) -> list[tuple[Stage, str | None]]:
-    """Each stage with its FROM image as BuildKit expands it for these build args; None where a
-    platform ARG decides (one image per platform)."""
+def resolved_images(parsed: Dockerfile, build_args: dict[str, str],
+                    stage: str | None = None) -> list[tuple[Stage, str | None]]:
+    """Each stage the build of `stage` (default: the last, as `docker build` builds) needs, in
+    file order, with its FROM image as BuildKit expands it for these build args; None where a
+    platform ARG decides (one image per platform). Stages the build never reaches are left out:
+    BuildKit does not build them, so their FROM lines neither link nor need a value."""
     values = global_values(parsed, build_args)
-    resolved: list[tuple[Stage, str | None]] = []
-    for stage in parsed.stages:
-        try:
-            image = expand(stage.raw, values)
-        except Unresolved as e:
-            if e.name in PLATFORM_ARGS:
-                resolved.append((stage, None))
-                continue
-            e.stage = stage
-            raise
-        if not image.strip():
-            e = Unresolved(next(iter(_NAME.findall(stage.raw)), stage.raw))
-            e.stage = stage
-            raise e
-        resolved.append((stage, image))
-    return resolved
+    images: dict[int, str | None] = {}
+    names = {s.name.lower(): i for i, s in enumerate(parsed.stages) if s.name}
+    wanted = [names[stage.lower()]] if stage and stage.lower() in names else [len(parsed.stages) - 1]
+    while wanted:
+        index = wanted.pop()
+        if index in images or index < 0:
+            continue
+        images[index] = image = _stage_image(parsed.stages[index], values)
+        needs = [s.source.lower() for s in parsed.references if s.stage == index]
+        needs += [image.lower()] if image is not None else []
+        for need in needs:
+            if need.isdigit() and int(need) < index:
+                wanted.append(int(need))
+            elif names.get(need, index) < index:  # only an earlier stage is a stage (BuildKit's rule)
+                wanted.append(names[need])
+    return [(parsed.stages[i], images[i]) for i in sorted(images)]
 
 
-def missing_build_args(parsed: Dockerfile, build_args: dict[str, str]) -> list[str]:
-    """The ARGs a FROM needs that have no value (nor default) for these build args."""
+def _stage_image(stage: Stage, values: dict[str, str]) -> str | None:
+    try:
+        image = expand(stage.raw, values)
+    except Unresolved as e:
+        if e.name in PLATFORM_ARGS:
+            return None
+        e.stage = stage
+        raise
+    if not image.strip():
+        e = Unresolved(next(iter(_NAME.findall(stage.raw)), stage.raw))
+        e.stage = stage
+        raise e
+    return image
+
+
+def missing_build_args(parsed: Dockerfile, build_args: dict[str, str], stage: str | None = None) -> list[str]:
+    """The ARGs a FROM the build needs that have no value (nor default) for these build args."""
     trial, missing = dict(build_args), []
     while len(missing) <= len(parsed.global_args):
         try:
-            resolved_images(parsed, trial)
+            resolved_images(parsed, trial, stage)
             break
         except Unresolved as e:
             if e.name in trial:  # a form not evaluated here: no value fixes it
@@ -348,37 +366,23 @@ def missing_build_args(parsed: Dockerfile, build_args: dict[str, str]) -> list[s
     return missing
 
 
-def external_refs(parsed: Dockerfile, build_args: dict[str, str]) -> list[str]:
-    """What the file takes from outside itself: FROM images that are no earlier stage, and
-    `COPY --from` / `RUN --mount from=` names that are no stage and no stage index."""
+def external_refs(parsed: Dockerfile, build_args: dict[str, str], stage: str | None = None) -> list[str]:
+    """What the build of `stage` (default: the last) takes from outside the file: FROM images that
+    are no earlier stage, and `COPY --from` / `RUN --mount from=` names that are no stage and no
+    stage index, in the stages that build needs only (a FROM of a stage never built is no link)."""
     seen: set[str] = set()
     refs = []
-    for stage, image in resolved_images(parsed, build_args):
+    needed = set()
+    for found, image in resolved_images(parsed, build_args, stage):
+        needed.add(parsed.stages.index(found))
         if image is not None and image.lower() not in seen:
             refs.append(image)
-        if stage.name:
-            seen.add(stage.name.lower())
+        if found.name:
+            seen.add(found.name.lower())
     stage_names = {s.name.lower() for s in parsed.stages if s.name}
     for ref in parsed.references:
+        if ref.stage not in needed:
+            continue
         if ref.source.lower() not in stage_names and not ref.source.isdigit() and "$" not in ref.source:
             refs.append(ref.source)
     return refs
-
-
-def normalize_image_ref(ref: str) -> str:
-    """The form buildx matches `contexts` keys against: lowercase, no docker.io/library/, no :latest."""
-    ref = ref.lower()
-    for prefix in ("docker.io/library/", "index.docker.io/library/", "library/", "docker.io/"):
-        if ref.startswith(prefix):
-            ref = ref[len(prefix):]
-            break
-    if ref.endswith(":latest"):
-        ref = ref[: -len(":latest")]
-    return ref
-
-
-def repository_of(ref: str) -> str:
-    """A normalised reference without its tag (`host:5000/a/b:1` -> `host:5000/a/b`)."""
-    last_slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    return ref[:colon] if colon > last_slash else ref

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
 from bakegen import dockerignore
-from bakegen.dockerfile import external_refs, normalize_image_ref, repository_of
+from bakegen.dockerfile import external_refs
 from bakegen.keys import is_reference
 from bakegen.model import BakegenError, Kind, Project, Target
-from bakegen.names import repository_name
+from bakegen.names import normalize_image_ref, repository_name, repository_of
 from bakegen.paths import context_folder, join_path, relative_to
 
 TARGET_PREFIX = "target:"
@@ -167,15 +167,20 @@ def _links(project: Project) -> dict[str, dict[str, str]]:
     """
     by_ref: dict[str, str] = {}
     by_repository: dict[str, str] = {}
-    registry = normalize_image_ref(project.registry)
     for name, target in sorted(project.targets.items()):
         by_ref.setdefault(normalize_image_ref(name), name)
-        by_repository.setdefault(f"{registry}/{repository_name(name)}", name)
+        for registry in _registries(project.registry):
+            by_repository.setdefault(f"{registry}/{repository_name(name)}", name)
         for ref in literal_images(target):
             by_ref.setdefault(normalize_image_ref(ref), name)
+    for name, target in sorted(project.targets.items()):  # `quay.io/x/cuda` for a target renamed from cuda/
+        folder = posixpath.basename(posixpath.dirname(target.origin)) if ": service " not in target.origin else ""
+        for registry in _registries(project.registry) if folder else ():
+            by_repository.setdefault(f"{registry}/{repository_name(folder)}", name)
+    published = {normalize_image_ref(image) for image in project.image_replacements}
 
     def linked(ref: str) -> str | None:
-        if "@" in ref:
+        if "@" in ref or normalize_image_ref(ref) in published:  # [images] keeps it the published image
             return None
         key = normalize_image_ref(ref)
         return by_ref.get(key) or by_repository.get(repository_of(key))
@@ -183,7 +188,7 @@ def _links(project: Project) -> dict[str, dict[str, str]]:
     links: dict[str, dict[str, str]] = {}
     for name, target in sorted(project.targets.items()):
         found: dict[str, str] = {}
-        for ref in external_refs(target.parsed, target.args) if target.parsed else []:
+        for ref in external_refs(target.parsed, target.args, target.stage) if target.parsed else []:
             base = linked(ref)
             if base is not None and base != name:
                 found[normalize_image_ref(ref)] = base
@@ -202,6 +207,14 @@ def literal_images(target: Target) -> list[str]:
     image = (target.image or "").split("@")[0]
     refs += [t if is_reference(t) or not image else f"{image}:{t}" for t in target.tags or []]
     return [ref for ref in refs if "${" not in ref]
+
+
+def _registries(registry: str) -> list[str]:
+    """Where the repository's own images live: the registry, and for GitHub's default form
+    `ghcr.io/<owner>/<repo>` also `ghcr.io/<owner>` (`ghcr.io/<owner>/<image>` is as common)."""
+    registry = normalize_image_ref(registry)
+    parts = registry.split("/")
+    return [registry, "/".join(parts[:2])] if len(parts) == 3 and parts[0] == "ghcr.io" else [registry]
 
 
 # --- the loaded project --------------------------------------------------------------------------

@@ -29,12 +29,12 @@ from bakegen.dockerfile import (
     arg_declarations,
     expand,
     global_values,
-    normalize_image_ref,
     parse_dockerfile,
     resolved_images,
 )
 from bakegen.graph import Inputs, LoadedProject
 from bakegen.model import BakegenError, Dockerfile, Instruction, Target
+from bakegen.names import normalize_image_ref
 from bakegen.paths import relative_to
 from bakegen.schema import parse_config
 
@@ -290,10 +290,12 @@ class _TargetReader:
 
 
 def _images(parsed: Dockerfile, args: dict[str, str]) -> list[tuple]:
-    try:
-        return resolved_images(parsed, args)
+    written = [(stage, stage.image) for stage in parsed.stages]
+    try:  # the stages the build reaches expanded; the others (never built) as written
+        reached = {stage.line: image for stage, image in resolved_images(parsed, args)}
     except Unresolved:
-        return [(stage, stage.image) for stage in parsed.stages]
+        return written
+    return [(stage, reached.get(stage.line, image)) for stage, image in written]
 
 
 # --- a change as a user names it ---------------------------------------------------------------

@@ -192,6 +192,7 @@ class Target:
                                        default_factory=dict)
     platforms_from_defaults: bool = False  # `defaults.platforms` gave them: written as the PLATFORMS variable
     kind_given: bool = False  # set in bakegen.toml: never changed by what builds on it
+    decided: str = ""  # what a Makefile, script or workflow stated for it (`context from Makefile:12`)
 
 
 @dataclass

@@ -44,6 +44,10 @@ _QUALIFIER = re.compile(
     r"^((cuda|cu|rocm|py|python|v|jdk|node)?\d+([._-]?\d+)*|cpu|gpu|cuda|rocm|slim|alpine|debug|dev|prod|"
     r"production|local|test|testing|staging|full|minimal)$", re.IGNORECASE)
 RESERVED_NAMES = frozenset({"default", "bases", "services", "_common"})
+# Compose service names that say nothing of the product: in a repository with compose files in
+# several folders, the image takes its compose folder's name in front (`logql-analyzer-backend`).
+GENERIC_SERVICES = frozenset({"app", "api", "backend", "frontend", "web", "server", "client", "worker", "service",
+                              "main"})
 
 
 def path_name(folder: str, variant: str, root_name: str) -> tuple[str, list[str]]:
@@ -108,3 +112,22 @@ def unique_names(wanted: dict[str, tuple[str, list[str]]], taken: frozenset[str]
             names[key] = candidate
             used.add(repository_name(candidate))
     return names
+
+
+def normalize_image_ref(ref: str) -> str:
+    """The form buildx matches `contexts` keys against: lowercase, no docker.io/library/, no :latest."""
+    ref = ref.lower()
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "library/", "docker.io/"):
+        if ref.startswith(prefix):
+            ref = ref[len(prefix):]
+            break
+    if ref.endswith(":latest"):
+        ref = ref[: -len(":latest")]
+    return ref
+
+
+def repository_of(ref: str) -> str:
+    """A normalised reference without its tag (`host:5000/a/b:1` -> `host:5000/a/b`)."""
+    last_slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    return ref[:colon] if colon > last_slash else ref

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from bakegen.dockerfile import external_refs, normalize_image_ref
+from bakegen.dockerfile import external_refs
 from bakegen.graph import IMAGE_PREFIX, LoadedProject, bases_first
 from bakegen.model import OWN_LABELS, BakegenError, CacheBackend, Project, TagScheme, Target
-from bakegen.names import RESERVED_NAMES, repository_name
+from bakegen.names import RESERVED_NAMES, normalize_image_ref, repository_name
 from bakegen.paths import bake_path, is_local_context
 from bakegen.plan_cache import (
     EXPORT_SWITCHED,
@@ -115,7 +115,7 @@ def replacement_contexts(target: Target, project: Project) -> dict[str, str]:
     """
     if not project.image_replacements or target.parsed is None:
         return {}
-    wanted = {normalize_image_ref(image) for image in external_refs(target.parsed, target.args)}
+    wanted = {normalize_image_ref(image) for image in external_refs(target.parsed, target.args, target.stage)}
     return {
         normalize_image_ref(image): replacement
         for image, replacement in sorted(project.image_replacements.items())

@@ -125,7 +125,8 @@ def emit_key(options: Any) -> str:
     """The key of an emit (bakegen/options.py EmitOptions): where it reads and writes, its overrides."""
     parts = [os.path.realpath(options.root), os.path.abspath(options.destination),
              options.config and os.path.abspath(options.config), options.cache, options.registry, options.tag,
-             options.quiet, options.overlay, sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_"))]
+             options.quiet, options.overlay, options.strict,
+             sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_"))]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
 
 

@@ -77,7 +77,8 @@ def render_graph(project: LoadedProject, fmt: str) -> str:
             name, depth = stack.pop()
             target = project.targets[name]
             renamed = f"  <- {visible(target.origin)}" if target.renamed else ""  # a path: one line
-            lines.append(f"{'  ' * depth}{name} ({target.kind}){renamed}")
+            decided = f"  [{visible(target.decided)}]" if target.decided else ""
+            lines.append(f"{'  ' * depth}{name} ({target.kind}){renamed}{decided}")
             stack += [(child, depth + 1) for child in reversed(children[name])]
     return "\n".join(lines) + "\n"
 
@@ -106,6 +107,7 @@ def render_init_toml(project: Project, missing_args: dict[str, list[str]]) -> st
         lines += ["", f"[targets.{toml_key(name)}]"]
         if target.origin:
             lines.append(f"# {visible(target.origin)}")
+        lines += [f"# TODO: {visible(guess)}; check it" for guess in _guesses(target)]
         for f in FIELDS:
             if f.owner is Target and f.name == "args" and missing_args.get(name):
                 lines.append("# TODO: a FROM of this Dockerfile needs these build args, and nothing gives them a "
@@ -115,6 +117,16 @@ def render_init_toml(project: Project, missing_args: dict[str, list[str]]) -> st
             elif f.owner is Target and f.key.init:
                 lines += _init_line(f, target, comment=False)
     return "\n".join(lines) + "\n"
+
+
+def _guesses(target: Target) -> list[str]:
+    """What discovery judged rather than read from a compose file: said as a TODO by `init`."""
+    if target.decided:
+        return [f"{target.decided} (no compose file states it)"]
+    folder = target.origin.rpartition("/")[0] or "."
+    if ": service " not in target.origin and target.origin and target.context != folder:
+        return [f"context guessed from what the Dockerfile copies ({target.context}, not its folder {folder})"]
+    return []
 
 
 def _init_line(f: Field, obj: object, comment: bool = True) -> list[str]:

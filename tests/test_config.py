@@ -122,7 +122,7 @@ def test_explicit_config_must_exist(tmp_path):
 
 
 def test_no_dockerfile_is_an_error(tmp_path):
-    with pytest.raises(BakegenError, match="no Dockerfile found"):
+    with pytest.raises(BakegenError, match="no Dockerfile or Containerfile found"):
         load_project(tmp_path)
 
 

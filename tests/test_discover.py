@@ -6,7 +6,7 @@ from bakegen.model import BakegenError, Kind
 from .helpers import write_tree
 
 
-def test_targets_bases_services_and_runtime_stage(tmp_path):
+def test_targets_bases_services_and_the_last_stage(tmp_path):
     write_tree(tmp_path, {
         "docker/base-python/Dockerfile": "FROM python:3.10-slim-bullseye\n",
         "docker/base-pose/Dockerfile": "FROM base-python\n",
@@ -17,7 +17,7 @@ def test_targets_bases_services_and_runtime_stage(tmp_path):
     assert sorted(project.targets) == ["base-pose", "base-python", "pose-service", "web"]
     assert project.targets["base-pose"].kind == Kind.BASE
     assert project.targets["web"].kind == Kind.SERVICE
-    assert project.targets["pose-service"].stage == "runtime"
+    assert project.targets["pose-service"].stage is None  # the last stage, as `docker build` builds
     assert project.targets["web"].stage is None
     assert project.targets["pose-service"].context == "pose-service"
 
@@ -74,7 +74,7 @@ def test_dockerfiles_read_as_buildkit_reads_them(tmp_path):
     (tmp_path / "base").mkdir()
     (tmp_path / "base/Dockerfile").write_text("FROM scratch\n")
     project = discover(tmp_path)
-    assert project.targets["bom"].stage == "runtime"
+    assert project.targets["bom"].parsed.stage_names() == {"runtime"}
     assert [s.image for s in project.targets["latin"].parsed.stages] == ["base"]
 
 

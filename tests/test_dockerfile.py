@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from bakegen.dockerfile import normalize_image_ref, parse_dockerfile
+from bakegen.dockerfile import parse_dockerfile
 from bakegen.model import BakegenError
+from bakegen.names import normalize_image_ref
 
 
 def stages(text: str) -> list[tuple[str, str | None, int]]:

@@ -23,7 +23,7 @@ SAMPLE = {
         "FROM base-python-pose AS deps\nFROM deps AS build\nFROM base-python-pose AS runtime\n"
     ),
     "backend/Dockerfile": "FROM base-node AS deps\nFROM deps AS build\nFROM base-node AS runtime\n",
-    "web/Dockerfile": "FROM base-node AS build\nFROM node:18-alpine AS runtime\n",
+    "web/Dockerfile": "FROM base-node AS build\nFROM node:18-alpine AS runtime\nCOPY --from=build /app /app\n",
     "odd${HOME}dir/Dockerfile": "FROM base-python\n",
     "bakegen.toml": """
 [project]
@@ -88,7 +88,7 @@ def test_buildx_reads_what_the_model_intended(sample):
         assert targets[name]["labels"]["org.opencontainers.image.source"] == "https://github.com/acme/pose-app"
     pose = targets["pose-service"]
     assert pose["contexts"] == {"base-python-pose": "target:base-python-pose", "smpl": "models/smpl"}
-    assert pose["target"] == "runtime"
+    assert "target" not in pose  # the last stage, as `docker build` builds
     assert pose["args"] == {"HOSTILE": HOSTILE_ARG}
     assert pose["labels"]["com.example.note"] == "50% of ${budget}"
     assert pose["secret"] == ["id=hf_token,env=HF_TOKEN"]

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bakegen"
 # Lowest first. A module named here is bakegen.<name>; a package stands for all its modules.
 LAYERS: list[tuple[str, set[str]]] = [
     ("model", {"keys", "flags", "options", "reads", "model", "names", "paths", "sinks", "command", "writer", "machine"}),
-    ("readers", {"dockerfile", "dockerignore", "compose", "git", "discover", "schema", "config", "variables", "lock"}),
+    ("readers", {"dockerfile", "dockerignore", "compose", "contexts", "dotenv", "evidence", "git", "discover", "schema", "config", "variables", "lock"}),
     ("plan", {"graph", "plan", "plan_values", "plan_cache", "affected", "impact", "impact_rules", "steps", "advice", "ci", "digest", "reuse"}),
     ("render", {"render", "hcl", "workflow", "report", "generate", "adopt"}),
     ("run", {"run", "bench"}),

@@ -38,8 +38,10 @@ def test_buildx_links_each_service_to_its_base():
     assert targets["pose-service"]["contexts"] == {"base-python-pose": "target:base-python-pose", "smpl": "models/smpl"}
     assert targets["backend"]["contexts"] == {"base-node": "target:base-node"}
     assert targets["web"]["contexts"] == {"base-node": "target:base-node"}
-    for name in ("pose-service", "backend", "web", "base-python-pose"):
-        assert targets[name]["target"] == "runtime"
+    for name in ("pose-service", "backend", "web", "base-python-pose"):  # runtime, the last stage (named or not)
+        assert targets[name].get("target", "runtime") == "runtime"
+        file = ROOT / targets[name]["context"] / targets[name].get("dockerfile", "Dockerfile")
+        assert read_dockerfile(file).stages[-1].name == "runtime"
 
 
 @pytest.mark.parametrize("path", DOCKERFILES)

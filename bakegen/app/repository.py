@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bakegen.advice import project_warnings
 from bakegen.app.common import (
     FileResult,
     Outcome,
@@ -51,6 +52,9 @@ def emit(options: EmitOptions, say: Say = silent) -> FileResult:
             probe(options.config)  # it may lie outside the repository, where nothing else is recorded
         project = load_project(options, None if options.quiet else lambda m: (warnings.append(m), say(m)),
                                cache=options.cache, registry=options.registry, tag=options.tag)
+        if options.strict and (found := project_warnings(project)):
+            raise BakegenError(f"--strict: {len(found)} warning{'s' if len(found) > 1 else ''} about the inputs "
+                               "(run without --quiet to see them); nothing written")
         plan = make_overlay_plan(project) if options.overlay else make_plan(project)
         text = render_bake(plan, in_root(root, path) or str(path.absolute()), overlay=options.overlay)
     if options.stdout:

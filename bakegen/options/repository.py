@@ -28,6 +28,7 @@ class EmitOptions(ProjectOptions):
     check: bool = opt(False, "--check", help="Write nothing; exit 1 with a diff when the file on disk is not current.")
     quiet: bool = opt(False, "--quiet", "-q", help="No warnings about the inputs (ignore files, compose files, ...).")
     force: bool = opt(False, "--force", help="Replace the file even when bakegen did not write it.")
+    strict: bool = opt(False, "--strict", help="Exit 2 when there is any warning about the inputs; nothing written.")
     overlay: bool = opt(False, "--overlay", help="Only cache and links, to use beside a hand-written bake file "
                                                  "(default file: PATH/bakegen.hcl).")
 

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from bakegen import generate, load
-from bakegen.dockerfile import copy_flags, external_refs, normalize_image_ref, parse_dockerfile, run_mounts
+from bakegen.dockerfile import copy_flags, external_refs, parse_dockerfile, run_mounts
 from bakegen.git import file_at
 from bakegen.impact import impact_of
+from bakegen.names import normalize_image_ref
 from bakegen.paths import join_path
 from bakegen.render import BAKE_FILE
 from bakegen.run.bake import run_bake

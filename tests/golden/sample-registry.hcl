@@ -93,7 +93,6 @@ target "_common" {
 target "backend" {
   inherits = ["_common"]
   context = "backend"
-  target = "runtime"
   contexts = {
     "base-node" = "target:base-node"
   }
@@ -148,7 +147,6 @@ target "base-python" {
 target "base-python-pose" {
   inherits = ["_common"]
   context = "docker/base-python-pose"
-  target = "runtime"
   tags = [
     "${lower(REGISTRY)}/base-python-pose:${TAG}",
   ]
@@ -184,7 +182,6 @@ target "odd__HOME_dir" {
 target "pose-service" {
   inherits = ["_common"]
   context = "pose-service"
-  target = "runtime"
   contexts = {
     "base-python-pose" = "target:base-python-pose"
     "smpl" = "models/smpl"
@@ -213,7 +210,6 @@ target "pose-service" {
 target "web" {
   inherits = ["_common"]
   context = "web"
-  target = "runtime"
   contexts = {
     "base-node" = "target:base-node"
   }
