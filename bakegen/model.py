@@ -13,13 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bakegen import keys
+from bakegen.errors import BakegenError as BakegenError  # named here for the readers
 from bakegen.keys import key
-
-
-class BakegenError(Exception):
-    """Bad input: reported as one line on stderr, exit code 2."""
-
-    exit_code = 2
+from bakegen.options.common import CACHE_BACKENDS
 
 
 class Kind(StrEnum):
@@ -33,12 +29,7 @@ class Compression(StrEnum):
     UNCOMPRESSED = "uncompressed"
 
 
-class CacheBackend(StrEnum):
-    REGISTRY = "registry"
-    LOCAL = "local"
-    GHA = "gha"
-    INLINE = "inline"
-    NONE = "none"
+CacheBackend = StrEnum("CacheBackend", [(name.upper(), name) for name in CACHE_BACKENDS])  # registry, local, ...
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ files; bakegen's own code is part of the key.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from zlib import crc32
 
 RACY_NS = 2_000_000_000
 GIT_FILES = ("HEAD", "config", "index", "packed-refs", "refs/remotes/origin/HEAD", "refs/remotes/origin")
@@ -127,7 +127,11 @@ def emit_key(options: Any) -> str:
              options.config and os.path.abspath(options.config), options.cache, options.registry, options.tag,
              options.quiet, options.overlay, options.strict,
              sorted((k, v) for k, v in os.environ.items() if k.startswith("GIT_"))]
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:32]
+    return json.dumps(parts, default=str)  # kept in the stamp and compared whole: a file name shared is a miss
+
+
+def _stamp_file(stamp_key: str) -> Path:
+    return _folder() / f"{crc32(stamp_key.encode()):08x}.json"  # a checksum, not a digest: hashlib costs start-up
 
 
 def save(stamp_key: str, root: Path, read: dict[str, Signature], output: Path, answer: dict) -> None:
@@ -154,9 +158,11 @@ def save(stamp_key: str, root: Path, read: dict[str, Signature], output: Path, a
     stamps = _folder()
     try:
         stamps.mkdir(parents=True, exist_ok=True)
-        tmp = stamps / f".{stamp_key}.{os.getpid()}"
-        tmp.write_text(json.dumps({"code": _code(), "entries": entries, "answer": answer}), encoding="utf-8")
-        os.replace(tmp, stamps / f"{stamp_key}.json")
+        path = _stamp_file(stamp_key)
+        tmp = stamps / f".{path.name}.{os.getpid()}"
+        stamp = {"key": stamp_key, "code": _code(), "entries": entries, "answer": answer}
+        tmp.write_text(json.dumps(stamp), encoding="utf-8")
+        os.replace(tmp, path)
     except OSError:  # a cache that cannot be written only costs the next run its shortcut
         pass
 
@@ -175,8 +181,8 @@ def replay(options: Any, say: Callable[[str], None]) -> int | None:
 def unchanged(stamp_key: str) -> dict | None:
     """The answer kept for this key when nothing it read (nor bakegen) has changed since."""
     try:
-        stamp = json.loads((_folder() / f"{stamp_key}.json").read_text(encoding="utf-8"))
-        if stamp["code"] != json.loads(json.dumps(_code())):
+        stamp = json.loads(_stamp_file(stamp_key).read_text(encoding="utf-8"))
+        if stamp["key"] != stamp_key or stamp["code"] != json.loads(json.dumps(_code())):
             return None
         if all(signature(path) == sig for path, sig in stamp["entries"].items()):
             return stamp["answer"]

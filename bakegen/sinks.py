@@ -14,9 +14,8 @@ sink can hold is refused: text that is not Unicode (a file name whose bytes are 
 from __future__ import annotations
 
 import re
-import uuid
 
-from bakegen.model import BakegenError
+from bakegen.errors import BakegenError
 
 
 def _code(ch: str, short: bool = True) -> str:
@@ -111,6 +110,8 @@ def github_file(values: dict[str, str]) -> str:
     as GitHub's own toolkit writes it) that occurs nowhere in the value: a newline in a ref name
     or a config value cannot add a line of its own (`LD_PRELOAD=...`).
     """
+    from uuid import uuid4  # here: the terminal's escapers, imported by every command, need none of it
+
     out = []
     for name, value in values.items():
         if not _GITHUB_NAME.match(name):
@@ -119,8 +120,8 @@ def github_file(values: dict[str, str]) -> str:
         if value.isprintable():
             out.append(f"{name}={value}\n")
             continue
-        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        delimiter = f"ghadelimiter_{uuid4()}"
         while delimiter in value:  # never in practice; checked because the value is not ours
-            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            delimiter = f"ghadelimiter_{uuid4()}"
         out.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
     return "".join(out)

@@ -83,11 +83,12 @@ def _param(f: Field) -> click.Parameter:
                         show_default=cli.show_default, **given)
 
 
-def command(name: str, cls: type, show: Callable[[Any], None]) -> Callable[[], click.Command]:
+def command(name: str, options: Callable[[], type], show: Callable[[Any], None]) -> Callable[[], click.Command]:
     """A command made when it is first asked for: its flags and help from the options class
-    `cls` (bakegen/options.py); `show` calls the library with an instance and prints."""
+    `options()` returns (bakegen/options); `show` calls the library with an instance and prints."""
 
     def make() -> click.Command:
+        cls = options()
         declared = [f for f in fields(cls) if "cli" in f.metadata]
         splits = {f.name: f.metadata["cli"].split for f in declared if f.metadata["cli"].split}
 

@@ -68,13 +68,13 @@ def _told(e: BaseException) -> tuple[str, int] | None:
 def commands() -> dict[str, Callable[[], click.Command]]:
     """Every command, from bakegen/options.py; each made when it runs (or for --help)."""
     from bakegen.cli import show
-    from bakegen.options import COMMANDS, GROUPS
+    from bakegen.options import COMMANDS, GROUPS, options_of
 
     made: dict[str, Any] = {name: {} for name in GROUPS if name}
-    for name, options in COMMANDS.items():
+    for name in COMMANDS:
         group_name, _, own = name.rpartition(" ")
         body = getattr(show, name.replace(" ", "_").replace("-", "_"))
-        (made[group_name] if group_name else made)[own] = command(own, options, body)
+        (made[group_name] if group_name else made)[own] = command(own, partial(options_of, name), body)
     return {name: partial(LazyGroup, name, help=GROUPS[name], lazy=make) if name in GROUPS else make
             for name, make in made.items()}
 

@@ -4,49 +4,51 @@ the class's docstring is the command's --help. bakegen/cli builds its commands f
 new option is one field here. Plain data: nothing of bakegen is imported, and the CLI loads this
 module only for the command that runs (`bakegen --version` does not)."""
 
-from bakegen.options.building import (
-    BenchRequest,
-    BuilderDownOptions,
-    BuilderOptions,
-    BuilderUpOptions,
-    BuildOptions,
-    DoctorOptions,
-    RotateOptions,
-)
+from importlib import import_module
+
 from bakegen.options.common import (
     BAKE_FILE,
+    CACHE_BACKENDS,
     DEFAULT_BUILDER,
     DEFAULT_MAX_STORAGE,
     GRAPH_FORMATS,
     OVERLAY_FILE,
     ProjectOptions,
 )
-from bakegen.options.github import CiLintOptions, CiOptions, CiPlanOptions, CiTagsOptions
-from bakegen.options.repository import (
-    AffectedOptions,
-    DigestOptions,
-    EmitOptions,
-    GraphOptions,
-    ImpactOptions,
-    InitOptions,
-    LockOptions,
-)
 
-__all__ = [
-    "BAKE_FILE", "COMMANDS", "DEFAULT_BUILDER", "DEFAULT_MAX_STORAGE", "GRAPH_FORMATS", "GROUPS", "OVERLAY_FILE",
-    "AffectedOptions", "BenchRequest", "BuildOptions", "BuilderDownOptions", "BuilderOptions", "BuilderUpOptions",
-    "CiLintOptions", "CiOptions", "CiPlanOptions", "CiTagsOptions", "DigestOptions", "DoctorOptions", "EmitOptions",
-    "GraphOptions", "ImpactOptions", "InitOptions", "LockOptions", "ProjectOptions", "RotateOptions",
-]
+# Each options class and the module of its family, imported on first use: a command loads its own.
+CLASSES = {
+    "repository": ("EmitOptions", "GraphOptions", "AffectedOptions", "ImpactOptions", "InitOptions", "DigestOptions",
+                   "LockOptions"),
+    "building": ("BuildOptions", "RotateOptions", "DoctorOptions", "BuilderOptions", "BuilderUpOptions",
+                 "BuilderDownOptions", "BenchRequest"),
+    "github": ("CiOptions", "CiPlanOptions", "CiTagsOptions", "CiLintOptions"),
+}
+_WHERE = {name: family for family, names in CLASSES.items() for name in names}
+
+__all__ = ["BAKE_FILE", "CACHE_BACKENDS", "COMMANDS", "DEFAULT_BUILDER", "DEFAULT_MAX_STORAGE", "GRAPH_FORMATS",
+           "GROUPS", "OVERLAY_FILE", "ProjectOptions", "options_of", *sorted(_WHERE)]
+
+
+def __getattr__(name: str) -> type:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'bakegen.options' has no attribute {name!r}")
+    return getattr(import_module(f"bakegen.options.{_WHERE[name]}"), name)
+
+
+def options_of(command: str) -> type:
+    """The options class of a command (`emit`, `builder up`)."""
+    return __getattr__(COMMANDS[command])
+
 
 # --- the commands: each one's name (a group's command after its group's name) and what it takes ---
 
-COMMANDS: dict[str, type] = {
-    "emit": EmitOptions, "graph": GraphOptions, "affected": AffectedOptions, "impact": ImpactOptions,
-    "init": InitOptions, "doctor": DoctorOptions, "build": BuildOptions, "cache rotate": RotateOptions,
-    "builder up": BuilderUpOptions, "builder status": BuilderOptions, "builder down": BuilderDownOptions,
-    "bench": BenchRequest, "ci": CiOptions, "ci-plan": CiPlanOptions, "ci-tags": CiTagsOptions,
-    "ci-lint": CiLintOptions, "digest": DigestOptions, "lock": LockOptions,
+COMMANDS: dict[str, str] = {
+    "emit": "EmitOptions", "graph": "GraphOptions", "affected": "AffectedOptions", "impact": "ImpactOptions",
+    "init": "InitOptions", "doctor": "DoctorOptions", "build": "BuildOptions", "cache rotate": "RotateOptions",
+    "builder up": "BuilderUpOptions", "builder status": "BuilderOptions", "builder down": "BuilderDownOptions",
+    "bench": "BenchRequest", "ci": "CiOptions", "ci-plan": "CiPlanOptions", "ci-tags": "CiTagsOptions",
+    "ci-lint": "CiLintOptions", "digest": "DigestOptions", "lock": "LockOptions",
 }
 GROUPS = {  # each group's help; "" is bakegen's own
     "": """Generate docker-bake.hcl for a monorepo of base images and services.

@@ -12,13 +12,10 @@ DEFAULT_BUILDER = "bakegen"
 DEFAULT_MAX_STORAGE = "20GB"
 BAKE_FILE = "docker-bake.hcl"  # what emit writes in the repository by default
 OVERLAY_FILE = "bakegen.hcl"  # `emit --overlay`: beside a hand-written docker-bake.hcl
+CACHE_BACKENDS = ("registry", "local", "gha", "inline", "none")  # bakegen/model.py CacheBackend
 GRAPH_FORMATS = ("text", "mermaid", "dot")  # what `bakegen graph` draws (bakegen/render.py)
 
 
-def _cache_backends() -> list[str]:
-    from bakegen.model import CacheBackend
-
-    return [b.value for b in CacheBackend]
 
 
 # --- what many commands take ---------------------------------------------------------------------

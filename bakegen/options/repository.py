@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakegen.flags import REQUIRED, arg, opt
-from bakegen.options.common import BAKE_FILE, GRAPH_FORMATS, OVERLAY_FILE, ProjectOptions, _cache_backends
+from bakegen.options.common import BAKE_FILE, CACHE_BACKENDS, GRAPH_FORMATS, OVERLAY_FILE, ProjectOptions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,7 +21,7 @@ class EmitOptions(ProjectOptions):
 
     output: Path | None = opt(None, "-o", "--output", metavar="FILE",
                               help="Where to write (default: PATH/docker-bake.hcl); - for stdout.")
-    cache: str | None = opt(None, "--cache", choices=_cache_backends,
+    cache: str | None = opt(None, "--cache", choices=CACHE_BACKENDS,
                             help="Cache backend (overrides the config; default registry).")
     registry: str | None = opt(None, "--registry", help="Default of the REGISTRY variable, e.g. ghcr.io/acme/app.")
     tag: str | None = opt(None, "--tag", help="Default of the TAG variable.")
