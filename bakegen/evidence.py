@@ -11,7 +11,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakegen.paths import Outside, Unreadable, inside, read_text, within
+from bakegen.paths import Outside, Unreadable, inside, is_file, read_text, within
 
 MAX_FILE_CHARS = 512_000  # a build script longer than this is no build script
 MAX_LINE_CHARS = 4_096  # a physical line, and a command joined from continuations (cut there)
@@ -172,7 +172,7 @@ def _placed(root: Path, folder: str, dockerfile: str | None, context: str | None
             dockerfile or "").startswith("/") else None
         if file is None or file.startswith(".."):
             continue
-        if "$" in file or (root / file).is_file():
+        if "$" in file or is_file(root / file):  # never raises: a name too long is no file
             return Evidence(file, ctx if context is not None else None, stage, source)
     return None
 
@@ -213,6 +213,6 @@ def _from_build_push_action(root: Path, text: str, shown: str) -> list[Evidence]
         # The action's `file` is relative to the workspace (the root), not to the context.
         path = posixpath.normpath(file) if file else posixpath.join(ctx, "Dockerfile")
         stage = values.get("target") if "${{" not in values.get("target", "${{") else None
-        if (root / path).is_file():
+        if is_file(root / path):
             found.append(Evidence(path, ctx if context is not None else None, stage, f"{shown}:{index + 1}"))
     return found

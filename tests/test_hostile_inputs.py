@@ -451,3 +451,20 @@ def test_an_oci_layout_context_inside_the_repository_is_kept(tmp_path):
     assert context_folder("oci-layout://layouts/base:v1@sha256:ab") == "layouts/base"
     assert context_folder("target:base") is None and context_folder("docker-image://x") is None
     assert context_folder("../x") == "../x"
+
+
+def test_build_scripts_naming_absurd_paths_cost_nothing_and_stop_nothing(repo):
+    """A script's `-f` of a million characters (no file system takes such a name), a Makefile line
+    of 200,000 flags and 50,000 unclosed `$(`: read within bounds, the Dockerfile still a target."""
+    write_tree(repo, {
+        "svc/Dockerfile": "FROM alpine\nCOPY . /x\n",
+        "build.sh": f'docker build -f "{"a" * 1_000_000}" .\ndocker buildx build --target {" " * 500_000}x svc\n',
+        "Makefile": "build:\n\tdocker build " + "-f " * 200_000 + "svc/Dockerfile .\n\t" + "$(" * 50_000 + "\n",
+    })
+    done = emit(repo)
+    assert "svc" in (repo / BAKE_FILE).read_text() and len(done.stderr) < 2_000
+
+
+def test_an_error_naming_a_huge_path_is_one_short_line(repo):
+    done = bakegen(repo, "emit", str(repo), "-c", "x" * 5_000)  # a config path no file system takes
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and len(done.stderr) < 2_100

@@ -35,7 +35,7 @@ class BakegenGroup(LazyGroup):
             told = _told(e)
             if told is None:
                 raise
-            echo(f"bakegen: {told[0]}", err=True)
+            echo(f"bakegen: {told[0][:2000]}", err=True)  # one line a person can read, whatever a name holds
             sys.exit(told[1])
 
 
