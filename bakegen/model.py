@@ -316,6 +316,10 @@ class Project:
     discover: bool = key("project.discover", keys.boolean,
                          "find targets in the tree; `false`: only the `[targets]` given (`init --from` writes it)",
                          default=True)
+    overlay_only: list[str] = key("project.overlay_only", keys.bake_names,
+                                  "targets of a hand-written bake file bakegen does not build (a remote context, "
+                                  "`dockerfile-inline`): `emit --overlay` gives each its cache (`init --from` "
+                                  "writes it)", default_factory=list)
     names: dict[str, str] = key("names", keys.table_of(keys.bake_name, "Dockerfile path, or compose file:service"),
                                 "the target name of that Dockerfile or compose service", default_factory=dict)
     cache: CacheSettings = field(default_factory=CacheSettings)

@@ -6,6 +6,7 @@ theirs by bake itself. Every bake file here is read by the real `docker buildx b
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -97,20 +98,26 @@ def test_init_from_then_emit_reproduces_their_targets(name, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("name", sorted(ADOPTED))
 def test_overlay_beside_their_file_gives_each_target_a_cache_and_changes_nothing_else(name, tmp_path, monkeypatch):
+    """Every target of theirs, those bakegen cannot build too (socheatsok78's remote git contexts:
+    project.overlay_only), gets a cache-from (its branch, then the default branch) and a cache-to
+    of its own; every other field bake prints is theirs (named contexts: theirs kept)."""
     root, files, env = adopt_repository(name, tmp_path, monkeypatch)
     definition = read_definition(root, files)
     names = sorted(set(definition.targets) - templates(definition))
     theirs = _print(root, files, names, env)
-    merged = _print(root, [*files, "bakegen.hcl"], names, {**env, "BAKEGEN_CACHE_EXPORT": "true"})
-    carried = set(json.loads(command.run(["docker", "buildx", "bake", "-f", "ours.hcl", "--print"], cwd=root,
-                                         env=env).stdout)["target"])
+    merged = _print(root, [*files, "bakegen.hcl"], names,
+                    {**env, "BAKEGEN_CACHE_EXPORT": "true", "BAKEGEN_BRANCH": "feature/x"})
     for target in names:
-        if target not in carried:  # a remote context, no Dockerfile: bakegen builds none of it
-            continue
-        assert any("build-cache:" in ref for ref in merged[target]["cache-from"]), target
-        assert [ref for ref in merged[target]["cache-to"] if f"build-cache:{target.lower()}" in ref], target
-        for field in FIELDS:  # theirs as it was
+        own = f"build-cache:{target.lower()}-"
+        # (bake adds the cache-from of a target it inherits: reading it too is harmless)
+        assert [ref.split(own)[-1] for ref in merged[target]["cache-from"] if own in ref] == ["feature-x", "main"], target
+        assert [ref.split(own)[-1].split(",")[0] for ref in merged[target]["cache-to"]] == ["feature-x"], target
+        for field in set(theirs[target]) | set(merged[target]) - {"cache-from", "cache-to", "contexts"}:
             assert merged[target].get(field) == theirs[target].get(field), (target, field)
+        assert theirs[target].get("contexts", {}).items() <= merged[target].get("contexts", {}).items(), target
+    config = (root / "bakegen.toml").read_text()
+    if name == "socheatsok78-dockerfiles":
+        assert 'overlay_only = ["certstrap", "pishrink", "xiaomi-cloud-token-extractor"]' in config
     text = (root / "bakegen.hcl").read_text()
     assert 'target "_common"' not in text and "group " not in text
     declared = [line.split('"')[1] for line in text.splitlines() if line.startswith("variable ")]
@@ -203,3 +210,20 @@ def test_init_from_a_json_bake_file_finds_targets_outside_the_default_group(tmp_
     bakegen.emit(bakegen.EmitOptions(root=tmp_path, quiet=True))
     ours = _print(tmp_path, ["docker-bake.hcl"], ["a", "b"], {})
     assert ours["a"]["tags"] == ["r.example/x/a:1"] and ours["b"]["platforms"] == ["linux/arm64"]
+
+
+def test_overlay_only_names_are_checked_and_inline_cache_only_written(tmp_path):
+    """A name of project.overlay_only is a bake name and no target of bakegen's; with inline
+    cache (read from the image, which bakegen does not know for them) it writes and reads none."""
+    write_tree(tmp_path, {"app/Dockerfile": "FROM alpine\n"})
+    for listed, said in (('["app"]', "project.overlay_only: 'app' names a target bakegen builds"),
+                         ('["a\\"b"]', "project.overlay_only: 'a\"b' is not a valid bake name")):
+        (tmp_path / "bakegen.toml").write_text(f"[project]\noverlay_only = {listed}\n")
+        with pytest.raises(BakegenError, match=re.escape(said)):
+            bakegen.emit(bakegen.EmitOptions(root=tmp_path, quiet=True, overlay=True))
+        assert not (tmp_path / "bakegen.hcl").exists()
+    (tmp_path / "bakegen.toml").write_text('[project]\noverlay_only = ["remote"]\n[cache]\nbackend = "inline"\n')
+    bakegen.emit(bakegen.EmitOptions(root=tmp_path, quiet=True, overlay=True))
+    text = (tmp_path / "bakegen.hcl").read_text()
+    remote = text[text.index('target "remote" {'):]
+    assert 'cache-to = [\n    "type=inline"' in remote and "cache-from" not in remote
