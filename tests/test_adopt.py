@@ -11,12 +11,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 import bakegen
 from bakegen import command
 from bakegen.adopt import templates
+from bakegen.ci import CiEvent, plan_ci
+from bakegen.config import load_project
 from bakegen.model import BakegenError
 from bakegen.run.definition import read_definition
+from bakegen.workflow import render_workflow
 from tests.helpers import need_buildx, write_tree
 
 REAL = Path(__file__).parent / "fixtures" / "real"
@@ -227,3 +231,28 @@ def test_overlay_only_names_are_checked_and_inline_cache_only_written(tmp_path):
     text = (tmp_path / "bakegen.hcl").read_text()
     remote = text[text.index('target "remote" {'):]
     assert 'cache-to = [\n    "type=inline"' in remote and "cache-from" not in remote
+
+
+def test_ci_overlay_workflow_bakes_their_file_with_the_overlay_and_ci_plan_sets_its_variables(tmp_path, monkeypatch):
+    """`ci.overlay = true`: the check job checks bakegen.hcl, the bake steps lay it over
+    docker-bake.hcl, and ci-plan's variables reach the overlay's prefixed ones: on the default
+    branch the merged file writes each target's cache to its own ref."""
+    root, files, env = adopt_repository("tensorpods", tmp_path, monkeypatch)
+    with (root / "bakegen.toml").open("a") as config:
+        config.write("\n[ci]\noverlay = true\n")
+    project = load_project(root)
+    workflow = yaml.safe_load(render_workflow(project))
+    runs = "\n".join(s.get("run", "") for job in workflow["jobs"].values() for s in job["steps"])
+    assert "bakegen emit --overlay --check" in runs
+    bake_steps = [s for s in workflow["jobs"]["build"]["steps"] if s.get("uses", "").startswith("docker/bake-action@")]
+    assert bake_steps and all(s["with"]["files"].splitlines() == ["docker-bake.hcl", "bakegen.hcl",
+                                                                  "${{ steps.plan.outputs.overlay }}"]
+                              for s in bake_steps)
+    bakegen.emit(bakegen.EmitOptions(root=root, quiet=True, overlay=True, check=True))  # current: no error
+    push = CiEvent(event_name="push", ref="refs/heads/main", sha="0123456789abcdef0123", repository="neggles/tensorpods",
+                   repository_owner="neggles")
+    variables = plan_ci(project, push, None).variables
+    assert (variables["BAKEGEN_CACHE_EXPORT"], variables["BAKEGEN_BRANCH"]) == ("true", "main")
+    merged = _print(root, [*files, "bakegen.hcl"], ["xformers-wheel"], {**env, **variables})["xformers-wheel"]
+    assert [",".join(ref.split(",")[:2]) for ref in merged["cache-to"]] == [
+        "type=registry,ref=ghcr.io/neggles/build-cache:xformers-wheel-main"]
