@@ -103,7 +103,8 @@ def adopt(definition: Definition, exists: Callable[[str], bool], sources: list[s
         lines = _target(name, attrs, exists, notes)
         if lines is not None:
             carried[name] = lines
-        elif name not in RESERVED_NAMES and TARGET_NAME.match(name):  # its cache needs no more than its name
+        # its cache needs no more than its name (unless a group of theirs has it: bake builds that)
+        elif name not in RESERVED_NAMES and TARGET_NAME.match(name) and name not in definition.groups:
             overlay_only.append(name)
             notes.append(f"target {name}: kept in project.overlay_only: the overlay gives each its cache")
     all_tags = [t for attrs in definition.targets.values() for t in attrs.get("tags") or []]

@@ -185,7 +185,9 @@ def test_targets_bakegen_cannot_build_are_said_and_the_rest_carried(tmp_path):
                            '  attest = ["type=sbom"]\n  cache-from = ["type=gha"]\n}\n'
                            'target "out" {\n  context = "../elsewhere"\n}\n'
                            'target "remote" {\n  context = "https://github.com/acme/x.git"\n}\n'
-                           'target "inline" {\n  dockerfile-inline = "FROM alpine"\n}\n',
+                           'target "inline" {\n  dockerfile-inline = "FROM alpine"\n}\n'
+                           'target "both" {\n  dockerfile-inline = "FROM alpine"\n}\n'
+                           'group "both" {\n  targets = ["app"]\n}\n',  # bake builds the group of that name
     })
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "Dockerfile").write_text("FROM alpine\n")
@@ -200,6 +202,9 @@ def test_targets_bakegen_cannot_build_are_said_and_the_rest_carried(tmp_path):
         assert said in notes
     config = (root / "bakegen.toml").read_text()
     assert "attestations = true" in config and 'stage = "final"' in config
+    assert 'overlay_only = ["inline", "out", "remote"]' in config and 'both = ["app"]' in config
+    bakegen.emit(bakegen.EmitOptions(root=root, quiet=True, overlay=True))
+    assert 'target "remote" {\n  cache-from' in (root / "bakegen.hcl").read_text()
 
 
 def test_init_from_a_json_bake_file_finds_targets_outside_the_default_group(tmp_path):
