@@ -4,7 +4,8 @@ file comes in as bake's own reading of it (`docker buildx bake --print` JSON, fu
 
 Each target keeps its name, image tags, args, labels, platforms, stage, context, Dockerfile,
 named contexts, secrets and groups; bakegen's cache and output replace theirs, and every other
-attribute is named in a note, one line each.
+attribute is named in a note, one line each. A target bakegen cannot build (a remote context,
+`dockerfile-inline`) is kept by name in `project.overlay_only`: the overlay still gives it a cache.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def adopt(definition: Definition, exists: Callable[[str], bool], sources: list[s
     repository is a file: a target whose Dockerfile is not there is no target of this tree)."""
     notes: list[str] = []
     carried: dict[str, list[str]] = {}
+    overlay_only: list[str] = []  # theirs, built by their file only
     skipped = templates(definition)
     for name, attrs in definition.targets.items():
         if name in skipped:
@@ -101,10 +103,16 @@ def adopt(definition: Definition, exists: Callable[[str], bool], sources: list[s
         lines = _target(name, attrs, exists, notes)
         if lines is not None:
             carried[name] = lines
+        # its cache needs no more than its name (unless a group of theirs has it: bake builds that)
+        elif name not in RESERVED_NAMES and TARGET_NAME.match(name) and name not in definition.groups:
+            overlay_only.append(name)
+            notes.append(f"target {name}: kept in project.overlay_only: the overlay gives each its cache")
     all_tags = [t for attrs in definition.targets.values() for t in attrs.get("tags") or []]
     lines = ["# bakegen configuration made by `bakegen init --from " + visible(" --from ".join(sources)) + "`:",
              "# each target of that file, as `docker buildx bake --print` reads it; bakegen adds its cache and links.",
              "", "[project]", "discover = false  # the targets are exactly theirs"]
+    if overlay_only:
+        lines.append(f"overlay_only = {toml_array(overlay_only)}  # not built by bakegen; the overlay caches them")
     if (registry := _registry_of(all_tags)) is not None:
         lines.append(f"registry = {toml_string(registry)}  # REGISTRY: where bakegen's build cache goes")
     if any("attest" in attrs for attrs in definition.targets.values()):

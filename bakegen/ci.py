@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from bakegen.model import BakegenError, Project, TagScheme
+from bakegen.plan import OVERLAY_PREFIX
 from bakegen.sinks import visible
 
 DEFAULT_RUNNER_LABELS = ("self-hosted", "linux", "x64", "gpu")
@@ -124,6 +125,8 @@ def plan_ci(project: Project, event: CiEvent, affected: list[str] | None) -> CiP
     }
     if project.tag_scheme == TagScheme.METADATA:
         variables.update(metadata_variables(event, on_default))
+    if project.ci.overlay:  # bakegen.hcl's variables are prefixed (never one of the hand-written file's)
+        variables.update({OVERLAY_PREFIX + name: value for name, value in list(variables.items())})
     if event.is_pull_request:
         targets = sorted(affected or [])
         if not targets:

@@ -13,7 +13,7 @@ from bakegen.contexts import SOURCE_NOT_FOUND, SOURCE_UNRESOLVED, infer_context
 from bakegen.discover import NO_DOCKERFILE, discover, kind_of
 from bakegen.dockerfile import Unresolved, read_dockerfile, resolved_images
 from bakegen.model import BakegenError, Compression, Project, Target
-from bakegen.names import normalize_image_ref, repository_name, repository_of
+from bakegen.names import RESERVED_NAMES, normalize_image_ref, repository_name, repository_of
 from bakegen.paths import Outside, context_folder, exists, is_file, join_path, within
 from bakegen.schema import CONFIG_FILE, load_config
 from bakegen.variables import ExpansionError
@@ -39,6 +39,10 @@ def apply_config(project: Project, config: dict[str, Any], shown: str) -> None:
         _apply_target(project, name, fields, f"{shown}: targets.{name}")
     for name in [n for n, t in project.targets.items() if t.matrix]:
         expand_matrix(project, name, f"{shown}: targets.{name}.matrix")
+    for name in project.overlay_only:  # its cache would be given twice, or to a group
+        if name in project.targets or name in project.groups or name in RESERVED_NAMES:
+            raise BakegenError(f"{shown}: project.overlay_only: '{name}' names a target bakegen builds, a group "
+                               "or one of bakegen's names")
     apply_defaults(project)
 
 

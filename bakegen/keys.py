@@ -141,6 +141,7 @@ def matching(pattern: re.Pattern[str], what: str, rule: str, form: str = "string
 registry = matching(REGISTRY, "a registry", REGISTRY_RULE)
 tag = matching(TAG, "a valid image tag", TAG_RULE)
 bake_name = matching(TARGET_NAME, "a valid bake name", "letters, digits, _ and - only")
+bake_names = Check(lambda value: [bake_name(v) for v in _string_list(value)], "list")
 
 # A bake expression inside a string (`${REGISTRY}`, `${lower(X)}`): bake evaluates it; no nesting.
 BAKE_EXPRESSION = re.compile(r"\$\{([^{}]*)\}")

@@ -234,6 +234,9 @@ class CiSettings:
                                          default=("self-hosted", "linux", "x64", "gpu"), into=tuple)
     registry: str = key("ci.registry", keys.string, "`REGISTRY` in CI; `{owner}` is the repository owner, lowercased",
                         default="ghcr.io/{owner}")
+    overlay: bool = key("ci.overlay", keys.boolean, "the workflow bakes `-f docker-bake.hcl -f bakegen.hcl`: a "
+                        "hand-written file with bakegen's overlay (`emit --overlay`), which its check job checks",
+                        default=False)
     builder: str = key("ci.builder", keys.string, "the runner's persistent builder", default="bakegen-ci")
     max_storage: str = key("ci.max_storage", keys.string, "its garbage collection bound", default="200GB")
     install: str = key("ci.install", keys.string, "what `pip install` installs bakegen from", default="bakegen")
@@ -316,6 +319,10 @@ class Project:
     discover: bool = key("project.discover", keys.boolean,
                          "find targets in the tree; `false`: only the `[targets]` given (`init --from` writes it)",
                          default=True)
+    overlay_only: list[str] = key("project.overlay_only", keys.bake_names,
+                                  "targets of a hand-written bake file bakegen does not build (a remote context, "
+                                  "`dockerfile-inline`): `emit --overlay` gives each its cache (`init --from` "
+                                  "writes it)", default_factory=list)
     names: dict[str, str] = key("names", keys.table_of(keys.bake_name, "Dockerfile path, or compose file:service"),
                                 "the target name of that Dockerfile or compose service", default_factory=dict)
     cache: CacheSettings = field(default_factory=CacheSettings)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from bakegen.dockerfile import external_refs
 from bakegen.graph import IMAGE_PREFIX, LoadedProject, bases_first
-from bakegen.model import OWN_LABELS, BakegenError, CacheBackend, Project, TagScheme, Target
+from bakegen.model import OWN_LABELS, BakegenError, CacheBackend, Kind, Project, TagScheme, Target
 from bakegen.names import RESERVED_NAMES, normalize_image_ref, repository_name
 from bakegen.paths import bake_path, is_local_context
 from bakegen.plan_cache import (
@@ -219,12 +219,14 @@ def make_plan(project: LoadedProject) -> BakePlan:
 # --- the overlay beside a hand-written bake file -------------------------------------------------
 
 OVERLAY_PREFIX = "BAKEGEN_"  # bakegen's variables in an overlay: never a variable of theirs
+OVERLAY_ONLY_COMMENT = "not built by bakegen (project.overlay_only): only its cache"
 
 
 def make_overlay_plan(project: LoadedProject) -> BakePlan:
     """Only what bakegen adds to a hand-written bake file with the same target names, merged by
     `docker buildx bake -f theirs.hcl -f bakegen.hcl` (a later file's attributes win, key by key):
-    each target's cache-from/cache-to and its named-context links. No `_common`, no groups, and
+    each target's cache-from/cache-to and its named-context links, and the cache of each target
+    of theirs bakegen does not build (project.overlay_only). No `_common`, no groups, and
     bakegen's variables prefixed, so nothing of theirs is replaced but those attributes."""
     check_names(project)
     links = project.graph.links
@@ -238,6 +240,8 @@ def make_overlay_plan(project: LoadedProject) -> BakePlan:
             attrs["contexts"] = dict(sorted(contexts.items()))
         attrs.update(plan_cache(target, project))
         targets[name] = attrs
+    for name in sorted(project.overlay_only):
+        targets[name] = overlay_only_cache(name, project)
     used = {v.name for v in plan_variables(project)}
     referenced = _referenced(list(targets.values()), used)
     variables = [v for v in plan_variables(project) if v.name in referenced]
@@ -247,7 +251,18 @@ def make_overlay_plan(project: LoadedProject) -> BakePlan:
     return BakePlan(
         variables=[Variable(OVERLAY_PREFIX + v.name, _prefixed(v.default, names), v.description) for v in variables],
         groups={}, targets={n: _prefixed(a, names) for n, a in targets.items()},  # type: ignore[misc]
-        comments={name: origin_comment(t) for name, t in project.targets.items() if t.origin})
+        comments={**{name: origin_comment(t) for name, t in project.targets.items() if t.origin},
+                  **{name: OVERLAY_ONLY_COMMENT for name in project.overlay_only}})
+
+
+def overlay_only_cache(name: str, project: Project) -> dict[str, Value]:
+    """The cache of a target of theirs bakegen does not build: its refs are named by the target's
+    name alone, whatever its context. Inline cache is read from the target's image, which bakegen
+    does not know here: such a target writes it and reads none."""
+    attrs = plan_cache(Target(name=name, kind=Kind.SERVICE, context="."), project)
+    if project.cache.backend == CacheBackend.INLINE:
+        attrs.pop("cache-from", None)
+    return attrs
 
 
 def _words(names: set[str]) -> re.Pattern[str]:

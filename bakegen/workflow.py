@@ -181,7 +181,7 @@ def render_workflow(project: Project) -> str:
         *_install(ci),
         "      - name: The bake file and this workflow are current",
         "        run: |",
-        "          bakegen emit --check",
+        f"          bakegen emit{' --overlay' if ci.overlay else ''} --check",
         "          bakegen ci --check",
         "      - name: Lint the workflows (zizmor, GitHub's schema, actionlint)",
         "        run: |",
@@ -235,6 +235,7 @@ def render_workflow(project: Project) -> str:
             "          source: .",
             "          files: |  # the overlay: input tags, and images reused by digest (`bakegen build --reuse`)",
             "            docker-bake.hcl",
+            *(["            bakegen.hcl"] if ci.overlay else []),  # bakegen's cache over their file
             "            ${{ steps.plan.outputs.overlay }}",
             "          builder: ${{ steps.builder.outputs.name }}",
             f"          targets: ${{{{ steps.plan.outputs.{group} }}}}",

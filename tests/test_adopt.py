@@ -6,16 +6,21 @@ theirs by bake itself. Every bake file here is read by the real `docker buildx b
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 import bakegen
 from bakegen import command
 from bakegen.adopt import templates
+from bakegen.ci import CiEvent, plan_ci
+from bakegen.config import load_project
 from bakegen.model import BakegenError
 from bakegen.run.definition import read_definition
+from bakegen.workflow import render_workflow
 from tests.helpers import need_buildx, write_tree
 
 REAL = Path(__file__).parent / "fixtures" / "real"
@@ -97,20 +102,26 @@ def test_init_from_then_emit_reproduces_their_targets(name, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("name", sorted(ADOPTED))
 def test_overlay_beside_their_file_gives_each_target_a_cache_and_changes_nothing_else(name, tmp_path, monkeypatch):
+    """Every target of theirs, those bakegen cannot build too (socheatsok78's remote git contexts:
+    project.overlay_only), gets a cache-from (its branch, then the default branch) and a cache-to
+    of its own; every other field bake prints is theirs (named contexts: theirs kept)."""
     root, files, env = adopt_repository(name, tmp_path, monkeypatch)
     definition = read_definition(root, files)
     names = sorted(set(definition.targets) - templates(definition))
     theirs = _print(root, files, names, env)
-    merged = _print(root, [*files, "bakegen.hcl"], names, {**env, "BAKEGEN_CACHE_EXPORT": "true"})
-    carried = set(json.loads(command.run(["docker", "buildx", "bake", "-f", "ours.hcl", "--print"], cwd=root,
-                                         env=env).stdout)["target"])
+    merged = _print(root, [*files, "bakegen.hcl"], names,
+                    {**env, "BAKEGEN_CACHE_EXPORT": "true", "BAKEGEN_BRANCH": "feature/x"})
     for target in names:
-        if target not in carried:  # a remote context, no Dockerfile: bakegen builds none of it
-            continue
-        assert any("build-cache:" in ref for ref in merged[target]["cache-from"]), target
-        assert [ref for ref in merged[target]["cache-to"] if f"build-cache:{target.lower()}" in ref], target
-        for field in FIELDS:  # theirs as it was
+        own = f"build-cache:{target.lower()}-"
+        # (bake adds the cache-from of a target it inherits: reading it too is harmless)
+        assert [ref.split(own)[-1] for ref in merged[target]["cache-from"] if own in ref] == ["feature-x", "main"], target
+        assert [ref.split(own)[-1].split(",")[0] for ref in merged[target]["cache-to"]] == ["feature-x"], target
+        for field in set(theirs[target]) | set(merged[target]) - {"cache-from", "cache-to", "contexts"}:
             assert merged[target].get(field) == theirs[target].get(field), (target, field)
+        assert theirs[target].get("contexts", {}).items() <= merged[target].get("contexts", {}).items(), target
+    config = (root / "bakegen.toml").read_text()
+    if name == "socheatsok78-dockerfiles":
+        assert 'overlay_only = ["certstrap", "pishrink", "xiaomi-cloud-token-extractor"]' in config
     text = (root / "bakegen.hcl").read_text()
     assert 'target "_common"' not in text and "group " not in text
     declared = [line.split('"')[1] for line in text.splitlines() if line.startswith("variable ")]
@@ -174,7 +185,9 @@ def test_targets_bakegen_cannot_build_are_said_and_the_rest_carried(tmp_path):
                            '  attest = ["type=sbom"]\n  cache-from = ["type=gha"]\n}\n'
                            'target "out" {\n  context = "../elsewhere"\n}\n'
                            'target "remote" {\n  context = "https://github.com/acme/x.git"\n}\n'
-                           'target "inline" {\n  dockerfile-inline = "FROM alpine"\n}\n',
+                           'target "inline" {\n  dockerfile-inline = "FROM alpine"\n}\n'
+                           'target "both" {\n  dockerfile-inline = "FROM alpine"\n}\n'
+                           'group "both" {\n  targets = ["app"]\n}\n',  # bake builds the group of that name
     })
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "Dockerfile").write_text("FROM alpine\n")
@@ -189,6 +202,9 @@ def test_targets_bakegen_cannot_build_are_said_and_the_rest_carried(tmp_path):
         assert said in notes
     config = (root / "bakegen.toml").read_text()
     assert "attestations = true" in config and 'stage = "final"' in config
+    assert 'overlay_only = ["inline", "out", "remote"]' in config and 'both = ["app"]' in config
+    bakegen.emit(bakegen.EmitOptions(root=root, quiet=True, overlay=True))
+    assert 'target "remote" {\n  cache-from' in (root / "bakegen.hcl").read_text()
 
 
 def test_init_from_a_json_bake_file_finds_targets_outside_the_default_group(tmp_path):
@@ -203,3 +219,45 @@ def test_init_from_a_json_bake_file_finds_targets_outside_the_default_group(tmp_
     bakegen.emit(bakegen.EmitOptions(root=tmp_path, quiet=True))
     ours = _print(tmp_path, ["docker-bake.hcl"], ["a", "b"], {})
     assert ours["a"]["tags"] == ["r.example/x/a:1"] and ours["b"]["platforms"] == ["linux/arm64"]
+
+
+def test_overlay_only_names_are_checked_and_inline_cache_only_written(tmp_path):
+    """A name of project.overlay_only is a bake name and no target of bakegen's; with inline
+    cache (read from the image, which bakegen does not know for them) it writes and reads none."""
+    write_tree(tmp_path, {"app/Dockerfile": "FROM alpine\n"})
+    for listed, said in (('["app"]', "project.overlay_only: 'app' names a target bakegen builds"),
+                         ('["a\\"b"]', "project.overlay_only: 'a\"b' is not a valid bake name")):
+        (tmp_path / "bakegen.toml").write_text(f"[project]\noverlay_only = {listed}\n")
+        with pytest.raises(BakegenError, match=re.escape(said)):
+            bakegen.emit(bakegen.EmitOptions(root=tmp_path, quiet=True, overlay=True))
+        assert not (tmp_path / "bakegen.hcl").exists()
+    (tmp_path / "bakegen.toml").write_text('[project]\noverlay_only = ["remote"]\n[cache]\nbackend = "inline"\n')
+    bakegen.emit(bakegen.EmitOptions(root=tmp_path, quiet=True, overlay=True))
+    text = (tmp_path / "bakegen.hcl").read_text()
+    remote = text[text.index('target "remote" {'):]
+    assert 'cache-to = [\n    "type=inline"' in remote and "cache-from" not in remote
+
+
+def test_ci_overlay_workflow_bakes_their_file_with_the_overlay_and_ci_plan_sets_its_variables(tmp_path, monkeypatch):
+    """`ci.overlay = true`: the check job checks bakegen.hcl, the bake steps lay it over
+    docker-bake.hcl, and ci-plan's variables reach the overlay's prefixed ones: on the default
+    branch the merged file writes each target's cache to its own ref."""
+    root, files, env = adopt_repository("tensorpods", tmp_path, monkeypatch)
+    with (root / "bakegen.toml").open("a") as config:
+        config.write("\n[ci]\noverlay = true\n")
+    project = load_project(root)
+    workflow = yaml.safe_load(render_workflow(project))
+    runs = "\n".join(s.get("run", "") for job in workflow["jobs"].values() for s in job["steps"])
+    assert "bakegen emit --overlay --check" in runs
+    bake_steps = [s for s in workflow["jobs"]["build"]["steps"] if s.get("uses", "").startswith("docker/bake-action@")]
+    assert bake_steps and all(s["with"]["files"].splitlines() == ["docker-bake.hcl", "bakegen.hcl",
+                                                                  "${{ steps.plan.outputs.overlay }}"]
+                              for s in bake_steps)
+    bakegen.emit(bakegen.EmitOptions(root=root, quiet=True, overlay=True, check=True))  # current: no error
+    push = CiEvent(event_name="push", ref="refs/heads/main", sha="0123456789abcdef0123", repository="neggles/tensorpods",
+                   repository_owner="neggles")
+    variables = plan_ci(project, push, None).variables
+    assert (variables["BAKEGEN_CACHE_EXPORT"], variables["BAKEGEN_BRANCH"]) == ("true", "main")
+    merged = _print(root, [*files, "bakegen.hcl"], ["xformers-wheel"], {**env, **variables})["xformers-wheel"]
+    assert [",".join(ref.split(",")[:2]) for ref in merged["cache-to"]] == [
+        "type=registry,ref=ghcr.io/neggles/build-cache:xformers-wheel-main"]

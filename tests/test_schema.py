@@ -95,7 +95,7 @@ def test_project_labels_unset_change_nothing(tmp_path):
      "project.labels.org.opencontainers.image.source: bakegen sets this label"),
     ("[project]\nlabels = { a = [1] }\n", "project.labels.a: expected a string or number, got array"),
     ('[project]\nlabels = "x"\n', "project.labels: expected a table, got string"),
-    ("[project]\nlabelz = {}\n", "project.labelz: unknown key (known: attestations, default_branch, discover, exclude, labels, registry"),
+    ("[project]\nlabelz = {}\n", "project.labelz: unknown key (known: attestations, default_branch, discover, exclude, labels, overlay_only, registry"),
 ])
 def test_bad_project_labels_name_the_key(said, toml):
     with pytest.raises(BakegenError, match=f"^bakegen.toml: {said}".replace("(", r"\(").replace(".", r"\.")):
