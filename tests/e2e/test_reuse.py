@@ -82,7 +82,7 @@ def test_the_first_build_builds_and_pushes_every_target(runs):
     _, r = runs
     result, _ = r["cold"]
     assert built(result) == TARGETS
-    assert TARGETS <= ran(result)
+    assert ran(result) >= TARGETS
 
 
 def test_nothing_changed_builds_nothing_and_runs_no_buildkit_step(runs):
