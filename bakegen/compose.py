@@ -276,8 +276,18 @@ def _build_of(service: str, spec: dict, env: Mapping[str, str], folder: str, sho
         stage=interpolate(str(stage), env) if stage else None,
         image=interpolate(str(image), env) if image else None,
         contexts=_contexts(root, _field(build, "additional_contexts", (dict, list), "a mapping or a list"), env,
-                           folder),
+                           folder) | _contexts(root, _bake_contexts(build), env, folder, "build.x-bake.contexts"),
     )
+
+
+def _bake_contexts(build: dict) -> object:
+    """`build.x-bake.contexts`: bake's own extension of a compose build, read by `docker buildx
+    bake -f compose.yaml` over `additional_contexts` (`base: target:base` links to another service)."""
+    extension = _field(build, "x-bake", (dict,), "a mapping", default={})
+    contexts = extension.get("contexts")
+    if contexts is not None and not isinstance(contexts, (dict, list)):
+        raise ValueError(f"build.x-bake.contexts: expected a mapping or a list, got {_yaml_type(contexts)}")
+    return contexts
 
 
 def _local_path(root: Path, path: str, folder: str, key: str) -> str:
@@ -318,13 +328,14 @@ def _args(raw: object, env: Mapping[str, str]) -> dict[str, str]:
     return args
 
 
-def _contexts(root: Path, raw: object, env: Mapping[str, str], folder: str) -> dict[str, str]:
+def _contexts(root: Path, raw: object, env: Mapping[str, str], folder: str,
+              key: str = "build.additional_contexts") -> dict[str, str]:
     contexts = {}
-    for name, value in _pairs(raw, "build.additional_contexts"):
+    for name, value in _pairs(raw, key):
         if not isinstance(value, _TEXT):
-            raise ValueError(f"build.additional_contexts.{name}: expected a path, got {_yaml_type(value)}")
+            raise ValueError(f"{key}.{name}: expected a path, got {_yaml_type(value)}")
         value = interpolate(str(value), env)
         if is_local_context(value) and not value.startswith("service:"):  # compose's own service: form
-            value = _local_path(root, value, folder, f"build.additional_contexts.{name}")
+            value = _local_path(root, value, folder, f"{key}.{name}")
         contexts[name] = value
     return contexts

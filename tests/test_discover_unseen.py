@@ -189,6 +189,33 @@ def test_compose_extends_out_of_the_repository_is_a_warning(tmp_path):
     assert all("outside" in w or "leaves" in w or "repository" in w for _, w in read.warnings), read.warnings
 
 
+X_BAKE_TREE = {
+    "compose.yaml": "services:\n  base:\n    build: base\n"
+                    "  app:\n    build:\n      context: app\n      x-bake:\n        contexts:\n"
+                    "          my-base: target:base\n"
+                    "  worker:\n    extends: app\n"  # the same build as app: no target of its own
+                    "  tool:\n    build:\n      context: tool\n      x-bake:\n        contexts: [my-app=target:worker]\n",
+    "compose.prod.yml": "services:\n  app:\n    extends: {file: compose.yaml, service: app}\n"  # an override
+                        "  prod:\n    build:\n      context: .\n      dockerfile: prod/Dockerfile\n"
+                        "      x-bake: {contexts: {my-app: 'target:app', my-base: 'target:base'}}\n",
+    "base/Dockerfile": "FROM alpine\n", "app/Dockerfile": "FROM my-base\n", "tool/Dockerfile": "FROM my-app\n",
+    "prod/Dockerfile": "FROM my-app AS build\nFROM my-base\nCOPY --from=build /x /x\n",
+}
+
+
+def test_x_bake_contexts_of_compose_builds_link_the_targets_their_services_make(tmp_path):
+    """bake's `x-bake.contexts` (as `docker buildx bake -f compose.yaml` reads them) name services:
+    one that is the same build as another (worker), or an override of the main file's (prod's app),
+    is the target that build makes."""
+    write_tree(tmp_path, X_BAKE_TREE)
+    targets = emitted(tmp_path)
+    assert {n: t.get("contexts") for n, t in targets.items() if n != "_common"} == {
+        "base": None, "app": {"my-base": "target:base"}, "tool": {"my-app": "target:app"},
+        "prod": {"my-app": "target:app", "my-base": "target:base"}}
+    renamed = discover(tmp_path, names={"compose.yaml:app": "web"}).targets  # bakegen's name, not the service's
+    assert renamed["tool"].contexts == {"my-app": "target:web"} and renamed["prod"].contexts["my-app"] == "target:web"
+
+
 def test_a_bare_compose_arg_takes_the_env_files_value(tmp_path):
     write_tree(tmp_path, {"compose.yaml": "services:\n  s:\n    build:\n      context: s\n      args: [IMG, GONE]\n",
                           ".env": "IMG=ghcr.io/x/y:1\n", "s/Dockerfile": "ARG IMG\nFROM ${IMG}\n"})
