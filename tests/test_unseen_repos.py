@@ -22,7 +22,7 @@ from bakegen.render import BAKE_FILE
 from .helpers import bake_print
 from .test_real_monorepos import FIXTURES, copy_fixture
 
-UNSEEN = ("hoppscotch", "kubeflow-notebook-servers", "loki", "pycroft", "ramalama", "sentry-self-hosted")
+UNSEEN = ("hoppscotch", "kubeflow-notebook-servers", "loki", "powersync-self-host-demo", "pycroft", "ramalama", "sentry-self-hosted")
 IMPLIED_CONFIG = "bakegen.implied.toml"
 FIELDS = ("found", "context", "stage", "links")
 
