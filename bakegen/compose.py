@@ -30,9 +30,13 @@ class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]
     here for the services they add, so the value itself is all that matters."""
 
 
+class _Overriding(dict):
+    """A mapping tagged `!override`: it replaces the one it is laid over (`extends`) instead of merging."""
+
+
 def _override(loader: yaml.SafeLoader, node: yaml.Node) -> object:
     if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
+        return _Overriding(loader.construct_mapping(node, deep=True))
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
     return loader.construct_scalar(node)  # type: ignore[arg-type]
@@ -173,8 +177,25 @@ def _extended(root: Path, spec: dict, folder: str, shown: str, documents: dict[s
         context = str(base_build.get("context", "."))
         base_build = {**base_build, "context": posixpath.relpath(posixpath.join(base_folder, context), folder)
                       if is_local_context(context) else context}
-    merged["build"] = {**base_build, **own_build}
+    merged["build"] = _merged_build(base_build, own_build)
     return merged, folder
+
+
+_MAPPINGS = ("args", "additional_contexts", "labels")  # mappings also when written as `K=V` lists
+
+
+def _merged_build(base: dict, own: dict) -> dict:
+    """`build` of a service laid over the one it extends, as compose merges them: its mappings
+    (args, additional_contexts, labels, x-bake) key by key, the extending service's values winning;
+    every other value, a `!reset` one (None) and an `!override` mapping replaced whole."""
+    merged = {**base, **own}
+    for key, value in own.items():
+        other = base.get(key)
+        if value is None or other is None or isinstance(value, _Overriding):
+            continue
+        if key in _MAPPINGS or (isinstance(value, dict) and isinstance(other, dict)):
+            merged[key] = {**dict(_pairs(other, f"build.{key}")), **dict(_pairs(value, f"build.{key}"))}
+    return merged
 
 
 def join(folder: str, name: str) -> str:

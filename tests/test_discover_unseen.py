@@ -5,6 +5,8 @@ image, and builds stated by Makefiles, scripts and workflows."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
 
@@ -19,7 +21,7 @@ from bakegen.generate import load
 from bakegen.model import BakegenError
 
 from .helpers import write_tree
-from .test_real_monorepos import emitted
+from .test_real_monorepos import compose_config, emitted
 
 
 def parsed(text: str):
@@ -187,6 +189,27 @@ def test_compose_extends_out_of_the_repository_is_a_warning(tmp_path):
     read = read_compose(repo, "compose.yaml")
     assert read.builds == [] and len(read.warnings) == 2
     assert all("outside" in w or "leaves" in w or "repository" in w for _, w in read.warnings), read.warnings
+
+
+def test_an_extending_services_build_merges_into_the_extended_ones_as_compose_merges_it(tmp_path):
+    """args (a list there, a mapping here) merged key by key; `!reset` drops them, `!override`
+    replaces them; the context stays relative to the file that states it. Read back against the
+    real `docker compose config`."""
+    extends = "    extends: {file: common/common.yml, service: web}\n"
+    write_tree(tmp_path, {
+        "common/common.yml": "services:\n  web:\n    build:\n      context: ../web\n      args: [A=1, B=2]\n",
+        "compose.yaml": "services:\n"
+                        f"  merged:\n{extends}    build:\n      args: {{B: '3', C: '4'}}\n"
+                        f"  reset:\n{extends}    build:\n      args: !reset {{}}\n"
+                        f"  replaced:\n{extends}    build:\n      args: !override {{C: '5'}}\n",
+        "web/Dockerfile": "FROM alpine\n",
+    })
+    builds = {b.service: (b.context, b.args) for b in read_compose(tmp_path, "compose.yaml").builds}
+    assert builds == {"merged": ("web", {"A": "1", "B": "3", "C": "4"}), "reset": ("web", {}),
+                      "replaced": ("web", {"C": "5"})}
+    theirs = compose_config(tmp_path, "compose.yaml")
+    assert {name: (os.path.relpath(s["build"]["context"], tmp_path), s["build"].get("args", {}))
+            for name, s in theirs.items()} == builds
 
 
 X_BAKE_TREE = {
