@@ -173,12 +173,23 @@ def _extended(root: Path, spec: dict, folder: str, shown: str, documents: dict[s
     base_build = base["build"] if isinstance(base["build"], dict) else {"context": base["build"]}
     own_build = own.get("build", {})
     own_build = own_build if isinstance(own_build, dict) else {"context": own_build}
-    if "context" not in own_build and base_folder != folder:  # the extended file's context, seen from here
-        context = str(base_build.get("context", "."))
-        base_build = {**base_build, "context": posixpath.relpath(posixpath.join(base_folder, context), folder)
-                      if is_local_context(context) else context}
+    if base_folder != folder:  # the extended file's paths (its context, its additional_contexts), seen from here
+        if "context" not in own_build:
+            base_build = {**base_build, "context": _seen_from(str(base_build.get("context", ".")), base_folder, folder)}
+        if base_build.get("additional_contexts") is not None:
+            named = _pairs(base_build["additional_contexts"], "build.additional_contexts")
+            base_build = {**base_build, "additional_contexts": {
+                k: _seen_from(str(v), base_folder, folder) if isinstance(v, _TEXT) else v for k, v in named}}
     merged["build"] = _merged_build(base_build, own_build)
     return merged, folder
+
+
+def _seen_from(path: str, base_folder: str, folder: str) -> str:
+    """A local path written in a file of `base_folder`, relative to `folder` instead; an absolute
+    one, another service's or a remote one as written."""
+    if not is_local_context(path) or path.startswith(("/", "service:")):
+        return path
+    return posixpath.relpath(posixpath.join(base_folder, path), folder)
 
 
 _MAPPINGS = ("args", "additional_contexts", "labels")  # mappings also when written as `K=V` lists
@@ -303,7 +314,9 @@ def _build_of(service: str, spec: dict, env: Mapping[str, str], folder: str, sho
 
 def _bake_contexts(build: dict) -> object:
     """`build.x-bake.contexts`: bake's own extension of a compose build, read by `docker buildx
-    bake -f compose.yaml` over `additional_contexts` (`base: target:base` links to another service)."""
+    bake -f compose.yaml` over `additional_contexts` (`base: target:base` links to another service).
+    Compose leaves its paths as written: bake reads them from where it runs, taken here to be the
+    compose file's folder (the root for a compose file there)."""
     extension = _field(build, "x-bake", (dict,), "a mapping", default={})
     contexts = extension.get("contexts")
     if contexts is not None and not isinstance(contexts, (dict, list)):

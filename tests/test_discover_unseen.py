@@ -193,22 +193,25 @@ def test_compose_extends_out_of_the_repository_is_a_warning(tmp_path):
 
 def test_an_extending_services_build_merges_into_the_extended_ones_as_compose_merges_it(tmp_path):
     """args (a list there, a mapping here) merged key by key; `!reset` drops them, `!override`
-    replaces them; the context stays relative to the file that states it. Read back against the
-    real `docker compose config`."""
+    replaces them; the context and additional_contexts stay relative to the file that states them.
+    Read back against the real `docker compose config`."""
     extends = "    extends: {file: common/common.yml, service: web}\n"
     write_tree(tmp_path, {
-        "common/common.yml": "services:\n  web:\n    build:\n      context: ../web\n      args: [A=1, B=2]\n",
+        "common/common.yml": "services:\n  web:\n    build:\n      context: ../web\n      args: [A=1, B=2]\n"
+                             "      additional_contexts: [lib=./lib]\n",
         "compose.yaml": "services:\n"
                         f"  merged:\n{extends}    build:\n      args: {{B: '3', C: '4'}}\n"
                         f"  reset:\n{extends}    build:\n      args: !reset {{}}\n"
                         f"  replaced:\n{extends}    build:\n      args: !override {{C: '5'}}\n",
         "web/Dockerfile": "FROM alpine\n",
     })
-    builds = {b.service: (b.context, b.args) for b in read_compose(tmp_path, "compose.yaml").builds}
-    assert builds == {"merged": ("web", {"A": "1", "B": "3", "C": "4"}), "reset": ("web", {}),
-                      "replaced": ("web", {"C": "5"})}
+    builds = {b.service: (b.context, b.args, b.contexts) for b in read_compose(tmp_path, "compose.yaml").builds}
+    lib = {"lib": "common/lib"}  # relative to the file that states it, as the context is
+    assert builds == {"merged": ("web", {"A": "1", "B": "3", "C": "4"}, lib), "reset": ("web", {}, lib),
+                      "replaced": ("web", {"C": "5"}, lib)}
     theirs = compose_config(tmp_path, "compose.yaml")
-    assert {name: (os.path.relpath(s["build"]["context"], tmp_path), s["build"].get("args", {}))
+    assert {name: (os.path.relpath(s["build"]["context"], tmp_path), s["build"].get("args", {}),
+                   {k: os.path.relpath(v, tmp_path) for k, v in s["build"]["additional_contexts"].items()})
             for name, s in theirs.items()} == builds
 
 
