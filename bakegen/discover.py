@@ -267,8 +267,9 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
         if is_main:
             main_services[folder], main_file[folder] = read.services, shown
         else:
-            same_build |= {f"{shown}:{s}": f"{main_file[folder]}:{s}" for s in read.services
-                           if s in main_services.get(folder, ())}
+            overrides = {f"{shown}:{s}": f"{main_file[folder]}:{s}" for s in read.services
+                         if s in main_services.get(folder, ())}
+            same_build |= {key: same_build.get(main, main) for key, main in overrides.items()}  # read before
         for build in read.builds:
             path = posixpath.normpath(join_path(build.context, build.dockerfile))
             identity = (path, build.context, build.stage, tuple(sorted(build.args.items())),
@@ -314,11 +315,8 @@ def _service_context(value: str, candidate: _Candidate, chosen: dict[str, str], 
     if prefix is None or not candidate.file:
         return value
     key = f"{candidate.file}:{value[len(prefix):]}"
-    for _ in range(3):  # an override of a service that is the same build as another: two steps at most
-        if key in chosen:
-            return f"target:{chosen[key]}"
-        key = same_build.get(key, key)
-    return value
+    key = same_build.get(key, key)
+    return f"target:{chosen[key]}" if key in chosen else value
 
 
 def stated_build(evidence: list[Evidence], path: str, parsed: Dockerfile) -> Evidence | None:
