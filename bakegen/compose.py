@@ -30,9 +30,13 @@ class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]
     here for the services they add, so the value itself is all that matters."""
 
 
+class _Overriding(dict):
+    """A mapping tagged `!override`: it replaces the one it is laid over (`extends`) instead of merging."""
+
+
 def _override(loader: yaml.SafeLoader, node: yaml.Node) -> object:
     if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
+        return _Overriding(loader.construct_mapping(node, deep=True))
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
     return loader.construct_scalar(node)  # type: ignore[arg-type]
@@ -169,12 +173,40 @@ def _extended(root: Path, spec: dict, folder: str, shown: str, documents: dict[s
     base_build = base["build"] if isinstance(base["build"], dict) else {"context": base["build"]}
     own_build = own.get("build", {})
     own_build = own_build if isinstance(own_build, dict) else {"context": own_build}
-    if "context" not in own_build and base_folder != folder:  # the extended file's context, seen from here
-        context = str(base_build.get("context", "."))
-        base_build = {**base_build, "context": posixpath.relpath(posixpath.join(base_folder, context), folder)
-                      if is_local_context(context) else context}
-    merged["build"] = {**base_build, **own_build}
+    if base_folder != folder:  # the extended file's paths (its context, its additional_contexts), seen from here
+        if "context" not in own_build:
+            base_build = {**base_build, "context": _seen_from(str(base_build.get("context", ".")), base_folder, folder)}
+        if base_build.get("additional_contexts") is not None:
+            named = _pairs(base_build["additional_contexts"], "build.additional_contexts")
+            base_build = {**base_build, "additional_contexts": {
+                k: _seen_from(str(v), base_folder, folder) if isinstance(v, _TEXT) else v for k, v in named}}
+    merged["build"] = _merged_build(base_build, own_build)
     return merged, folder
+
+
+def _seen_from(path: str, base_folder: str, folder: str) -> str:
+    """A local path written in a file of `base_folder`, relative to `folder` instead; an absolute
+    one, another service's or a remote one as written."""
+    if not is_local_context(path) or path.startswith(("/", "service:")):
+        return path
+    return posixpath.relpath(posixpath.join(base_folder, path), folder)
+
+
+_MAPPINGS = ("args", "additional_contexts", "labels")  # mappings also when written as `K=V` lists
+
+
+def _merged_build(base: dict, own: dict) -> dict:
+    """`build` of a service laid over the one it extends, as compose merges them: its mappings
+    (args, additional_contexts, labels, x-bake) key by key, the extending service's values winning;
+    every other value, a `!reset` one (None) and an `!override` mapping replaced whole."""
+    merged = {**base, **own}
+    for key, value in own.items():
+        other = base.get(key)
+        if value is None or other is None or isinstance(value, _Overriding):
+            continue
+        if key in _MAPPINGS or (isinstance(value, dict) and isinstance(other, dict)):
+            merged[key] = {**dict(_pairs(other, f"build.{key}")), **dict(_pairs(value, f"build.{key}"))}
+    return merged
 
 
 def join(folder: str, name: str) -> str:
@@ -276,8 +308,20 @@ def _build_of(service: str, spec: dict, env: Mapping[str, str], folder: str, sho
         stage=interpolate(str(stage), env) if stage else None,
         image=interpolate(str(image), env) if image else None,
         contexts=_contexts(root, _field(build, "additional_contexts", (dict, list), "a mapping or a list"), env,
-                           folder),
+                           folder) | _contexts(root, _bake_contexts(build), env, folder, "build.x-bake.contexts"),
     )
+
+
+def _bake_contexts(build: dict) -> object:
+    """`build.x-bake.contexts`: bake's own extension of a compose build, read by `docker buildx
+    bake -f compose.yaml` over `additional_contexts` (`base: target:base` links to another service).
+    Compose leaves its paths as written: bake reads them from where it runs, taken here to be the
+    compose file's folder (the root for a compose file there)."""
+    extension = _field(build, "x-bake", (dict,), "a mapping", default={})
+    contexts = extension.get("contexts")
+    if contexts is not None and not isinstance(contexts, (dict, list)):
+        raise ValueError(f"build.x-bake.contexts: expected a mapping or a list, got {_yaml_type(contexts)}")
+    return contexts
 
 
 def _local_path(root: Path, path: str, folder: str, key: str) -> str:
@@ -318,13 +362,14 @@ def _args(raw: object, env: Mapping[str, str]) -> dict[str, str]:
     return args
 
 
-def _contexts(root: Path, raw: object, env: Mapping[str, str], folder: str) -> dict[str, str]:
+def _contexts(root: Path, raw: object, env: Mapping[str, str], folder: str,
+              key: str = "build.additional_contexts") -> dict[str, str]:
     contexts = {}
-    for name, value in _pairs(raw, "build.additional_contexts"):
+    for name, value in _pairs(raw, key):
         if not isinstance(value, _TEXT):
-            raise ValueError(f"build.additional_contexts.{name}: expected a path, got {_yaml_type(value)}")
+            raise ValueError(f"{key}.{name}: expected a path, got {_yaml_type(value)}")
         value = interpolate(str(value), env)
         if is_local_context(value) and not value.startswith("service:"):  # compose's own service: form
-            value = _local_path(root, value, folder, f"build.additional_contexts.{name}")
+            value = _local_path(root, value, folder, f"{key}.{name}")
         contexts[name] = value
     return contexts

@@ -170,7 +170,7 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
     warnings: list[tuple[str, str]] = list(found.warnings)
     if git_problem:  # the defaults git would give (registry, default branch) are guesses now: say so
         warnings.append((GIT_UNREADABLE, git_problem))
-    candidates = _compose_candidates(root, found.compose_files, warnings, git.tracked_files(root))
+    candidates, same_build = _compose_candidates(root, found.compose_files, warnings, git.tracked_files(root))
     claimed = {posixpath.normpath(join_path(c.context, c.dockerfile)) for c in candidates}
     evidence = read_evidence(root, found.build_files)
     for folder, filename in found.dockerfiles:
@@ -216,7 +216,7 @@ def discover(root: Path, exclude: list[str] | None = None, names: dict[str, str]
     targets: dict[str, Target] = {}
     for c in candidates:
         name = chosen[c.key]
-        contexts = {k: _service_context(v, c, chosen) for k, v in c.contexts.items()}
+        contexts = {k: _service_context(v, c, chosen, same_build) for k, v in c.contexts.items()}
         targets[name] = Target(
             name=name, kind=kind_of(c.folder), context=c.context, dockerfile=c.dockerfile,
             stage=c.stage, args=dict(c.args), contexts=contexts, parsed=c.parsed,
@@ -245,14 +245,17 @@ class _Candidate:
 
 
 def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, str]],
-                        tracked: frozenset[str] | None) -> list[_Candidate]:
+                        tracked: frozenset[str] | None) -> tuple[list[_Candidate], dict[str, str]]:
     """Builds of every compose file. A file beside the folder's main one (`compose.yaml`,
     `docker-compose.yml`) overrides that one's services (compose's `-f a -f b`): only the services
-    it adds are builds of their own."""
+    it adds are builds of their own. Also, for each `<file>:<service>` that makes no candidate of
+    its own (the same build as one before it, or an override), the key of the one that builds it."""
     main_services: dict[str, set[str]] = {}
+    main_file: dict[str, str] = {}
+    same_build: dict[str, str] = {}
     ordered = sorted(files, key=lambda f: (posixpath.dirname(f), posixpath.basename(f) not in MAIN_COMPOSE_FILES, f))
     candidates: list[_Candidate] = []
-    seen: set[tuple] = set()
+    seen: dict[tuple, str] = {}  # a build's identity -> the key of the candidate made for it
     several_folders = len({posixpath.dirname(f) for f in files}) > 1
     for shown in ordered:
         folder = posixpath.dirname(shown)
@@ -262,13 +265,19 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
         warnings += read.warnings
         ordered += [f for f in read.includes if f not in ordered]  # `include:` of a file not found by name
         if is_main:
-            main_services[folder] = read.services
+            main_services[folder], main_file[folder] = read.services, shown
+        else:
+            overrides = {f"{shown}:{s}": f"{main_file[folder]}:{s}" for s in read.services
+                         if s in main_services.get(folder, ())}
+            same_build |= {key: same_build.get(main, main) for key, main in overrides.items()}  # read before
         for build in read.builds:
             path = posixpath.normpath(join_path(build.context, build.dockerfile))
-            identity = (path, build.context, build.stage, tuple(sorted(build.args.items())))
+            identity = (path, build.context, build.stage, tuple(sorted(build.args.items())),
+                        tuple(sorted(build.contexts.items())))
             if identity in seen:
+                same_build[f"{shown}:{build.service}"] = seen[identity]
                 continue
-            seen.add(identity)
+            seen[identity] = f"{shown}:{build.service}"
             parsed = read_dockerfile(root / path, path)
             dockerfile_folder = posixpath.dirname(path) or "."
             # Lengthened by the compose file's folders first (the sample, the app), then by the
@@ -286,7 +295,7 @@ def _compose_candidates(root: Path, files: list[str], warnings: list[tuple[str, 
                 wanted=wanted, plain=target_name(build.service), stage=build.stage,
                 args=build.args, image=build.image, contexts=build.contexts, file=shown,
             ))
-    return candidates
+    return candidates, same_build
 
 
 def _choose_names(candidates: list[_Candidate], configured: dict[str, str]) -> dict[str, str]:
@@ -299,13 +308,15 @@ def _choose_names(candidates: list[_Candidate], configured: dict[str, str]) -> d
     return {**unique_names(wanted, RESERVED_NAMES | set(fixed.values())), **fixed}
 
 
-def _service_context(value: str, candidate: _Candidate, chosen: dict[str, str]) -> str:
-    """Compose's `service:NAME` context is bake's `target:` of the target that service makes."""
-    if value.startswith("service:"):
-        key = f"{candidate.file}:{value[len('service:'):]}"
-        if key in chosen:
-            return f"target:{chosen[key]}"
-    return value
+def _service_context(value: str, candidate: _Candidate, chosen: dict[str, str], same_build: dict[str, str]) -> str:
+    """Compose's `service:NAME` context (and `target:NAME` in `x-bake`, where bake's target names
+    are the compose file's service names) is bake's `target:` of the target that service makes."""
+    prefix = next((p for p in ("service:", "target:") if value.startswith(p)), None)
+    if prefix is None or not candidate.file:
+        return value
+    key = f"{candidate.file}:{value[len(prefix):]}"
+    key = same_build.get(key, key)
+    return f"target:{chosen[key]}" if key in chosen else value
 
 
 def stated_build(evidence: list[Evidence], path: str, parsed: Dockerfile) -> Evidence | None:

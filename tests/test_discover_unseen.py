@@ -5,6 +5,8 @@ image, and builds stated by Makefiles, scripts and workflows."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
 
@@ -19,7 +21,7 @@ from bakegen.generate import load
 from bakegen.model import BakegenError
 
 from .helpers import write_tree
-from .test_real_monorepos import emitted
+from .test_real_monorepos import compose_config, emitted
 
 
 def parsed(text: str):
@@ -187,6 +189,57 @@ def test_compose_extends_out_of_the_repository_is_a_warning(tmp_path):
     read = read_compose(repo, "compose.yaml")
     assert read.builds == [] and len(read.warnings) == 2
     assert all("outside" in w or "leaves" in w or "repository" in w for _, w in read.warnings), read.warnings
+
+
+def test_an_extending_services_build_merges_into_the_extended_ones_as_compose_merges_it(tmp_path):
+    """args (a list there, a mapping here) merged key by key; `!reset` drops them, `!override`
+    replaces them; the context and additional_contexts stay relative to the file that states them.
+    Read back against the real `docker compose config`."""
+    extends = "    extends: {file: common/common.yml, service: web}\n"
+    write_tree(tmp_path, {
+        "common/common.yml": "services:\n  web:\n    build:\n      context: ../web\n      args: [A=1, B=2]\n"
+                             "      additional_contexts: [lib=./lib]\n",
+        "compose.yaml": "services:\n"
+                        f"  merged:\n{extends}    build:\n      args: {{B: '3', C: '4'}}\n"
+                        f"  reset:\n{extends}    build:\n      args: !reset {{}}\n"
+                        f"  replaced:\n{extends}    build:\n      args: !override {{C: '5'}}\n",
+        "web/Dockerfile": "FROM alpine\n",
+    })
+    builds = {b.service: (b.context, b.args, b.contexts) for b in read_compose(tmp_path, "compose.yaml").builds}
+    lib = {"lib": "common/lib"}  # relative to the file that states it, as the context is
+    assert builds == {"merged": ("web", {"A": "1", "B": "3", "C": "4"}, lib), "reset": ("web", {}, lib),
+                      "replaced": ("web", {"C": "5"}, lib)}
+    theirs = compose_config(tmp_path, "compose.yaml")
+    assert {name: (os.path.relpath(s["build"]["context"], tmp_path), s["build"].get("args", {}),
+                   {k: os.path.relpath(v, tmp_path) for k, v in s["build"]["additional_contexts"].items()})
+            for name, s in theirs.items()} == builds
+
+
+X_BAKE_TREE = {
+    "compose.yaml": "services:\n  base:\n    build: base\n"
+                    "  app:\n    build:\n      context: app\n      x-bake:\n        contexts:\n"
+                    "          my-base: target:base\n"
+                    "  worker:\n    extends: app\n"  # the same build as app: no target of its own
+                    "  tool:\n    build:\n      context: tool\n      x-bake:\n        contexts: [my-app=target:worker]\n",
+    "compose.prod.yml": "services:\n  app:\n    extends: {file: compose.yaml, service: app}\n"  # an override
+                        "  prod:\n    build:\n      context: .\n      dockerfile: prod/Dockerfile\n"
+                        "      x-bake: {contexts: {my-app: 'target:app', my-base: 'target:base'}}\n",
+    "base/Dockerfile": "FROM alpine\n", "app/Dockerfile": "FROM my-base\n", "tool/Dockerfile": "FROM my-app\n",
+    "prod/Dockerfile": "FROM my-app AS build\nFROM my-base\nCOPY --from=build /x /x\n",
+}
+
+
+def test_x_bake_contexts_of_compose_builds_link_the_targets_their_services_make(tmp_path):
+    """bake's `x-bake.contexts` (as `docker buildx bake -f compose.yaml` reads them) name services:
+    one that is the same build as another (worker), or an override of the main file's (prod's app),
+    is the target that build makes."""
+    write_tree(tmp_path, X_BAKE_TREE)
+    targets = emitted(tmp_path)
+    assert {n: t.get("contexts") for n, t in targets.items() if n != "_common"} == {
+        "base": None, "app": {"my-base": "target:base"}, "tool": {"my-app": "target:app"},
+        "prod": {"my-app": "target:app", "my-base": "target:base"}}
+    renamed = discover(tmp_path, names={"compose.yaml:app": "web"}).targets  # bakegen's name, not the service's
+    assert renamed["tool"].contexts == {"my-app": "target:web"} and renamed["prod"].contexts["my-app"] == "target:web"
 
 
 def test_a_bare_compose_arg_takes_the_env_files_value(tmp_path):

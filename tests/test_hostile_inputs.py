@@ -83,6 +83,8 @@ def compose(build: str, extra: str = "") -> str:
     ("      context: app\n      additional_contexts:\n        etc: /etc\n", "build.additional_contexts.etc: '/etc'", None),
     ("      context: app\n      additional_contexts:\n        - up=../..\n", "build.additional_contexts.up: '../..'", None),
     ("      context: app\n      additional_contexts:\n        o: out\n", "build.additional_contexts.o: 'out'", "out"),
+    ("      context: app\n      x-bake:\n        contexts:\n          etc: /etc\n", "build.x-bake.contexts.etc: '/etc'",
+     None),
 ])
 def test_compose_paths_leaving_the_repository_leave_the_service_out(repo, build, key, link):
     write_tree(repo, {**SERVICE, "compose.yaml": compose(build)})
@@ -370,6 +372,8 @@ def test_toml_beyond_pythons_limits_is_one_error(repo, toml, said):
     ("      context: app\n      args:\n        A: {b: 1}\n", "build.args.A: expected text, got a mapping"),
     ("      context: app\n      target: true\n", "build.target: expected a stage name, got a boolean"),
     ("      context: app\n      additional_contexts:\n        - [x]\n", "build.additional_contexts: expected K=V items, got a list"),
+    ("      context: app\n      x-bake: [contexts]\n", "build.x-bake: expected a mapping, got a list"),
+    ("      context: app\n      x-bake:\n        contexts: 5\n", "build.x-bake.contexts: expected a mapping or a list, got a number"),
 ])
 def test_compose_values_of_the_wrong_type_are_a_warning_naming_file_service_key(repo, build, key):
     write_tree(repo, {**SERVICE, "compose.yaml": compose(build)})

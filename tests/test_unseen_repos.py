@@ -9,6 +9,7 @@ configuration the same files imply (`bakegen.implied.toml`), read back through t
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import shutil
 from dataclasses import dataclass
@@ -20,9 +21,9 @@ from bakegen.generate import generate
 from bakegen.render import BAKE_FILE
 
 from .helpers import bake_print
-from .test_real_monorepos import FIXTURES, copy_fixture
+from .test_real_monorepos import FIXTURES, compose_config, copy_fixture
 
-UNSEEN = ("hoppscotch", "kubeflow-notebook-servers", "loki", "ramalama", "sentry-self-hosted")
+UNSEEN = ("hoppscotch", "kubeflow-notebook-servers", "loki", "powersync-self-host-demo", "pycroft", "ramalama", "sentry-self-hosted")
 IMPLIED_CONFIG = "bakegen.implied.toml"
 FIELDS = ("found", "context", "stage", "links")
 
@@ -110,3 +111,34 @@ def test_unseen_repositories_are_met_without_and_with_configuration(tmp_path):
     print("\n".join(misses))
     assert none >= 0.90, misses
     assert configured >= 0.97, misses
+
+
+# Compose projects of the fixtures whose builds come through `include`/`extends`: (project folder, file).
+COMPOSE_PROJECTS = {
+    "pycroft": [(".", "docker-compose.yml"), (".", "docker-compose.prod.yml"), (".", "docker-compose.test.yml")],
+    "powersync-self-host-demo": [(f"demos/{demo}", "docker-compose.yaml") for demo in (
+        "django", "nodejs", "nodejs-custom-checkpoints", "nodejs-mongodb", "nodejs-mssql", "nodejs-mysql",
+        "nodejs-postgres-bucket-storage", "supabase")],
+}
+
+
+def test_each_local_build_of_an_include_or_extends_stack_is_a_target_as_docker_compose_resolves_it(tmp_path):
+    """Beyond the score: every service with a local build, as the real `docker compose config`
+    resolves it in its own project (included files, extended services, .env), is a target with its
+    Dockerfile, context and args."""
+    pytest.importorskip("yaml")
+    for name, projects in COMPOSE_PROJECTS.items():
+        root = copy_fixture(name, tmp_path)
+        (root / BAKE_FILE).write_text(generate(root), encoding="utf-8")
+        ours = {(posixpath.normpath(posixpath.join(t["context"], t.get("dockerfile", "Dockerfile"))),
+                 posixpath.normpath(t["context"]), tuple(sorted(t.get("args", {}).items())))
+                for n, t in bake_print(root)["target"].items() if n != "_common"}
+        for folder, file in projects:
+            for service, spec in compose_config(root / folder, file).items():
+                build = spec.get("build")
+                if not build or "://" in build["context"]:  # a git URL: nothing of the repository's
+                    continue
+                context = os.path.relpath(build["context"], root)
+                theirs = (posixpath.normpath(posixpath.join(context, build["dockerfile"])), context,
+                          tuple(sorted(build.get("args", {}).items())))
+                assert theirs in ours, (name, folder, file, service, sorted(ours))
