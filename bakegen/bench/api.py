@@ -28,9 +28,11 @@ class BenchRequest:
     targets: tuple[str, ...] = ()  # services whose source changes (default: every service)
     repeat: int = 1
     budgets: tuple[str, ...] = ()  # `SCENARIO=SECONDS` or `SCENARIO=N%`, over the config's
-    baseline: bool = False
+    baselines: tuple[str, ...] = ()  # bench.baseline.BASELINES to measure too, each scenario as it builds
     load: bool = False
     cache_registry: str | None = None
+    strict_budgets: bool = False  # a budget not measured is a failure
+    verbose: bool = False  # show each baseline's generated file and commands
     outputs: tuple[Path, ...] = field(default_factory=tuple)  # files the caller writes afterwards: checked first
 
 
@@ -48,6 +50,7 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     """Build the project's bake file for real, scenario by scenario, and check the budgets.
     `say` gets a line per event worth telling; `on_step` the build step running now."""
     # Heavy imports here: the docker SDK and the engine's modules only when a bench runs.
+    from bakegen.bench.baseline import BASELINES
     from bakegen.bench.budgets import DEFAULT_BUDGETS, check, from_config, merge, parse_option
     from bakegen.bench.runner import Bench, BenchOptions, resolve_builder
     from bakegen.bench.scenarios import chosen
@@ -60,6 +63,9 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
 
     root = request.root
     chosen(request.scenarios)
+    unknown_baselines = [b for b in request.baselines if b not in BASELINES]
+    if unknown_baselines:
+        raise BakegenError(f"unknown baseline {unknown_baselines[0]} (known: {', '.join(BASELINES)})")
     given = [parse_option(b) for b in request.budgets]
     project = load(root, request.config)
     budgets = merge(DEFAULT_BUDGETS, from_config(project), given)
@@ -76,8 +82,11 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     connect()
     builder = resolve_builder(request.builder, say)
     options = BenchOptions(root=root, scenarios=request.scenarios, targets=request.targets, repeat=request.repeat,
-                           baseline=request.baseline, cache_registry=request.cache_registry, load=request.load)
+                           baselines=request.baselines, cache_registry=request.cache_registry, load=request.load,
+                           verbose=request.verbose)
     run = Bench(project, options, builder, say, on_step=on_step).run()
     verdicts = check(budgets, {s.name: s.wall_s for s in run.scenarios if s.wall_s is not None},
-                     {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None})
+                     {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None},
+                     asked=request.scenarios, skipped={s.name: s.skipped for s in run.scenarios if s.skipped},
+                     strict=request.strict_budgets)
     return BenchOutcome(run, verdicts)

@@ -38,9 +38,14 @@ def _scenarios():
               help="Draw the scenario times (and the baseline's) as a chart (needs bakegen[chart]).")
 @click.option("--budget", "budget_texts", multiple=True, metavar="SCENARIO=SECONDS|PERCENT%",
               help="A budget, e.g. code-change=30 or fresh-runner=15% (of cold); repeatable, over the config's.")
-@click.option("--baseline", is_flag=True,
-              help="Also build each scenario as a repository without bakegen does on a CI runner: plain "
-                   "`docker build` of every Dockerfile, bases first by tag, no cache import; report the speed-up.")
+@click.option("--baseline", "baseline_text", is_flag=False, flag_value="compose,tags,none", default="",
+              metavar="[compose,tags,none]",
+              help="Also build each scenario as a team without bakegen would, in the same run with the same repeats: "
+                   "compose (a compose file, registry cache per image, bases first by separate commands), tags "
+                   "(a bake file without links: bases pushed and pulled by tag, registry cache per target), none (no "
+                   "cache). Any subset; alone: all three. Give PATH before it.")
+@click.option("--strict-budgets", is_flag=True, help="A budget that could not be measured is a failure (exit 1).")
+@click.option("--verbose", is_flag=True, help="Show each baseline's generated file and the commands it runs.")
 @click.option("--load/--no-load", default=False, show_default=True,
               help="Load each build's images into the engine, timed (as a developer who runs them), or leave "
                    "them in the builder (as CI, which pushes them); either way they are loaded once, untimed, "
@@ -50,7 +55,8 @@ def _scenarios():
                    "(default: REGISTRY; each run's are deleted afterwards where the registry allows).")
 def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, targets: tuple[str, ...],
           repeat: int, json_file: Path | None, markdown_file: Path | None, chart_file: Path | None,
-          budget_texts: tuple[str, ...], baseline: bool, load: bool, cache_registry: str | None) -> None:
+          budget_texts: tuple[str, ...], baseline_text: str, strict_budgets: bool, verbose: bool, load: bool,
+          cache_registry: str | None) -> None:
     """Build PATH's bake file for real, scenario by scenario, and measure it.
 
     Scenarios: see --scenarios. Every file changed is restored byte for byte, also on failure,
@@ -70,14 +76,16 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
     from rich.text import Text
 
     from bakegen.bench import BenchRequest, report, run_bench
+    from bakegen.bench.baseline import parse_baselines
     from bakegen.sinks import visible
     from bakegen.writer import write_file
 
     outputs = tuple(f for f in (json_file, markdown_file, chart_file) if f is not None)
     request = BenchRequest(root=root, config=config, builder=builder,
                            scenarios=tuple(s.strip() for s in scenarios.split(",") if s.strip()), targets=targets,
-                           repeat=repeat, budgets=budget_texts, baseline=baseline, load=load,
-                           cache_registry=cache_registry, outputs=outputs)
+                           repeat=repeat, budgets=budget_texts, baselines=parse_baselines(baseline_text),
+                           load=load, cache_registry=cache_registry, outputs=outputs, strict_budgets=strict_budgets,
+                           verbose=verbose)
     console = Console(stderr=True)
     with console.status("starting") as status:
         outcome = run_bench(request, lambda m: console.print(Text(visible(f"bakegen: {m}"))),
@@ -96,6 +104,8 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
     if chart_file:
         write_file(root, chart_file, report.chart(outcome.run, chart_file.suffix.lstrip(".") or "svg"), given=True)
     for verdict in outcome.breached:
-        echo(f"bakegen: budget breached: {verdict.budget}: {verdict.measured}, {verdict.detail}", err=True)
+        what = "budget not measured (--strict-budgets)" if verdict.missing else "budget breached"
+        echo(f"bakegen: {what}: {verdict.budget}: {verdict.measured}" + (f", {verdict.detail}" if not verdict.missing
+                                                                          else ""), err=True)
     if outcome.breached:
         sys.exit(EXIT_CHECK_FAILED)
