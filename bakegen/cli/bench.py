@@ -25,7 +25,8 @@ def _scenarios():
 @click.option("--scenarios", default=lambda: ",".join(s.name for s in _scenarios()),
               show_default="every scenario, in the order below", metavar="LIST",
               help="Comma-separated scenarios to run, in this order: cold, noop, noop-fresh-clone, code-change, "
-                   "deps-change, base-change, fresh-runner (each described in the README's Bench section).")
+                   "deps-change, base-change, fresh-runner, fresh-runner-push (each described in the README's Bench "
+                   "section).")
 @click.option("--targets", "targets", multiple=True, metavar="TARGET",
               help="Services whose source changes in code-change and deps-change (repeatable; default all).")
 @click.option("--repeat", type=click.IntRange(1, 50), default=1, show_default=True,
@@ -51,8 +52,9 @@ def _scenarios():
                    "them in the builder (as CI, which pushes them); either way they are loaded once, untimed, "
                    "for their sizes and healthchecks.")
 @click.option("--cache-registry", metavar="REGISTRY",
-              help="Registry cache backend: registry/namespace for the bench's own cache repositories "
-                   "(default: REGISTRY; each run's are deleted afterwards where the registry allows).")
+              help="registry/namespace for the bench's own repositories: its cache (registry backend), the "
+                   "baselines' images and caches, the pushed images (default: REGISTRY; each run's are deleted "
+                   "afterwards where the registry allows).")
 def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, targets: tuple[str, ...],
           repeat: int, json_file: Path | None, markdown_file: Path | None, chart_file: Path | None,
           budget_texts: tuple[str, ...], baseline_text: str, strict_budgets: bool, verbose: bool, load: bool,
