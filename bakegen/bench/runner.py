@@ -332,6 +332,8 @@ class BaselineRunner:
                            for targets, pushed in steps)]:
                 self.bench.say(line)
         measures = []
+        if write_cache:
+            self.cache.export_problems = []
         for targets, pushed in steps:
             extra = (["--push"] if pushed or push else []) + (["--load"] if self.bench.options.load else [])
             baked = self.bench.bake_file(f"{label} ({self.kind})", root, path, targets, extra)
