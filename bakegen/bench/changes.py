@@ -52,13 +52,13 @@ def context_files(project: Project, target: Target) -> list[str]:
     """The files of the target's context that reach the build (.dockerignore applied), posix,
     relative to the context, sorted; hidden folders and dependency folders left out."""
     context = project.root / target.context
-    rules = dockerignore.read_for(project.root, target.context, target.dockerfile)
+    ignored = dockerignore.read_for(project.root, target.context, target.dockerfile)
     found = []
     for folder, dirs, files in os.walk(context):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIPPED_FOLDERS)
         for name in files:
             rel = (Path(folder) / name).relative_to(context).as_posix()
-            if not dockerignore.is_ignored(rules, rel) and (Path(folder) / name).is_file():
+            if not dockerignore.is_ignored(ignored, rel) and (Path(folder) / name).is_file():
                 found.append(rel)
     return sorted(found)
 
