@@ -35,6 +35,7 @@ class StandIn:
         self.project = project
         self.targets = targets
         self.cache = cache or CacheState()
+        self.push_unavailable = ""
         self.calls: list[tuple] = []
         self.before = _tree(project.root)
 
@@ -164,6 +165,15 @@ def test_fresh_runner_push_empties_the_builder_and_pushes_what_it_builds(project
     runner.calls.clear()
     result = run("fresh-runner-push", runner)
     assert not result.skipped and runner.calls == [("empty",), ("bake", "fresh-runner-push", False, None, [], "push")]
+
+
+def test_fresh_runner_push_says_why_it_cannot_push_and_builds_nothing(project):
+    runner = StandIn(project)
+    run("cold", runner)
+    runner.calls.clear()
+    runner.push_unavailable = "pushes only to a registry on this machine"
+    assert run("fresh-runner-push", runner).skipped == "pushes only to a registry on this machine"
+    assert runner.calls == []
 
 
 def test_a_text_only_monorepo_has_its_code_and_install_files_changed(tmp_path):

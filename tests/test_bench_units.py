@@ -10,7 +10,7 @@ from bakegen.bench.budgets import DEFAULT_BUDGETS, Budget, budget_from, check, f
 from bakegen.bench.changes import appended, base_step_added, harmless_line, manifest_file, source_file
 from bakegen.bench.report import columns, rows, to_json, to_markdown, verdict_rows
 from bakegen.bench.results import BenchRun, Measure, ScenarioResult, ServiceFigures
-from bakegen.bench.runner import added
+from bakegen.bench.runner import added, why_not_pushed
 from bakegen.config import load_project
 from bakegen.generate import load
 from bakegen.model import BakegenError
@@ -198,6 +198,13 @@ def test_bakes_one_after_the_other_add_up():
     total = added([Measure(1.0, 3, 1, 2, 10), Measure(2.5, 4, 4, 0, 5, bytes_pushed=7)])
     assert total == Measure(3.5, 7, 5, 2, 15, bytes_pushed=7)
     assert added([Measure(1.0, 1, 1, 0, 0)]).bytes_pushed is None  # nothing pushed: not zero
+
+
+def test_images_are_pushed_to_a_registry_on_this_machine_only():
+    assert why_not_pushed("127.0.0.1:5000/ns/bakegen-bench-1") == ""
+    assert why_not_pushed("localhost:5000/bakegen-bench-1") == ""
+    assert why_not_pushed("ghcr.io/acme/bakegen-bench-1").startswith("pushes only to a registry on this machine, "
+                                                                     "and ghcr.io is not one")
 
 
 def test_baselines_parse_any_subset_in_order():

@@ -37,6 +37,7 @@ from bakegen.run.scenario import forget_everything, remove_images
 
 BENCH_TAG = "bakegen-bench"
 BENCH_BUILDER = "bakegen-bench"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 Say = Callable[[str], None]
 
@@ -54,6 +55,16 @@ class BenchOptions:
     healthcheck_seconds: float = 120.0
     load: bool = False  # load every build's images into the engine, as a developer who runs them
     verbose: bool = False  # show each baseline's generated file and commands
+
+
+def why_not_pushed(prefix: str) -> str:
+    """Why the bench pushes no images to registry/`prefix` ("": it may). Pushed images are whole
+    images, in repositories a registry may not let us delete (ghcr): pushed to a registry on this
+    machine only."""
+    host = prefix.partition("/")[0]
+    if host.rpartition(":")[0] in LOOPBACK_HOSTS or host in LOOPBACK_HOSTS:
+        return ""
+    return f"pushes only to a registry on this machine, and {host} is not one; give --cache-registry 127.0.0.1:5000/NS"
 
 
 def measure(result: BakeResult) -> Measure:
@@ -92,6 +103,7 @@ class Bench:
         # baselines' images, the pushed images.
         self.own_prefix = f"{namespace}/bakegen-bench-{self.run_id}".lower()
         self._pushes = 0
+        self.push_unavailable = why_not_pushed(self.own_prefix)
         self._set_up_cache()
         registry_name = os.environ.get("REGISTRY", project.registry).lower()
         self.images = {name: f"{registry_name}/{repository_name(name)}:{BENCH_TAG}" for name in project.targets}
@@ -304,6 +316,7 @@ class BaselineRunner:
         self.project = bench.project
         self.targets = bench.targets
         self.cache = CacheState()
+        self.push_unavailable = bench.push_unavailable
         self.places = Places(images=f"{bench.own_prefix}-{kind}", cache=f"{bench.own_prefix}-{kind}-cache")
         self._shown = False
 

@@ -54,6 +54,7 @@ class Runner(Protocol):
     project: LoadedProject  # its graph read by base-change
     targets: tuple[str, ...]  # services whose code changes (--targets; empty: every service)
     cache: CacheState
+    push_unavailable: str  # why images are not pushed here ("": they may be)
 
     def nonce(self, attempt: int) -> str:
         """Different per run and attempt: every change is new to BuildKit."""
@@ -184,7 +185,7 @@ def fresh_runner(runner: Runner, result: ScenarioResult, attempt: int) -> None:
 
 def fresh_runner_push(runner: Runner, result: ScenarioResult, attempt: int) -> None:
     """The fresh runner as the workflow runs it: the images pushed (PUSH=true) as they are built."""
-    why = runner.cache.why_not_readable()
+    why = runner.push_unavailable or runner.cache.why_not_readable()
     if why:
         result.skipped = why
         return
