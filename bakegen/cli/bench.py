@@ -68,7 +68,9 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
     pushed and pulled; then image sizes and, for images with a HEALTHCHECK, seconds from start
     to healthy (GPU images only where a GPU exists: otherwise said, never faked). Exit 1 when a
     budget is breached (defaults: code-change 30 s and 5 % of cold, noop and noop-fresh-clone
-    60 s, fresh-runner 15 % of cold, healthy 60 s).
+    60 s, fresh-runner 15 % of cold, healthy 60 s), or with --strict-budgets not measured.
+    With --baseline, each scenario is also built as compose, a bake file without links, and
+    without cache would build it, and the speed-up over each is shown.
     """
     import json
     import shutil
@@ -107,7 +109,7 @@ def bench(root: Path, config: Path | None, builder: str | None, scenarios: str, 
         write_file(root, chart_file, report.chart(outcome.run, chart_file.suffix.lstrip(".") or "svg"), given=True)
     for verdict in outcome.breached:
         what = "budget not measured (--strict-budgets)" if verdict.missing else "budget breached"
-        echo(f"bakegen: {what}: {verdict.budget}: {verdict.measured}" + (f", {verdict.detail}" if not verdict.missing
-                                                                          else ""), err=True)
+        detail = "" if verdict.missing else f", {verdict.detail}"
+        echo(f"bakegen: {what}: {verdict.budget}: {verdict.measured}{detail}", err=True)
     if outcome.breached:
         sys.exit(EXIT_CHECK_FAILED)
