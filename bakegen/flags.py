@@ -23,6 +23,7 @@ class Cli:
     path: str = ""  # "dir" or "file": a Path that must be (or become) that kind
     range: tuple[int, int] | None = None
     split: str = ""  # one text on the command line, a tuple here (split on this)
+    given_alone: str | None = None  # the value of the option given without one (`--baseline`)
 
 
 REQUIRED: Any = MISSING  # a field without a default: a required option

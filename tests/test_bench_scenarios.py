@@ -35,15 +35,17 @@ class StandIn:
         self.project = project
         self.targets = targets
         self.cache = cache or CacheState()
+        self.push_unavailable = ""
         self.calls: list[tuple] = []
         self.before = _tree(project.root)
 
     def nonce(self, attempt: int) -> str:
         return f"test-{attempt}"
 
-    def bake(self, label: str, *, write_cache: bool = False, root: Path | None = None) -> Measure:
+    def bake(self, label: str, *, write_cache: bool = False, root: Path | None = None,
+             push: bool = False) -> Measure:
         changed = sorted(p for p, digest in _tree(self.project.root).items() if self.before.get(p) != digest)
-        self.calls.append(("bake", label, write_cache, root, changed))
+        self.calls.append(("bake", label, write_cache, root, changed, *(("push",) if push else ())))
         if write_cache:
             self.cache.written = True
             self.cache.bytes = 1234
@@ -73,7 +75,8 @@ def project(tmp_path) -> Project:
 
 
 def test_the_registry_is_the_order_and_the_budget_names():
-    assert NAMES == ("cold", "noop", "noop-fresh-clone", "code-change", "deps-change", "base-change", "fresh-runner")
+    assert NAMES == ("cold", "noop", "noop-fresh-clone", "code-change", "deps-change", "base-change", "fresh-runner",
+                     "fresh-runner-push")
     assert (*NAMES, HEALTHY) == BUDGET_NAMES
     assert [s.name for s in chosen(("fresh-runner", "cold"))] == ["fresh-runner", "cold"]  # as given
     assert all(s.changes for s in SCENARIOS)
@@ -129,10 +132,11 @@ def test_deps_change_and_base_change_change_one_file_each(project):
 def test_what_cannot_run_is_skipped_with_the_reason_and_builds_nothing(tmp_path):
     project = load(write_tree(tmp_path, {"web/Dockerfile": "FROM nginx:1.27\n"}))
     runner = StandIn(project)
-    assert run("code-change", runner).skipped == "no source file found in the services' contexts"
-    assert run("deps-change", runner).skipped.startswith("no dependency manifest")
+    assert run("code-change", runner).skipped.startswith("no service's Dockerfile copies a file from its context")
+    assert run("deps-change", runner).skipped.startswith("no Dockerfile copies a file that a RUN step then uses")
     assert run("base-change", runner).skipped == "no target is built on another"
     assert run("fresh-runner", runner).skipped.startswith("needs the cold scenario first")
+    assert run("fresh-runner-push", runner).skipped.startswith("needs the cold scenario first")
     assert run("noop-fresh-clone", runner).skipped == "not a git repository: nothing to clone"
     assert runner.calls == []
 
@@ -153,6 +157,51 @@ def test_fresh_runner_after_a_cold_build_empties_the_builder_and_reads_the_cache
     runner.calls.clear()
     result = run("fresh-runner", runner)
     assert not result.skipped and runner.calls == [("empty",), ("bake", "fresh-runner", False, None, [])]
+
+
+def test_fresh_runner_push_empties_the_builder_and_pushes_what_it_builds(project):
+    runner = StandIn(project)
+    run("cold", runner)
+    runner.calls.clear()
+    result = run("fresh-runner-push", runner)
+    assert not result.skipped and runner.calls == [("empty",), ("bake", "fresh-runner-push", False, None, [], "push")]
+
+
+def test_fresh_runner_push_says_why_it_cannot_push_and_builds_nothing(project):
+    runner = StandIn(project)
+    run("cold", runner)
+    runner.calls.clear()
+    runner.push_unavailable = "pushes only to a registry on this machine"
+    assert run("fresh-runner-push", runner).skipped == "pushes only to a registry on this machine"
+    assert runner.calls == []
+
+
+def test_a_text_only_monorepo_has_its_code_and_install_files_changed(tmp_path):
+    project = load(write_tree(tmp_path, {
+        "svc/Dockerfile": "FROM alpine:3.20\nCOPY deps.txt /d.txt\nRUN cat /d.txt\nCOPY notes/ /notes/\n",
+        "svc/deps.txt": "one\n", "svc/notes/a.txt": "a\n"}))
+    runner = StandIn(project)
+    assert run("code-change", runner).changed == ["svc/notes/a.txt"]
+    assert run("deps-change", runner).changed == ["svc/deps.txt"]
+    assert [c[4] for c in runner.calls] == [["svc/notes/a.txt"], ["svc/deps.txt"]]
+    assert _tree(project.root) == runner.before
+
+
+def test_each_baseline_runs_the_scenarios_bakegen_ran_into_its_own_results(project):
+    from bakegen.bench.runner import run_scenarios
+
+    scenarios = chosen(("cold", "noop-fresh-clone", "code-change"))
+    results = [ScenarioResult(s.name) for s in scenarios]
+    said: list[str] = []
+    bakegen, compose = StandIn(project), StandIn(project)
+    run_scenarios(bakegen, scenarios, results, 2, said.append)
+    run_scenarios(compose, scenarios, results, 2, said.append, baseline="compose")
+    assert results[1].skipped.startswith("not a git repository") and "compose" not in results[1].baselines
+    assert [len(r.measures) for r in results] == [2, 0, 2]
+    assert [len(r.baselines["compose"].measures) for r in (results[0], results[2])] == [2, 2]
+    assert results[2].baselines["compose"].changed == results[2].changed == ["api/src/app.py", "web/src/index.html"]
+    assert [c[1] for c in compose.calls if c[0] == "bake"] == ["cold", "cold", "code-change", "code-change"]
+    assert "scenario code-change (baseline compose)" in said
 
 
 def git(root: Path, *args: str) -> None:

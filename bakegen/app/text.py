@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bakegen.app.building import BakeCall, DoctorResult, Rotation
     from bakegen.app.content import DigestResult, LockResult, ReuseResult
-    from bakegen.app.repository import ImpactResult
+    from bakegen.app.repository import ImpactResult, InitResult
     from bakegen.run.builder import Status
     from bakegen.run.progress import Step
 
@@ -123,3 +123,11 @@ def reuse_lines(result: ReuseResult) -> list[str]:
     """Each target reused or built, and why; a line when nothing is left to build."""
     lines = [f"{'reused' if d.reused else 'built ':6}  {d.target}: {d.why}" for d in result.decisions]
     return lines if result.build is not None else [*lines, f"nothing to build: {plural(len(lines), 'target')} reused"]
+
+
+def init_lines(result: InitResult) -> list[str]:
+    """The file `init` wrote, what `--from` could not carry, and the args a FROM needs that nothing gives."""
+    return [f"wrote {result.path} ({plural(result.targets, 'target')})",
+            *(f"bakegen: not carried: {note}" for note in result.notes),
+            *(f"bakegen: set {', '.join(args)} under [targets.{name}] args: a FROM needs them"
+              for name, args in sorted(result.missing_args.items()))]

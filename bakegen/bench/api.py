@@ -34,6 +34,7 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     """Build the project's bake file for real, scenario by scenario, and check the budgets.
     `say` gets a line per event worth telling; `on_step` the build step running now."""
     # Heavy imports here: the docker SDK and the engine's modules only when a bench runs.
+    from bakegen.bench.baseline import BASELINES
     from bakegen.bench.budgets import DEFAULT_BUDGETS, check, from_config, merge, parse_option
     from bakegen.bench.report import write_files
     from bakegen.bench.runner import Bench, BenchOptions, resolve_builder
@@ -48,6 +49,9 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     root = request.root
     scenarios = request.scenarios or NAMES  # none named: every one
     chosen(scenarios)
+    unknown_baselines = [b for b in request.baselines if b not in BASELINES]
+    if unknown_baselines:
+        raise BakegenError(f"unknown baseline {unknown_baselines[0]} (known: {', '.join(BASELINES)})")
     given = [parse_option(b) for b in request.budgets]
     project = load(root, request.config)
     budgets = merge(DEFAULT_BUDGETS, from_config(project), given)
@@ -64,10 +68,13 @@ def run_bench(request: BenchRequest, say: Say, on_step: Callable[[str], None] | 
     connect()
     builder = resolve_builder(request.builder, say)
     options = BenchOptions(root=root, scenarios=scenarios, targets=request.targets, repeat=request.repeat,
-                           baseline=request.baseline, cache_registry=request.cache_registry, load=request.load)
+                           baselines=request.baselines, cache_registry=request.cache_registry, load=request.load,
+                           verbose=request.verbose)
     run = Bench(project, options, builder, say, on_step=on_step).run()
     verdicts = check(budgets, {s.name: s.wall_s for s in run.scenarios if s.wall_s is not None},
-                     {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None})
+                     {n: f.healthy_s for n, f in run.services.items() if f.healthy_s is not None},
+                     asked=scenarios, skipped={s.name: s.skipped for s in run.scenarios if s.skipped},
+                     strict=request.strict_budgets)
     write_files(root, request, run, verdicts)  # the report files asked for, before a breach is told
     return BenchOutcome(run, verdicts)
 

@@ -75,13 +75,30 @@ def merge(defaults: tuple[Budget, ...], *overrides: list[Budget]) -> list[Budget
 @dataclass(frozen=True)
 class Verdict:
     budget: Budget
-    measured: str  # as a person reads it: "41.2 s", "7.1 % of cold", "not measured"
-    breached: bool
+    measured: str  # as a person reads it: "41.2 s", "7.1 % of cold", "not measured (why)"
+    breached: bool  # a failure: over the budget, or (--strict-budgets) not measured
     detail: str = ""  # by how much, when breached
+    missing: bool = False  # nothing measured to hold it to: never "ok"
+
+    @property
+    def status(self) -> str:
+        if self.missing:
+            return "NOT MEASURED (--strict-budgets: a failure)" if self.breached else "not measured"
+        return f"BREACHED {self.detail}" if self.breached else "ok"
 
 
-def check(budgets: list[Budget], wall: dict[str, float], healthy: dict[str, float]) -> list[Verdict]:
-    """Each budget against the figures: `wall` by scenario (median seconds), `healthy` by service."""
+def check(budgets: list[Budget], wall: dict[str, float], healthy: dict[str, float], *,
+          asked: tuple[str, ...] | None = None, skipped: dict[str, str] | None = None,
+          strict: bool = False) -> list[Verdict]:
+    """Each budget against the figures: `wall` by scenario (median seconds), `healthy` by service.
+    Budgets of scenarios not `asked` for are left out; one whose scenario was `skipped` (its
+    reason) or not measured is "not measured", a failure when `strict`."""
+    skipped = skipped or {}
+
+    def missing(budget: Budget, why: str) -> Verdict:
+        return Verdict(budget, f"not measured ({why})" if why else "not measured", strict,
+                       "not measured" if strict else "", missing=True)
+
     verdicts = []
     cold = wall.get("cold")
     for budget in budgets:
@@ -89,15 +106,17 @@ def check(budgets: list[Budget], wall: dict[str, float], healthy: dict[str, floa
             for service, seconds in sorted(healthy.items()):
                 verdicts.append(_seconds(Budget(f"{HEALTHY} {service}", seconds=budget.seconds), seconds))
             if not healthy:
-                verdicts.append(Verdict(budget, "not measured", False))
+                verdicts.append(missing(budget, "no image with a HEALTHCHECK became healthy"))
+            continue
+        if asked is not None and budget.name not in asked:
             continue
         seconds = wall.get(budget.name)
         if seconds is None:
-            verdicts.append(Verdict(budget, "not measured", False))
+            verdicts.append(missing(budget, skipped.get(budget.name, "")))
         elif budget.relative:
             assert budget.percent_of_cold is not None
             if not cold:
-                verdicts.append(Verdict(budget, "not measured (no cold build)", False))
+                verdicts.append(missing(budget, "no cold build"))
                 continue
             share = 100 * seconds / cold
             over = share - budget.percent_of_cold

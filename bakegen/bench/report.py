@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bakegen.bench.baseline import BASELINES
 from bakegen.bench.budgets import Verdict
 from bakegen.bench.results import BenchRun, ScenarioResult
 from bakegen.model import BakegenError
@@ -17,8 +18,7 @@ from bakegen.sinks import visible
 if TYPE_CHECKING:
     from bakegen.options import BenchRequest
 
-COLUMNS = ("scenario", "wall (median)", "spread", "steps run/cached/all", "cache written", "pulled", "baseline",
-           "speed-up", "changed")
+COLUMNS = ("scenario", "wall (median)", "spread", "steps run/cached/all", "cache written", "pulled", "pushed")
 SERVICE_COLUMNS = ("target", "image size", "start to healthy", "note")
 VERDICT_COLUMNS = ("budget", "measured", "verdict")
 
@@ -33,11 +33,32 @@ def size(n: int | None) -> str:
     return f"{n:.1f} GB"
 
 
+def baselines(run: BenchRun) -> list[str]:
+    """The baselines measured in this run, in their canonical order."""
+    found = {name for s in run.scenarios for name in s.baselines}
+    return [name for name in BASELINES if name in found]
+
+
+def columns(run: BenchRun) -> tuple[str, ...]:
+    return (*COLUMNS, *(f"{name} (bakegen's speed-up)" for name in baselines(run)), "changed")
+
+
+def _baseline_cell(s: ScenarioResult, name: str) -> str:
+    other = s.baselines.get(name)
+    if other is None:
+        return ""
+    if other.skipped or other.wall_s is None:
+        return f"skipped: {other.skipped}" if other.skipped else "not run"
+    speedup = s.speedup(name)
+    return f"{other.wall_s:.2f} s" + (f" ({speedup:.1f}x)" if speedup is not None else "")
+
+
 def rows(run: BenchRun) -> list[list[str]]:
+    names = baselines(run)
     table = []
     for s in run.scenarios:
         if s.skipped:
-            table.append([s.name, "skipped", "", "", "", "", "", "", s.skipped])
+            table.append([s.name, "skipped", *[""] * (len(COLUMNS) - 2 + len(names)), s.skipped])
             continue
         last = s.last()
         assert last is not None and s.spread_s is not None
@@ -45,11 +66,33 @@ def rows(run: BenchRun) -> list[list[str]]:
         table.append([
             s.name, f"{s.wall_s:.2f} s", f"{low:.2f}-{high:.2f} s" if len(s.measures) > 1 else "",
             f"{last.steps_ran}/{last.steps_cached}/{last.steps_total}", size(s.cache_bytes) if s.name == "cold" else "",
-            size(last.bytes_pulled),
-            f"{s.baseline_s:.2f} s" if s.baseline_s is not None else "",
-            f"{s.speedup:.1f}x" if s.speedup is not None else "", ", ".join(s.changed),
+            size(last.bytes_pulled), size(last.bytes_pushed) if last.bytes_pushed is not None else "",
+            *(_baseline_cell(s, name) for name in names), ", ".join(s.changed),
         ])
     return table
+
+
+def baseline_rows(run: BenchRun) -> list[list[str]]:
+    """Each baseline's own figures, scenario by scenario (steps, bytes), for a reader checking it."""
+    table = []
+    for name in baselines(run):
+        for s in run.scenarios:
+            other = s.baselines.get(name)
+            if other is None:
+                continue
+            last = other.last()
+            if other.skipped or last is None:
+                table.append([name, s.name, "skipped", "", "", "", "", other.skipped])
+                continue
+            table.append([name, s.name, f"{other.wall_s:.2f} s",
+                          f"{last.steps_ran}/{last.steps_cached}/{last.steps_total}",
+                          size(other.cache_bytes) if s.name == "cold" else "", size(last.bytes_pulled),
+                          size(last.bytes_pushed) if last.bytes_pushed is not None else "", ""])
+    return table
+
+
+BASELINE_COLUMNS = ("baseline", "scenario", "wall (median)", "steps run/cached/all", "cache written", "pulled",
+                    "pushed", "note")
 
 
 def service_rows(run: BenchRun) -> list[list[str]]:
@@ -58,13 +101,13 @@ def service_rows(run: BenchRun) -> list[list[str]]:
 
 
 def verdict_rows(verdicts: list[Verdict]) -> list[list[str]]:
-    return [[str(v.budget), v.measured, "BREACHED " + v.detail if v.breached else "ok"] for v in verdicts]
+    return [[str(v.budget), v.measured, v.status] for v in verdicts]
 
 
 def tables(run: BenchRun, verdicts: list[Verdict]) -> list[tuple[str, tuple[str, ...], list[list[str]]]]:
     """(title, header, rows) of each table for the terminal, the empty ones left out."""
-    found = [("bakegen bench", COLUMNS, rows(run)), ("images", SERVICE_COLUMNS, service_rows(run)),
-             ("budgets", VERDICT_COLUMNS, verdict_rows(verdicts))]
+    found = [("bakegen bench", columns(run), rows(run)), ("baselines", BASELINE_COLUMNS, baseline_rows(run)),
+             ("images", SERVICE_COLUMNS, service_rows(run)), ("budgets", VERDICT_COLUMNS, verdict_rows(verdicts))]
     return [(title, header, body) for title, header, body in found if body]
 
 
@@ -79,6 +122,14 @@ def to_json(run: BenchRun, verdicts: list[Verdict]) -> dict[str, Any]:
 
 
 def _scenario_json(s: ScenarioResult) -> dict[str, Any]:
+    figures = _figures_json(s)
+    if s.baselines:
+        figures["baselines"] = {name: {**_figures_json(other), "speedup": s.speedup(name)}
+                                for name, other in s.baselines.items()}
+    return figures
+
+
+def _figures_json(s: ScenarioResult) -> dict[str, Any]:
     last = s.last()
     return {
         "name": s.name, "skipped": s.skipped or None, "wall_s": s.wall_s,
@@ -86,13 +137,13 @@ def _scenario_json(s: ScenarioResult) -> dict[str, Any]:
         "steps_total": last.steps_total if last else None, "steps_cached": last.steps_cached if last else None,
         "steps_ran": last.steps_ran if last else None,
         "cache_bytes": s.cache_bytes, "bytes_pulled": last.bytes_pulled if last else None,
-        "changed": s.changed, "baseline_s": s.baseline_s, "baseline_runs_s": s.baseline_seconds,
-        "speedup": s.speedup,
+        "bytes_pushed": last.bytes_pushed if last else None, "changed": s.changed,
     }
 
 
 def _verdict_json(v: Verdict) -> dict[str, Any]:
-    return {"measured": v.measured, "breached": v.breached, "detail": v.detail}
+    return {"measured": v.measured, "breached": v.breached, "detail": v.detail, "status": v.status,
+            "measured_at_all": not v.missing}
 
 
 def to_markdown(run: BenchRun, verdicts: list[Verdict]) -> str:
@@ -106,7 +157,10 @@ def to_markdown(run: BenchRun, verdicts: list[Verdict]) -> str:
              visible(f"Builder `{m.get('builder')}` ({m.get('driver')} driver, BuildKit {m.get('buildkit')}), "
                      f"engine {m.get('engine')}, buildx {m.get('buildx')}, {m.get('cpus')} CPUs, "
                      f"cache: {m.get('cache')}."), ""]
-    lines += [*table(COLUMNS, rows(run)), ""]
+    lines += [*table(columns(run), rows(run)), ""]
+    if baseline_rows(run):
+        lines += [visible("Baselines: " + run.machine.get("baselines", "")) if run.machine.get("baselines") else "",
+                  "", *table(BASELINE_COLUMNS, baseline_rows(run)), ""]
     if run.services:
         lines += [*table(SERVICE_COLUMNS, service_rows(run)), ""]
     if verdicts:
@@ -128,24 +182,24 @@ def chart(run: BenchRun, fmt: str) -> bytes:
     if not measured:
         raise BakegenError("--chart: no scenario was measured")
     names = [s.name for s in measured]
-    figure, axes = plt.subplots(figsize=(8, 0.6 * len(names) + 1.6))
+    series = [("bakegen", [s.wall_s or 0 for s in measured], "#2b7bb9")]
+    colours = {"compose": "#e08a3c", "tags": "#8c8c8c", "none": "#cccccc"}
+    series += [(f"{name} (without bakegen)", [(s.baselines[name].wall_s or 0) if name in s.baselines else 0
+                                               for s in measured], colours[name]) for name in baselines(run)]
+    figure, axes = plt.subplots(figsize=(8, (0.3 + 0.25 * len(series)) * len(names) + 1.6))
     positions = range(len(names))
-    with_baseline = any(s.baseline_s is not None for s in measured)
-    height = 0.38 if with_baseline else 0.6
-    bars = axes.barh([p + (height / 2 if with_baseline else 0) for p in positions],
-                     [s.wall_s or 0 for s in measured], height=height, color="#2b7bb9", label="bakegen")
-    axes.bar_label(bars, labels=[f"{s.wall_s:.1f} s" for s in measured], padding=3, fontsize=8)
-    if with_baseline:
-        base = axes.barh([p - height / 2 for p in positions], [s.baseline_s or 0 for s in measured],
-                         height=height, color="#bbbbbb", label="without bakegen (no cache import)")
-        axes.bar_label(base, labels=[f"{s.baseline_s:.1f} s" if s.baseline_s else "" for s in measured],
-                       padding=3, fontsize=8)
+    height = 0.8 / len(series)
+    for n, (label, values, color) in enumerate(series):
+        offset = (n - (len(series) - 1) / 2) * height
+        bars = axes.barh([p + offset for p in positions], values, height=height, color=color, label=label)
+        axes.bar_label(bars, labels=[f"{v:.1f} s" if v else "" for v in values], padding=3, fontsize=7)
     axes.set_yticks(list(positions), names)
     axes.invert_yaxis()
     axes.set_xlabel("seconds (median)")
     axes.set_title(f"bakegen bench: {run.machine.get('builder')} ({run.machine.get('driver')}, "
                    f"BuildKit {run.machine.get('buildkit')})", fontsize=10)
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8, frameon=False)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(series), 4), fontsize=8,
+                frameon=False)
     figure.tight_layout()
     out = io.BytesIO()
     try:

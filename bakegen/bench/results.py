@@ -16,6 +16,7 @@ class Measure:
     steps_cached: int  # BuildKit's own flag
     steps_ran: int  # not cached and did work (see run.progress.Step.ran)
     bytes_pulled: int  # as BuildKit reported its downloads (cache imports, base images)
+    bytes_pushed: int | None = None  # pushed images: what landed in their repositories (None: nothing pushed)
 
 
 @dataclass
@@ -24,8 +25,9 @@ class ScenarioResult:
     measures: list[Measure] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # files the scenario changed (then restored)
     skipped: str = ""  # why it did not run
-    baseline_seconds: list[float] = field(default_factory=list)
     cache_bytes: int | None = None  # cold: size of the cache written, read where it landed
+    # The same scenario built as a team without bakegen would (bench.baseline), by baseline name.
+    baselines: dict[str, ScenarioResult] = field(default_factory=dict)
 
     @property
     def wall_s(self) -> float | None:
@@ -36,15 +38,12 @@ class ScenarioResult:
         seconds = [m.seconds for m in self.measures]
         return (min(seconds), max(seconds)) if seconds else None
 
-    @property
-    def baseline_s(self) -> float | None:
-        return round(statistics.median(self.baseline_seconds), 3) if self.baseline_seconds else None
-
-    @property
-    def speedup(self) -> float | None:
-        if self.baseline_s is None or not self.wall_s:
+    def speedup(self, baseline: str) -> float | None:
+        """How many times faster than `baseline` (its median over bakegen's)."""
+        other = self.baselines.get(baseline)
+        if other is None or other.wall_s is None or not self.wall_s:
             return None
-        return round(self.baseline_s / self.wall_s, 2)
+        return round(other.wall_s / self.wall_s, 2)
 
     def last(self) -> Measure | None:
         return self.measures[-1] if self.measures else None

@@ -23,20 +23,21 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from bakegen.bench.baseline import baseline_build
+from bakegen.bench.baseline import DESCRIPTIONS, Places, baseline_file, commands
 from bakegen.bench.results import BenchRun, Measure, ScenarioResult, ServiceFigures
-from bakegen.bench.scenarios import NAMES, CacheState, chosen
+from bakegen.bench.scenarios import NAMES, CacheState, Runner, Scenario, chosen
 from bakegen.graph import LoadedProject
 from bakegen.model import BakegenError, CacheBackend
 from bakegen.names import repository_name
 from bakegen.run import builder as builders
 from bakegen.run.bake import BakeResult, run_bake
-from bakegen.run.engine import buildx_version, engine_builder, has_gpu_runtime
+from bakegen.run.engine import buildx_version, has_gpu_runtime
 from bakegen.run.registry import Registry
 from bakegen.run.scenario import forget_everything, remove_images
 
 BENCH_TAG = "bakegen-bench"
 BENCH_BUILDER = "bakegen-bench"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 Say = Callable[[str], None]
 
@@ -47,15 +48,36 @@ class BenchOptions:
     scenarios: tuple[str, ...] = NAMES
     targets: tuple[str, ...] = ()  # services whose code changes (default: every service)
     repeat: int = 1
-    baseline: bool = False
-    cache_registry: str | None = None  # registry backend: registry/namespace of the bench's cache (default REGISTRY)
+    baselines: tuple[str, ...] = ()  # bench.baseline.BASELINES measured too, in this order
+    # registry/namespace of the bench's own repositories: its cache, the baselines' images and
+    # caches, the pushed images (default REGISTRY)
+    cache_registry: str | None = None
     healthcheck_seconds: float = 120.0
     load: bool = False  # load every build's images into the engine, as a developer who runs them
+    verbose: bool = False  # show each baseline's generated file and commands
+
+
+def why_not_pushed(prefix: str) -> str:
+    """Why the bench pushes no images to registry/`prefix` ("": it may). Pushed images are whole
+    images, in repositories a registry may not let us delete (ghcr): pushed to a registry on this
+    machine only."""
+    host = prefix.partition("/")[0]
+    if host.rpartition(":")[0] in LOOPBACK_HOSTS or host in LOOPBACK_HOSTS:
+        return ""
+    return f"pushes only to a registry on this machine, and {host} is not one; give --cache-registry 127.0.0.1:5000/NS"
 
 
 def measure(result: BakeResult) -> Measure:
     return Measure(round(result.seconds, 3), len(result.steps), len(result.cached()), len(result.executed()),
                    result.bytes_pulled)
+
+
+def added(measures: list[Measure]) -> Measure:
+    """Several bakes run one after the other, as one (times, steps and bytes summed)."""
+    pushed = [m.bytes_pushed for m in measures if m.bytes_pushed is not None]
+    return Measure(round(sum(m.seconds for m in measures), 3), sum(m.steps_total for m in measures),
+                   sum(m.steps_cached for m in measures), sum(m.steps_ran for m in measures),
+                   sum(m.bytes_pulled for m in measures), sum(pushed) if pushed else None)
 
 
 class Bench:
@@ -76,17 +98,22 @@ class Bench:
         self.env = {"TAG": BENCH_TAG, "PUSH": "false", "BRANCH": f"bench-{self.run_id}"}
         self.cache = CacheState()
         self._cleanup = ExitStack()
+        namespace = options.cache_registry or os.environ.get("REGISTRY", project.registry)
+        # Every repository the run writes starts with this (deleted at the end): its caches, the
+        # baselines' images, the pushed images.
+        self.own_prefix = f"{namespace}/bakegen-bench-{self.run_id}".lower()
+        self._pushes = 0
+        self.push_unavailable = why_not_pushed(self.own_prefix)
         self._set_up_cache()
         registry_name = os.environ.get("REGISTRY", project.registry).lower()
         self.images = {name: f"{registry_name}/{repository_name(name)}:{BENCH_TAG}" for name in project.targets}
-        self.engine_builder = engine_builder() if options.baseline else ""  # plain `docker build` runs there
+        self.loaded: set[str] = set()  # images loaded under other names (pushes, baselines): removed at the end
 
     def _set_up_cache(self) -> None:
         backend = self.project.cache.backend
         if backend == CacheBackend.REGISTRY:
-            namespace = self.options.cache_registry or os.environ.get("REGISTRY", self.project.registry)
             # One repository per cold build (a cold build must find no cache), all under this prefix.
-            self.cache_prefix = f"{namespace}/bakegen-bench-cache-{self.run_id}".lower()
+            self.cache_prefix = f"{self.own_prefix}-cache"
         elif backend == CacheBackend.LOCAL:
             folder = Path(tempfile.mkdtemp(prefix="bakegen-bench-cache-"))
             self._cleanup.callback(shutil.rmtree, folder, True)
@@ -101,13 +128,37 @@ class Bench:
     def nonce(self, attempt: int) -> str:
         return f"{self.run_id}-{attempt}"
 
-    def bake(self, label: str, *, write_cache: bool = False, root: Path | None = None) -> Measure:
-        baked = self._bake(label, write_cache=write_cache, root=root)
+    def bake(self, label: str, *, write_cache: bool = False, root: Path | None = None,
+             push: bool = False) -> Measure:
+        if not push:
+            baked = self._bake(label, write_cache=write_cache, root=root)
+        else:
+            where = self.push_place("bakegen")
+            baked = self._bake(label, write_cache=write_cache, root=root, extra_env={"PUSH": "true", "REGISTRY": where})
+            if self.options.load:
+                self.loaded |= {f"{where}/{repository_name(n)}:{BENCH_TAG}" for n in self.project.targets}
         if write_cache:
             self.cache.written = True
             self.cache.export_problems = [p for p in baked.cache_problems() if "export" in p]
             self.cache.bytes = self.cache_size()
-        return measure(baked)
+        figures = measure(baked)
+        if push:
+            figures.bytes_pushed = self.stored_bytes(where)
+        return figures
+
+    def push_place(self, who: str) -> str:
+        """A registry namespace nobody pushed to: what lands there is what one build pushed."""
+        self._pushes += 1
+        return f"{self.own_prefix}-push-{who}-{self._pushes}"
+
+    def stored_bytes(self, prefix: str) -> int | None:
+        """What the repositories under registry/`prefix` hold (None: the registry cannot say)."""
+        host, _, path = prefix.partition("/")
+        registry = Registry(host)
+        try:
+            return registry.stored_bytes_under(path) if registry.reachable()[0] else None
+        except (BakegenError, OSError):
+            return None
 
     def empty_builder(self) -> None:
         forget_everything(self.client, self.builder, self.images.values())
@@ -122,11 +173,21 @@ class Bench:
     # --- the run ---
 
     def _bake(self, label: str, *, write_cache: bool = False, load: bool | None = None,
-              root: Path | None = None) -> BakeResult:
+              root: Path | None = None, extra_env: dict[str, str] | None = None) -> BakeResult:
         load = self.options.load if load is None else load
-        env = {**self.env, "CACHE_EXPORT": "true" if write_cache else "false", "LOAD": str(load).lower()}
+        env = {**self.env, "CACHE_EXPORT": "true" if write_cache else "false", "LOAD": str(load).lower(),
+               **(extra_env or {})}
         result = run_bake(root or self.options.root, builder=self.builder, env=env, on_vertex=self._vertex(label),
                           on_retry=self._retrying(label))
+        if not result.ok:
+            raise BakegenError(f"{label}: build failed: {result.error_line()}")
+        return result
+
+    def bake_file(self, label: str, root: Path, bake_file: Path, targets: list[str],
+                  extra_args: list[str]) -> BakeResult:
+        """A file of the bench's own (a baseline's) built from `root` on the bench's builder."""
+        result = run_bake(root, targets, bake_file=str(bake_file), builder=self.builder,
+                          extra_args=extra_args, on_vertex=self._vertex(label), on_retry=self._retrying(label))
         if not result.ok:
             raise BakegenError(f"{label}: build failed: {result.error_line()}")
         return result
@@ -146,33 +207,25 @@ class Bench:
             return sum(f.stat().st_size for f in Path(self.env["CACHE_DIR"]).rglob("*") if f.is_file())
         if self.project.cache.backend != CacheBackend.REGISTRY:
             return None
-        host, _, path = self.cache.where.partition("/")
-        registry = Registry(host)
-        try:
-            return registry.stored_bytes(path) if registry.reachable()[0] else None
-        except (BakegenError, OSError):
-            return None
+        return self.stored_bytes(self.cache.where)
 
     def run(self) -> BenchRun:
-        results = []
+        scenarios = chosen(self.options.scenarios)
+        results = [ScenarioResult(s.name) for s in scenarios]
         with self._cleanup:  # the CLI turns SIGTERM into KeyboardInterrupt: this unwinds too
             self._cleanup.callback(self._clean_up)
-            for scenario in chosen(self.options.scenarios):
-                self.say(f"scenario {scenario.name}")
-                result = ScenarioResult(scenario.name)
-                for attempt in range(self.options.repeat):
-                    scenario.run(self, result, attempt)
-                    if result.skipped:
-                        break
-                if self.options.baseline and not result.skipped:
-                    for _ in range(self.options.repeat):
-                        result.baseline_seconds.append(baseline_build(
-                            self.project, self.options.root, self.client, self.engine_builder, self._retrying))
-                results.append(result)
+            run_scenarios(self, scenarios, results, self.options.repeat, self.say)
             if not self.options.load:
                 self.say("loading the images into the engine (untimed) for their sizes and healthchecks")
                 self._bake("load", load=True)
             services = self._service_figures()
+            # Each baseline after bakegen, its whole sequence on the same builder (its cold build
+            # empties it): interleaved, each would find the others' results in the builder.
+            for kind in self.options.baselines:
+                self.say(f"baseline {kind}: {DESCRIPTIONS[kind]}")
+                with tempfile.TemporaryDirectory(prefix=f"bakegen-bench-{kind}-") as folder:
+                    run_scenarios(BaselineRunner(self, kind, Path(folder)), scenarios, results,
+                                  self.options.repeat, self.say, baseline=kind)
             return BenchRun(results, services, self.machine())
 
     # --- after the scenarios ---
@@ -218,13 +271,12 @@ class Bench:
             container.remove(force=True)
 
     def _clean_up(self) -> None:
-        remove_images(self.client, self.images.values())
-        if self.project.cache.backend == CacheBackend.REGISTRY:
-            host, _, path = self.cache_prefix.partition("/")
-            registry = Registry(host)
-            with suppress(BakegenError, OSError):
-                if registry.reachable()[0]:
-                    registry.delete_repositories(path)
+        remove_images(self.client, [*self.images.values(), *sorted(self.loaded)])
+        host, _, path = self.own_prefix.partition("/")
+        registry = Registry(host)
+        with suppress(BakegenError, OSError):
+            if registry.reachable()[0]:
+                registry.delete_repositories(path)
 
     def machine(self) -> dict[str, str | int]:
         info = builders.inspect(self.builder)
@@ -236,7 +288,80 @@ class Bench:
             "buildkit": info.buildkit if info else "", "cpus": os.cpu_count() or 0,
             "platform": platform.platform(), "cache": self.project.cache.backend.value,
             "results": "loaded into the engine (timed)" if self.options.load else "kept in the builder",
+            "baselines": "; ".join(f"{k}: {DESCRIPTIONS[k]}" for k in self.options.baselines),
         }
+
+
+def run_scenarios(runner: Runner, scenarios: tuple[Scenario, ...], results: list[ScenarioResult], repeat: int,
+                  say: Say, baseline: str = "") -> None:
+    """Each scenario `repeat` times on `runner`, into `results` (bakegen's), or with `baseline`
+    into each result's `baselines[baseline]` (a scenario bakegen skipped is not run)."""
+    for scenario, result in zip(scenarios, results, strict=True):
+        if baseline and result.skipped:
+            continue
+        into = result.baselines.setdefault(baseline, ScenarioResult(scenario.name)) if baseline else result
+        say(f"scenario {scenario.name}" + (f" (baseline {baseline})" if baseline else ""))
+        for attempt in range(repeat):
+            scenario.run(runner, into, attempt)
+            if into.skipped:
+                break
+
+
+class BaselineRunner:
+    """A `scenarios.Runner` building as a team without bakegen would (bench.baseline): its own
+    generated file, its commands one after the other, its own images and cache repositories."""
+
+    def __init__(self, bench: Bench, kind: str, folder: Path):
+        self.bench, self.kind, self.folder = bench, kind, folder
+        self.project = bench.project
+        self.targets = bench.targets
+        self.cache = CacheState()
+        self.push_unavailable = bench.push_unavailable
+        self.places = Places(images=f"{bench.own_prefix}-{kind}", cache=f"{bench.own_prefix}-{kind}-cache")
+        self._shown = False
+
+    def nonce(self, attempt: int) -> str:
+        return self.bench.nonce(attempt)
+
+    def empty_builder(self) -> None:
+        self.bench.empty_builder()
+
+    def fresh_cache(self, attempt: int) -> None:
+        self.places = Places(images=self.places.images, cache=f"{self.bench.own_prefix}-{self.kind}-cache-{attempt}")
+        self.cache.where = self.places.cache
+
+    def bake(self, label: str, *, write_cache: bool = False, root: Path | None = None,
+             push: bool = False) -> Measure:
+        root = root or self.project.root
+        places = Places(images=self.bench.push_place(self.kind), cache=self.places.cache) if push else self.places
+        name, text = baseline_file(self.kind, self.project, root, places, write_cache=write_cache)
+        path = self.folder / name
+        path.write_text(text, encoding="utf-8")
+        steps = commands(self.project)
+        if self.bench.options.verbose and not self._shown:  # once: the reader checks the setup is fair
+            self._shown = True
+            for line in [f"baseline {self.kind}: {name}:", *text.splitlines(), f"baseline {self.kind}: run as",
+                         *(f"  docker buildx bake -f {name}{' --push' if pushed else ''} {' '.join(targets)}"
+                           for targets, pushed in steps)]:
+                self.bench.say(line)
+        measures = []
+        if write_cache:
+            self.cache.export_problems = []
+        for targets, pushed in steps:
+            extra = (["--push"] if pushed or push else []) + (["--load"] if self.bench.options.load else [])
+            baked = self.bench.bake_file(f"{label} ({self.kind})", root, path, targets, extra)
+            measures.append(measure(baked))
+            if write_cache:
+                self.cache.export_problems += [p for p in baked.cache_problems() if "export" in p]
+        if self.bench.options.load:
+            self.bench.loaded |= {places.image(n) for n in self.project.targets}
+        figures = added(measures)
+        if push:
+            figures.bytes_pushed = self.bench.stored_bytes(places.images)
+        if write_cache:
+            self.cache.written = True
+            self.cache.bytes = None if self.kind == "none" else self.bench.stored_bytes(self.places.cache)
+        return figures
 
 
 def resolve_builder(requested: str | None, say: Say) -> str:

@@ -78,8 +78,9 @@ def _param(f: Field) -> click.Parameter:
         return click.Argument([f.name], type=value_type, nargs=-1 if many else 1, required=False,
                               default=None if many else f.default, metavar=cli.metavar)
     given = {"required": True} if f.default is MISSING else {"default": None if cli.split else f.default}
+    given |= {"flag_value": cli.given_alone, "is_flag": False} if cli.given_alone else {"is_flag": kind == "bool"}
     return click.Option([*cli.flags, f.name], type=value_type, help=cli.help, metavar=cli.metavar,
-                        multiple=many and not cli.split, is_flag=kind == "bool", hidden=cli.hidden,
+                        multiple=many and not cli.split, hidden=cli.hidden,
                         show_default=cli.show_default, **given)
 
 

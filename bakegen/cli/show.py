@@ -51,11 +51,7 @@ def ci(o: Any) -> None:
 
 
 def init(o: Any) -> None:
-    result = bakegen.init(o, say)
-    echo(f"wrote {result.path} ({result.targets} target{'s' * (result.targets != 1)})", err=True)
-    echo_lines((f"bakegen: not carried: {note}" for note in result.notes), err=True)
-    for name, args in sorted(result.missing_args.items()):
-        say(f"set {', '.join(args)} under [targets.{name}] args: a FROM needs them")
+    echo_lines(text.init_lines(bakegen.init(o, say)), err=True)
 
 
 def build(o: Any) -> None:

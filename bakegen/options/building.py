@@ -122,7 +122,9 @@ class BenchRequest(ProjectOptions):
     pushed and pulled; then image sizes and, for images with a HEALTHCHECK, seconds from start
     to healthy (GPU images only where a GPU exists: otherwise said, never faked). Exit 1 when a
     budget is breached (defaults: code-change 30 s and 5 % of cold, noop and noop-fresh-clone
-    60 s, fresh-runner 15 % of cold, healthy 60 s).
+    60 s, fresh-runner 15 % of cold, healthy 60 s), or with --strict-budgets not measured.
+    With --baseline, each scenario is also built as compose, a bake file without links, and
+    without cache would build it, and the speed-up over each is shown.
     """
 
     builder: str | None = builder_option(
@@ -130,8 +132,8 @@ class BenchRequest(ProjectOptions):
         "made with `bakegen builder up`; never the engine's own BuildKit).")
     scenarios: tuple[str, ...] = opt((), "--scenarios", metavar="LIST", split=",", show_default="all, in this order",
                                      help="Comma-separated scenarios to run, in this order: cold, noop, "
-                                          "noop-fresh-clone, code-change, deps-change, base-change, fresh-runner "
-                                          "(each described in the README's Bench section).")
+                                          "noop-fresh-clone, code-change, deps-change, base-change, fresh-runner, "
+                                          "fresh-runner-push (each described in the README's Bench section).")
     targets: tuple[str, ...] = opt((), "--targets", metavar="TARGET",
                                    help="Services whose source changes in code-change and deps-change (repeatable; "
                                         "default all).")
@@ -146,18 +148,23 @@ class BenchRequest(ProjectOptions):
     budgets: tuple[str, ...] = opt((), "--budget", metavar="SCENARIO=SECONDS|PERCENT%",
                                    help="A budget, e.g. code-change=30 or fresh-runner=15% (of cold); repeatable, "
                                         "over the config's.")
-    baseline: bool = opt(False, "--baseline",
-                         help="Also build each scenario as a repository without bakegen does on a CI runner: plain "
-                              "`docker build` of every Dockerfile, bases first by tag, no cache import; report the "
-                              "speed-up.")
+    baselines: tuple[str, ...] = opt(
+        (), "--baseline", metavar="[compose,tags,none]", split=",", given_alone="compose,tags,none",
+        help="Also build each scenario as a team without bakegen would, in the same run with the same repeats: "
+             "compose (a compose file, registry cache per image, bases first by separate commands), tags (a bake file "
+             "without links: bases pushed and pulled by tag, registry cache per target), none (no cache). Any subset; "
+             "alone: all three. Give PATH before it.")
+    strict_budgets: bool = opt(False, "--strict-budgets", help="A budget that could not be measured is a failure "
+                                                              "(exit 1).")
+    verbose: bool = opt(False, "--verbose", help="Show each baseline's generated file and the commands it runs.")
     load: bool = opt(False, "--load/--no-load", show_default=True,
                      help="Load each build's images into the engine, timed (as a developer who runs them), or leave "
                           "them in the builder (as CI, which pushes them); either way they are loaded once, untimed, "
                           "for their sizes and healthchecks.")
     cache_registry: str | None = opt(None, "--cache-registry", metavar="REGISTRY",
-                                     help="Registry cache backend: registry/namespace for the bench's own cache "
-                                          "repositories (default: REGISTRY; each run's are deleted afterwards where "
-                                          "the registry allows).")
+                                     help="registry/namespace for the bench's own repositories: its cache (registry "
+                                          "backend), the baselines' images and caches, the pushed images (default: "
+                                          "REGISTRY; each run's are deleted afterwards where the registry allows).")
 
     @property
     def outputs(self) -> tuple[Path, ...]:

@@ -279,13 +279,25 @@ class Registry:
 
     def stored_bytes(self, repository: str) -> int:
         """Bytes of the distinct blobs (layers and configs) that the repository's tags refer to."""
+        return sum(self.blobs(repository).values())
+
+    def stored_bytes_under(self, prefix: str) -> int:
+        """Bytes of the distinct blobs of every repository whose name starts with `prefix`
+        (a blob several of them share counted once, as the registry stores it once)."""
+        blobs: dict[str, int] = {}
+        for repository in self.repositories(prefix):
+            blobs.update(self.blobs(repository))
+        return sum(blobs.values())
+
+    def blobs(self, repository: str) -> dict[str, int]:
+        """{digest: size} of the blobs the repository's tags refer to."""
         blobs: dict[str, int] = {}
         for tag in self.tags(repository):
             manifest = self._json(f"{repository}/manifests/{tag}")
             for child in manifest.get("manifests") or []:  # an index: its manifests
                 blobs.update(_blob_sizes(self._json(f"{repository}/manifests/{child['digest']}")))
             blobs.update(_blob_sizes(manifest))
-        return sum(blobs.values())
+        return blobs
 
 
 def _blob_sizes(manifest: dict) -> dict[str, int]:

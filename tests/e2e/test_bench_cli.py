@@ -63,8 +63,22 @@ def test_bench_measures_every_scenario_and_leaves_nothing_behind(engine, repo, t
     assert tree_digest(repo.root) == before  # every change put back, byte for byte
     report = json.loads((out / "b.json").read_text())
     s = {x["name"]: x for x in report["scenarios"]}
-    assert list(s) == ["cold", "noop", "noop-fresh-clone", "code-change", "deps-change", "base-change", "fresh-runner"]
-    assert all(x["skipped"] is None and x["wall_s"] > 0 and x["baseline_s"] > 0 for x in s.values())
+    assert list(s) == ["cold", "noop", "noop-fresh-clone", "code-change", "deps-change", "base-change", "fresh-runner",
+                       "fresh-runner-push"]
+    assert all(x["skipped"] is None and x["wall_s"] > 0 for x in s.values())
+    for name, x in s.items():  # every scenario measured against each baseline, in the same run
+        assert list(x["baselines"]) == ["compose", "tags", "none"], name
+        assert all(b["skipped"] is None and b["wall_s"] > 0 and b["speedup"] > 0 for b in x["baselines"].values())
+        assert x["baselines"]["none"]["steps_ran"] == x["baselines"]["none"]["steps_total"]  # no cache: all of it
+        assert all(b["changed"] == x["changed"] for b in x["baselines"].values())  # the same change
+    # Each baseline's cache is read: a change reruns no more than bakegen's (BuildKit sometimes reruns the
+    # steps of a service on a base pulled by tag again, so "as many" would be flaky).
+    cold = s["cold"]["baselines"]
+    assert all(b["steps_ran"] == b["steps_total"] == s["cold"]["steps_total"] for b in cold.values())
+    assert s["code-change"]["baselines"]["compose"]["steps_ran"] < s["cold"]["steps_total"]
+    assert s["cold"]["baselines"]["compose"]["cache_bytes"] > 0
+    assert s["fresh-runner-push"]["bytes_pushed"] > 0 and s["fresh-runner"]["bytes_pushed"] is None
+    assert all(b["bytes_pushed"] > 0 for b in s["fresh-runner-push"]["baselines"].values())
     assert s["cold"]["steps_ran"] == s["cold"]["steps_total"] > 0 and s["cold"]["cache_bytes"] > 0
     assert s["noop"]["steps_ran"] == 0 and s["noop"]["steps_cached"] == s["noop"]["steps_total"]
     clone = s["noop-fresh-clone"]  # a clean clone of HEAD hits the same cache
@@ -84,8 +98,40 @@ def test_bench_measures_every_scenario_and_leaves_nothing_behind(engine, repo, t
     assert "| code-change |" in (out / "b.md").read_text()
     assert (out / "b.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     assert not [t for image in engine.images.list() for t in image.tags if t.endswith(":bakegen-bench")]
-    assert not [r for r in registry.repositories(REGISTRY, PREFIX) if "bakegen-bench-cache" in r
-                and registry.tags(REGISTRY, r)]
+    assert not [r for r in registry.repositories(REGISTRY, PREFIX) if "bakegen-bench-" in r
+                and registry.tags(REGISTRY, r)]  # caches, baselines' images, pushed images: all deleted
+
+
+def test_a_text_only_monorepo_is_measured_in_every_scenario(engine, buildkit_builder, tmp_path):
+    """A monorepo the bench has never seen: no known language, sources and dependency lists are .txt."""
+    root = tmp_path / "texts"
+    files = {
+        "docker/base/Dockerfile": "FROM busybox:stable\nRUN echo base > /base.txt\n",
+        "notes/Dockerfile": ("FROM base AS deps\nCOPY wanted.txt /w.txt\nRUN sort /w.txt > /sorted.txt\n"
+                             "FROM deps AS runtime\nCOPY chapters/ /chapters/\n"
+                             "HEALTHCHECK --interval=1s CMD test -d /chapters\nCMD [\"sleep\", \"3600\"]\n"),
+        "notes/wanted.txt": "b\na\n", "notes/chapters/one.txt": "once upon a time\n",
+        "bakegen.toml": (f'[project]\nregistry = "{REGISTRY}/{PREFIX}/texts"\n'
+                         f'[images]\n"busybox:stable" = "{buildkit_builder.busybox}"\n'),
+    }
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    subprocess.run([sys.executable, "-m", "bakegen", "emit", str(root)], check=True, capture_output=True)
+    before = tree_digest(root)
+    out = tmp_path / "t.json"
+    done = subprocess.run([sys.executable, "-m", "bakegen", "bench", str(root), "--builder", buildkit_builder.builder,
+                           "--scenarios", "cold,code-change,deps-change,fresh-runner", "--baseline", "none",
+                           "--strict-budgets", "--json", str(out), *LOOSE], capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "REGISTRY": f"{REGISTRY}/{PREFIX}/texts"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert tree_digest(root) == before
+    report = json.loads(out.read_text())
+    s = {x["name"]: x for x in report["scenarios"]}
+    assert s["code-change"]["changed"] == ["notes/chapters/one.txt"] and s["code-change"]["steps_ran"] == 1
+    assert s["deps-change"]["changed"] == ["notes/wanted.txt"] and s["deps-change"]["steps_ran"] >= 2
+    assert all(x["skipped"] is None and x["baselines"]["none"]["wall_s"] > 0 for x in s.values())
+    assert report["budgets"] and all(v["measured_at_all"] for v in report["budgets"].values())  # --strict-budgets
 
 
 def test_a_breached_budget_exits_1_naming_it(repo):
