@@ -6,6 +6,7 @@ dependency), so a new module must be given its layer here."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,23 @@ def test_every_command_is_made_from_its_options_and_has_a_body():
             cli = f.metadata.get("cli")
             if cli and cli.flags and not cli.hidden:
                 assert cli.flags[-1].split("/")[0] in done.output, (name, f.name)
+
+
+def test_the_readme_names_every_flag_of_every_command():
+    """The README's command table is checked against the one declaration of each option."""
+    from dataclasses import fields
+
+    from bakegen.options import COMMANDS, options_of
+
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    table = [line for line in readme.split("\n## CLI\n", 1)[1].split("\n## ", 1)[0].splitlines() if line.startswith("|")]
+    for name in COMMANDS:
+        group, _, own = name.rpartition(" ")
+        row = next((line for line in table if f"`bakegen {name} " in line or f"`bakegen {name}`" in line
+                    or (group and f"`bakegen {group} " in line and f"`{own} " in line)), None)
+        assert row is not None, f"no README row for `bakegen {name}`"
+        for f in fields(options_of(name)):
+            cli = f.metadata.get("cli")
+            if cli and cli.flags and not cli.hidden:
+                named = [re.search(rf"(?<![\w-]){re.escape(flag.split('/')[0])}(?![\w-])", row) for flag in cli.flags]
+                assert any(named), f"`bakegen {name}`: {cli.flags[-1]} is not in its README row"
