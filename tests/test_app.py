@@ -86,6 +86,23 @@ def test_build_gives_each_step_to_the_target_whose_dockerfile_holds_it(tmp_path,
     assert failed.calls[-1].result.error_line() == "ERROR: boom"
 
 
+def test_a_one_target_build_names_steps_by_stage_and_they_are_that_targets(tmp_path, monkeypatch):
+    """Bake building one target labels its steps with the stage only (`[deps 1/2]`): an instruction
+    two Dockerfiles share is the built target's, and the label is its stage."""
+    shared = "FROM alpine AS deps\nCOPY requirements.txt /r\nFROM deps\nRUN echo {}\n"
+    write_tree(tmp_path, {"api/Dockerfile": shared.format("api"), "pose/Dockerfile": shared.format("pose"),
+                          "api/requirements.txt": "", "pose/requirements.txt": ""})
+    bakegen.emit(bakegen.EmitOptions(root=tmp_path))
+    monkeypatch.setattr("bakegen.run.engine.connect", lambda: None)
+
+    def bake(root, targets, **kwargs):
+        return BakeResult(0, 1.0, [Step("deps", None, "COPY requirements.txt /r", cached=False, seconds=0.1),
+                                   Step("", None, "RUN echo pose", cached=False, seconds=0.1)])
+
+    result = bakegen.build(bakegen.BuildOptions(root=tmp_path, targets=("pose",)), bake=bake)
+    assert result.calls[0].per_target == {"pose": (2, 0)}
+
+
 def test_the_library_names_are_the_application_layers():
     from bakegen import app
 

@@ -87,8 +87,12 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
     connect()
     index = instruction_index(project)
 
+    alone = [""]  # the call's one target: bake building one names its steps by stage only (`[deps 1/2]`)
+
     def attributed(step: Step) -> Step:
-        return replace(step, target=owner(step.target, step.instruction, index, project.graph))
+        if step.target and step.target not in project.targets:  # that label is a stage's name
+            step = replace(step, target="", stage=step.stage or step.target)
+        return replace(step, target=owner(step.target or alone[0], step.instruction, index, project.graph))
 
     def on_vertex(vertex: Vertex) -> None:
         step = as_step(vertex)
@@ -100,6 +104,7 @@ def build(options: BuildOptions, listener: BuildListener | None = None,
     calls: list[BakeCall] = []
     for call_targets in ([["bases"], named] if options.bases_first else [named]):
         listener.bake_started(call_targets)
+        alone[0] = call_targets[0] if len(call_targets) == 1 and call_targets[0] in project.targets else ""
         overlay = {"extra_args": ("-f", str(options.overlay))} if options.overlay else {}
         result = bake(root, call_targets, builder=options.builder, env=env, on_vertex=on_vertex,
                       on_retry=listener.retry, **overlay)

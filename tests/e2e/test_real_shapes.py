@@ -15,6 +15,7 @@ from bakegen import generate
 from bakegen.render import BAKE_FILE
 from bakegen.run.bake import run_bake
 
+from ..helpers import print_bake
 from .conftest import BUSYBOX_IMAGE, PREFIX
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "cookiecutter-django"
@@ -41,7 +42,8 @@ source = "{PREFIX}"
     assert result.ok, result.error_line()
     copies = [s for s in result.steps if s.instruction.startswith("COPY ./compose/production/postgres/maintenance")]
     assert len(copies) == 1 and copies[0].ran, result.steps
-    listing = subprocess.run(["docker", "run", "--rm", f"{registry}/postgres:latest", "ls", "/usr/local/bin/maintenance"],
+    image = print_bake(root, ["postgres"])["target"]["postgres"]["tags"][0]  # the compose file's `image:`
+    listing = subprocess.run(["docker", "run", "--rm", image, "ls", "/usr/local/bin/maintenance"],
                              capture_output=True, text=True, timeout=120)
     assert listing.returncode == 0, listing.stderr
     assert listing.stdout.split() == ["backup", f"run-{run_id}"]
