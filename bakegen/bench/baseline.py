@@ -96,17 +96,24 @@ def baseline_file(kind: str, project: LoadedProject, root: Path, places: Places,
     return "docker-bake.json", json.dumps(_bake(kind, project, root, places, write_cache), indent=2) + "\n"
 
 
+def _what_builds(project: LoadedProject, name: str, root: Path, places: Places, contexts_key: str) -> dict[str, Any]:
+    """A target's context, Dockerfile, stage, args and named contexts, as compose (`additional_contexts`)
+    and bake (`contexts`) both take them."""
+    target = project.targets[name]
+    build: dict[str, Any] = {"context": str(root / target.context), "dockerfile": target.dockerfile}
+    if target.stage:
+        build["target"] = target.stage
+    if target.args:
+        build["args"] = dict(sorted(target.args.items()))
+    if contexts := _contexts(project, target, root, places):
+        build[contexts_key] = contexts
+    return build
+
+
 def _compose(project: LoadedProject, root: Path, places: Places, write_cache: bool) -> dict[str, Any]:
     services: dict[str, Any] = {}
     for name in project.graph.order:
-        target = project.targets[name]
-        build: dict[str, Any] = {"context": str(root / target.context), "dockerfile": target.dockerfile}
-        if target.stage:
-            build["target"] = target.stage
-        if target.args:
-            build["args"] = dict(sorted(target.args.items()))
-        if contexts := _contexts(project, target, root, places):
-            build["additional_contexts"] = contexts
+        build = _what_builds(project, name, root, places, "additional_contexts")
         ref = _cache_ref("compose", places, name)
         build["cache_from"] = [f"type=registry,ref={ref}"]
         if write_cache:
@@ -118,14 +125,7 @@ def _compose(project: LoadedProject, root: Path, places: Places, write_cache: bo
 def _bake(kind: str, project: LoadedProject, root: Path, places: Places, write_cache: bool) -> dict[str, Any]:
     targets: dict[str, Any] = {}
     for name in project.graph.order:
-        target = project.targets[name]
-        attrs: dict[str, Any] = {"context": str(root / target.context), "dockerfile": target.dockerfile}
-        if target.stage:
-            attrs["target"] = target.stage
-        if target.args:
-            attrs["args"] = dict(sorted(target.args.items()))
-        if contexts := _contexts(project, target, root, places):
-            attrs["contexts"] = contexts
+        attrs = _what_builds(project, name, root, places, "contexts")
         attrs["tags"] = [places.image(name)]
         if kind == "none":
             attrs["no-cache"] = True
