@@ -9,6 +9,7 @@ I/O, no bakegen imports but `names`) so `model` can use it.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -175,6 +176,7 @@ def _image_tags(value: Any) -> list[str]:
 
 image_tags = Check(_image_tags, "list")
 
+MAX_VARIANTS = 256  # variants of one target
 _MATRIX_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MATRIX_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")  # a tag's characters (and +): it names the variant's tag
 
@@ -190,6 +192,9 @@ def _matrix(value: Any) -> dict[str, list[str]]:
         if not items or len(set(items)) != len(items) or not all(_MATRIX_VALUE.match(v) for v in items):
             raise Invalid("expected a list of distinct values (letters, digits, _ . + -)", f".{name}")
         value[name] = items
+    variants = math.prod(len(items) for items in value.values())
+    if variants > MAX_VARIANTS:  # each is a target bake builds: a product this large is a mistake, and unbounded work
+        raise Invalid(f"{variants} variants; at most {MAX_VARIANTS} a target")
     return value
 
 

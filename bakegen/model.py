@@ -179,7 +179,8 @@ class Target:
     matrix: dict[str, list[str]] = key("targets.<name>.matrix", keys.matrix,
                                        "variants: `{ cuda = [\"12.1\", \"12.4\"] }` makes `<name>-cuda12-1`, … "
                                        "(a group `<name>` builds all); `${cuda}` in its args, tags, image and "
-                                       "contexts is the variant's value; each has its own cache and links",
+                                       "contexts is the variant's value; each has its own cache and links; at most 256 "
+                                       "variants",
                                        default_factory=dict)
     platforms_from_defaults: bool = False  # `defaults.platforms` gave them: written as the PLATFORMS variable
     kind_given: bool = False  # set in bakegen.toml: never changed by what builds on it

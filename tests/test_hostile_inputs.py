@@ -472,3 +472,12 @@ def test_build_scripts_naming_absurd_paths_cost_nothing_and_stop_nothing(repo):
 def test_an_error_naming_a_huge_path_is_one_short_line(repo):
     done = bakegen(repo, "emit", str(repo), "-c", "x" * 5_000)  # a config path no file system takes
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and len(done.stderr) < 2_100
+
+
+def test_a_matrix_of_millions_of_variants_is_one_line_at_once(repo):
+    values = ", ".join(f'"{i}"' for i in range(200))
+    write_tree(repo, {"svc/Dockerfile": "FROM alpine\n",
+                      "bakegen.toml": f"[targets.svc.matrix]\na = [{values}]\nb = [{values}]\nc = [{values}]\n"})
+    done = bakegen(repo, "emit", str(repo))  # 8,000,000 targets were made, one by one, before
+    assert done.returncode == 2 and "targets.svc.matrix: 8000000 variants; at most 256" in done.stderr
+    assert not (repo / BAKE_FILE).exists()
