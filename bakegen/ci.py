@@ -87,7 +87,7 @@ def _valid_tag(text: str) -> str:
     return tag if re.match(r"^[A-Za-z0-9_]", tag) else f"v{tag}"[:128]
 
 
-_SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+_SEMVER = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?\Z")
 
 
 def metadata_variables(event: CiEvent, on_default: bool) -> dict[str, str]:

@@ -48,7 +48,7 @@ MAX_EXTENDS = 10  # levels of `extends` followed, as a bound on a chain (compose
 
 # The files `docker compose` reads unasked; others beside them are overrides of their services.
 MAIN_COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-COMPOSE_FILE = re.compile(r"^(docker-)?compose([.-][A-Za-z0-9_.-]+)?\.ya?ml$")
+COMPOSE_FILE = re.compile(r"^(docker-)?compose([.-][A-Za-z0-9_.-]+)?\.ya?ml\Z")
 # Bounds on a YAML document: nesting (the composer recurses per level) and the number of nodes
 # once aliases are expanded (a 434-byte alias bomb otherwise grows past a gigabyte when read).
 MAX_YAML_DEPTH = 100

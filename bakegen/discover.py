@@ -333,7 +333,7 @@ def kind_of(folder: str) -> Kind:
 
 
 FALLBACK_REGISTRY = "localhost:5000/app"
-_GITHUB_REMOTE = re.compile(r"github\.com[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+_GITHUB_REMOTE = re.compile(r"github\.com[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?\Z")
 
 
 def _repository_basename(url: str | None) -> str:

@@ -20,7 +20,7 @@ from bakegen.paths import Unreadable, read_regular
 
 _DIRECTIVE_KEY = re.compile(r"[a-zA-Z][a-zA-Z0-9]*")
 # BuildKit's rule: a word (quotes kept) that starts with `<<` and holds no other `<`.
-_HEREDOC_WORD = re.compile(r"^\d*<<(-?)([^<]+)$")
+_HEREDOC_WORD = re.compile(r"^\d*<<(-?)([^<]+)\Z")
 _HEREDOC_INSTRUCTIONS = {"RUN", "COPY", "ADD"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Set by BuildKit for every build; a FROM using them is resolved per platform, never by us.

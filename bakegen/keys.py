@@ -146,7 +146,7 @@ bake_names = Check(lambda value: [bake_name(v) for v in _string_list(value)], "l
 
 # A bake expression inside a string (`${REGISTRY}`, `${lower(X)}`): bake evaluates it; no nesting.
 BAKE_EXPRESSION = re.compile(r"\$\{([^{}]*)\}")
-_REFERENCE_TEXT = re.compile(r"^[A-Za-z0-9._/:@-]+$")  # what is left of an image reference without its expressions
+_REFERENCE_TEXT = re.compile(r"^[A-Za-z0-9._/:@-]+\Z")  # what is left of an image reference without its expressions
 
 
 def is_reference(text: str) -> bool:
@@ -177,8 +177,8 @@ def _image_tags(value: Any) -> list[str]:
 image_tags = Check(_image_tags, "list")
 
 MAX_VARIANTS = 256  # variants of one target
-_MATRIX_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MATRIX_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+$")  # a tag's characters (and +): it names the variant's tag
+_MATRIX_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_MATRIX_VALUE = re.compile(r"^[A-Za-z0-9_.+-]+\Z")  # a tag's characters (and +): it names the variant's tag
 
 
 def _matrix(value: Any) -> dict[str, list[str]]:
@@ -200,7 +200,7 @@ def _matrix(value: Any) -> dict[str, list[str]]:
 
 matrix = Check(_matrix, "table of lists")
 
-_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?$")
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?\Z")
 
 
 def _platforms(value: Any) -> list[str]:
@@ -235,7 +235,7 @@ def _severities(value: Any) -> str:
 
 
 severities = Check(_severities, "string")
-_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|s)?\s*$")
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|s)?\s*\Z")
 
 
 def budget_form(value: Any) -> tuple[str, float]:

@@ -481,3 +481,16 @@ def test_a_matrix_of_millions_of_variants_is_one_line_at_once(repo):
     done = bakegen(repo, "emit", str(repo))  # 8,000,000 targets were made, one by one, before
     assert done.returncode == 2 and "targets.svc.matrix: 8000000 variants; at most 256" in done.stderr
     assert not (repo / BAKE_FILE).exists()
+
+
+@pytest.mark.parametrize("toml, key", [
+    ('[defaults]\nplatforms = ["linux/amd64\\n"]\n', "defaults.platforms"),
+    ('[targets.svc]\ntags = ["v1\\n"]\n', "targets.svc.tags"),
+    ('[project]\ntag = "v1\\n"\n', "project.tag"),
+    ('[project]\nregistry = "ghcr.io/acme\\n"\n', "project.registry"),
+], ids=["platform", "tag", "project-tag", "registry"])
+def test_a_value_ending_in_a_newline_is_refused(repo, toml, key):
+    """`$` in a Python pattern also matches before a last newline: every check anchors with \\Z."""
+    write_tree(repo, {"svc/Dockerfile": "FROM alpine\n", "bakegen.toml": toml})
+    done = bakegen(repo, "emit", str(repo))
+    assert done.returncode == 2 and key in done.stderr and not (repo / BAKE_FILE).exists()

@@ -26,9 +26,9 @@ BUILDKIT_IMAGE = "moby/buildkit:v0.26.3"  # pinned: the version the remote drive
 MIN_BUILDKIT = (0, 20)  # type=gha needs it since GitHub retired its old cache service (2025)
 DRIVERS = ("docker-container", "remote")
 STATE_FILE = "builder.json"
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$|^\d{1,2}%$", re.I)
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}\Z")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\Z|^\d{1,2}%\Z", re.I)
 
 Say = Callable[[str], None]
 
@@ -184,7 +184,7 @@ def check_request(req: UpRequest) -> None:
 def _check_addr(addr: str) -> None:
     if addr.startswith("unix://") and len(addr) > len("unix://"):
         return
-    m = re.match(r"^tcp://(127\.0\.0\.1|localhost):(\d{1,5})$", addr)
+    m = re.match(r"^tcp://(127\.0\.0\.1|localhost):(\d{1,5})\Z", addr)
     if not m or not 0 < int(m.group(2)) < 65536:
         raise BakegenError(f"--addr {addr!r}: expected unix:///path or tcp://127.0.0.1:PORT "
                            "(plain TCP only on loopback: it has no TLS)")
