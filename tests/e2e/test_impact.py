@@ -159,7 +159,7 @@ def edit(repo: Path, path: str, change) -> None:
 # otherwise find it in the cache of an earlier run.
 CHANGES = [
     ("a requirements pin", "docker/base-python-pose/requirements.txt", lambda t, r: t + "tqdm==4.66.4\n"),
-    ("the torch pin", "docker/base-python-pose/torch.txt", lambda t, r: t.replace("0.16.2", "0.16.1")),
+    ("the torch pin", "docker/base-python-pose/torch.txt", lambda t, r: t.replace("0.16.2", "0.16.1") + f"# {r}\n"),
     ("a commit arg", "docker/base-python-pose/Dockerfile",
      lambda t, r: re.sub(r"ARG DETECTRON2_COMMIT=\w+", f"ARG DETECTRON2_COMMIT={r}", t)),
     ("the CUDA architectures", "bakegen.toml", lambda t, r: t.replace('"8.6+PTX"', '"8.9"')),
